@@ -1,0 +1,22 @@
+"""Errors that sagegan reports to users as one line, naming the file and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SageganError(Exception):
+    """Base class of every error the CLI prints as a single line instead of a traceback."""
+
+
+class DataError(SageganError, ValueError):
+    """Bad input data: unreadable or corrupt file, wrong dtype, mismatched sizes, empty dataset."""
+
+    def __init__(self, path: str | Path | None, problem: str) -> None:
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
+
+
+class ConfigError(SageganError, ValueError):
+    """Invalid configuration value or command-line option."""
