@@ -1,0 +1,247 @@
+"""The `sagegan` command line: one verb per job, folder in, folder out.
+
+This module only parses arguments and calls the package's functions; no work is done here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sagegan import __version__
+from sagegan.errors import ConfigError, SageganError
+
+DESCRIPTION = """\
+sagegan: segment and measure nanoparticles in SEM/TEM images from a few labelled examples.
+
+Typical use:
+  sagegan demo --out demo_out              whole pipeline on simulated images (no data needed)
+  sagegan check my_data/                   verify image/mask pairs, calibration and databar
+  sagegan synth --n 40 --out synth/        simulate SEM images of nanoparticles with exact masks
+  sagegan split my_data/ --out split.json  fix the train/val/test split once for every later run
+
+A dataset folder holds images/ and masks/ with matching file names (any image format),
+or one folder with X.tif + X_mask.png pairs. Masks: any non-zero pixel is particle;
+16-bit label maps are kept as instances.
+"""
+
+
+def _size(text: str) -> tuple[int, int]:
+    """Parse "HxW" (or a single number for a square) into (height, width)."""
+    parts = text.lower().replace("*", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 512x768, got {text!r}") from None
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) < 8:
+        raise argparse.ArgumentTypeError(f"size must look like 512x768 (>= 8 px), got {text!r}")
+    return values[0], values[1]
+
+
+def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("calibration and databar")
+    group.add_argument(
+        "--pixel-size",
+        metavar="SIZE",
+        help='pixel size overriding the file metadata, e.g. "1.25nm" or "0.002um"',
+    )
+    bar = group.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--crop-bottom",
+        type=int,
+        metavar="N",
+        help="crop exactly N rows of instrument databar from the bottom of every image",
+    )
+    bar.add_argument(
+        "--no-databar-crop",
+        action="store_true",
+        help="never crop a databar (default: detect and crop it automatically)",
+    )
+
+
+def _databar_mode(args: argparse.Namespace) -> str | int:
+    if args.no_databar_crop:
+        return "none"
+    if args.crop_bottom is not None:
+        if args.crop_bottom < 0:
+            raise ConfigError(f"--crop-bottom must be >= 0, got {args.crop_bottom}")
+        return args.crop_bottom
+    return "auto"
+
+
+def _pixel_size_nm(args: argparse.Namespace) -> float | None:
+    if args.pixel_size is None:
+        return None
+    from sagegan.data.calibration import parse_pixel_size
+
+    return parse_pixel_size(args.pixel_size)
+
+
+# --------------------------------------------------------------------------- verbs
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from sagegan.synth import SimulatorConfig, write_dataset
+
+    overrides: dict[str, object] = {"databar_probability": args.databar}
+    if args.pixel_size is not None:
+        from sagegan.data.calibration import parse_pixel_size
+
+        overrides["pixel_size_nm"] = parse_pixel_size(args.pixel_size)
+    config = SimulatorConfig.preset(args.style, size=args.size, **overrides)
+    out = write_dataset(args.out, n=args.n, seed=args.seed, config=config, overwrite=args.overwrite)
+    print(f"wrote {args.n} simulated image/mask pairs to {out}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sagegan.data.check import check_dataset
+
+    report = check_dataset(
+        args.data,
+        strict=args.strict,
+        databar=_databar_mode(args),
+        pixel_size_nm=_pixel_size_nm(args),
+    )
+    print(report.to_text())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
+    return 0 if report.ok else 1
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from sagegan.data.pairing import find_pairs
+    from sagegan.data.splits import kfold_splits, make_split, save_split
+
+    stems = [pair.stem for pair in find_pairs(args.data, strict=args.strict)]
+    if args.kfold:
+        out = Path(args.out)
+        for fold, split in enumerate(
+            kfold_splits(stems, k=args.kfold, seed=args.seed, test_fraction=args.test)
+        ):
+            path = out.with_name(f"{out.stem}_fold{fold}{out.suffix or '.json'}")
+            save_split(split, path)
+            print(f"fold {fold}: {_split_summary(split)} -> {path}")
+        return 0
+    split = make_split(stems, seed=args.seed, val_fraction=args.val, test_fraction=args.test)
+    save_split(split, args.out)
+    print(f"{_split_summary(split)} -> {args.out}")
+    return 0
+
+
+def _split_summary(split) -> str:
+    return f"train {len(split.train)}, val {len(split.val)}, test {len(split.test)}"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from sagegan.models import format_model_table
+
+    print(format_model_table())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sagegan.demo import run_demo
+
+    run_demo(out=args.out, n_images=args.n, seed=args.seed)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sagegan",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sagegan {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print debug messages")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    def verb(name: str, func: Callable[[argparse.Namespace], int], help_text: str):
+        sub = verbs.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(func=func)
+        return sub
+
+    demo = verb("demo", cmd_demo, "run the whole pipeline on simulated SEM images")
+    demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    demo.add_argument("--n", type=int, default=40, help="number of simulated images (default 40)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    synth = verb("synth", cmd_synth, "simulate SEM images of nanoparticles with exact masks")
+    synth.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")
+    synth.add_argument("--n", type=int, default=40, help="number of images (default 40)")
+    synth.add_argument("--size", type=_size, default=(512, 768), help="HxW (default 512x768)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument(
+        "--style",
+        choices=["pdc", "tio2", "mixed"],
+        default="mixed",
+        help="look of the images: Pd/C-like, TiO2-like or a mix (default)",
+    )
+    synth.add_argument(
+        "--databar",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability of drawing an instrument databar at the bottom (default 0)",
+    )
+    synth.add_argument("--pixel-size", metavar="SIZE", help='pixel size, e.g. "2nm"')
+    synth.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier simulation in --out"
+    )
+
+    check = verb("check", cmd_check, "verify a dataset: pairs, sizes, masks, calibration, databar")
+    check.add_argument("data", help="dataset folder (images/ + masks/, or X + X_mask files)")
+    check.add_argument("--strict", action="store_true", help="unpaired files are an error")
+    check.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    _add_calibration_options(check)
+
+    split = verb("split", cmd_split, "make a deterministic train/val/test split and save it")
+    split.add_argument("data", help="dataset folder")
+    split.add_argument("--out", required=True, help="split JSON file to write")
+    split.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    split.add_argument("--val", type=float, default=0.15, help="validation fraction (0.15)")
+    split.add_argument("--test", type=float, default=0.15, help="test fraction (0.15)")
+    split.add_argument("--kfold", type=int, metavar="K", help="write K cross-validation folds")
+    split.add_argument("--strict", action="store_true", help="unpaired files are an error")
+
+    verb("models", cmd_models, "list the available networks with sizes and citations")
+    return parser
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings for users: one line, no source location."""
+    return f"warning: {message}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sagegan` console script; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.formatwarning = _format_warning
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except SageganError as err:
+        print(f"sagegan {args.verb}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sagegan {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

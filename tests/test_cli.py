@@ -1,0 +1,99 @@
+"""The `sagegan` command line: verbs call the package and errors are one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sagegan import __version__
+from sagegan.cli import main
+from sagegan.models import list_models
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_synth_check_split_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "synth"
+    assert main(["synth", "--n", "5", "--size", "96x128", "--out", str(data), "--seed", "3"]) == 0
+    assert len(list((data / "images").glob("*.tif"))) == 5
+    assert len(list((data / "masks").glob("*.png"))) == 5
+
+    report_path = tmp_path / "report.json"
+    assert main(["check", str(data), "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["ok"] is True
+    assert len(report["files"]) == 5
+    assert all(f["pixel_size_nm"] is not None for f in report["files"])
+
+    split_path = tmp_path / "split.json"
+    assert main(["split", str(data), "--out", str(split_path), "--seed", "1"]) == 0
+    split = json.loads(split_path.read_text())
+    assert sorted(split["train"] + split["val"] + split["test"]) == [
+        f"synth_{i:04d}" for i in range(5)
+    ]
+    assert "train" in capsys.readouterr().out
+
+
+def test_synth_refuses_to_overwrite_without_flag(tmp_path: Path) -> None:
+    data = tmp_path / "synth"
+    args = ["synth", "--n", "1", "--size", "64x64", "--out", str(data)]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_missing_folder_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    assert main(["check", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(missing) in err
+    assert "\n" not in err
+    assert "Traceback" not in err
+
+
+def test_corrupt_image_fails_check_and_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "synth"
+    assert main(["synth", "--n", "2", "--size", "64x64", "--out", str(data)]) == 0
+    corrupt = data / "images" / "synth_0001.tif"
+    corrupt.write_bytes(b"not a tiff at all")
+    assert main(["check", str(data)]) == 1
+    assert "synth_0001.tif" in capsys.readouterr().out
+
+
+def test_bad_pixel_size_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "synth"
+    assert main(["synth", "--n", "1", "--size", "64x64", "--out", str(data)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(data), "--pixel-size", "twelve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "twelve" in err and "\n" not in err
+
+
+def test_pixel_size_override_wins(tmp_path: Path) -> None:
+    data = tmp_path / "synth"
+    assert main(["synth", "--n", "1", "--size", "64x64", "--out", str(data)]) == 0
+    report_path = tmp_path / "report.json"
+    assert main(["check", str(data), "--pixel-size", "0.5um", "--json", str(report_path)]) == 0
+    (entry,) = json.loads(report_path.read_text())["files"]
+    assert entry["pixel_size_nm"] == pytest.approx(500.0)
+
+
+def test_models_lists_every_network_with_citation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for info in list_models():
+        assert info.name in out
+        assert info.citation in out

@@ -1,0 +1,148 @@
+"""Deterministic train/val/test splits, k-fold splits and their JSON files."""
+
+from __future__ import annotations
+
+import json
+import random
+import warnings
+
+import pytest
+
+from sagegan.data.splits import (
+    SplitWarning,
+    kfold_splits,
+    load_or_create_split,
+    load_split,
+    make_split,
+    save_split,
+)
+from sagegan.errors import ConfigError, DataError
+
+STEMS = [f"img_{i:03d}" for i in range(40)]
+
+
+def test_split_is_independent_of_input_order():
+    shuffled = STEMS.copy()
+    random.Random(1).shuffle(shuffled)
+    assert make_split(STEMS, seed=3) == make_split(shuffled, seed=3)
+
+
+def test_split_parts_are_disjoint_complete_and_sized():
+    split = make_split(STEMS, seed=0, val_fraction=0.2, test_fraction=0.1)
+    assert len(split.val) == 8 and len(split.test) == 4 and len(split.train) == 28
+    assert sorted(split.train + split.val + split.test) == STEMS == split.stems
+    assert split.train == sorted(split.train)
+
+
+def test_different_seeds_give_different_splits():
+    assert make_split(STEMS, seed=0).test != make_split(STEMS, seed=1).test
+
+
+def test_adding_a_stem_moves_few_others():
+    before = make_split(STEMS, seed=0, val_fraction=0.0, test_fraction=0.25)
+    after = make_split([*STEMS, "img_new"], seed=0, val_fraction=0.0, test_fraction=0.25)
+    assert len(set(before.test) & set(after.test)) >= len(before.test) - 1
+
+
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_small_datasets_get_one_val_image(n):
+    split = make_split(STEMS[:n], seed=0)
+    assert len(split.val) == 1 and len(split.test) == 1 and len(split.train) == n - 2
+
+
+@pytest.mark.parametrize(
+    ("stems", "kwargs"),
+    [
+        (STEMS, {"val_fraction": 0.6, "test_fraction": 0.5}),
+        (STEMS, {"val_fraction": -0.1}),
+        (STEMS[:2], {"val_fraction": 0.5, "test_fraction": 0.5}),
+        (["a", "a", "b"], {}),
+    ],
+)
+def test_bad_split_requests(stems, kwargs):
+    with pytest.raises(ConfigError):
+        make_split(stems, **kwargs)
+
+
+def test_kfold_shares_test_set_and_covers_rest():
+    splits = kfold_splits(STEMS, k=4, seed=2, test_fraction=0.15)
+    test = make_split(STEMS, seed=2, test_fraction=0.15).test
+    assert all(s.test == test for s in splits)
+    vals = [stem for s in splits for stem in s.val]
+    assert sorted(vals) == sorted(set(STEMS) - set(test))
+    for s in splits:
+        assert not set(s.val) & set(s.train)
+        assert sorted(s.train + s.val + s.test) == STEMS
+    assert [s.fold for s in splits] == [0, 1, 2, 3] and splits[0].n_folds == 4
+    with pytest.raises(ConfigError):
+        kfold_splits(STEMS, k=1)
+
+
+def test_save_and_load_roundtrip(tmp_path):
+    split = kfold_splits(STEMS, k=3, seed=5)[1]
+    path = tmp_path / "run" / "split.json"
+    save_split(split, path)
+    assert load_split(path) == split
+    data = json.loads(path.read_text())
+    assert data["format"] == "sagegan-split" and data["version"] == 1
+    assert not list(path.parent.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        json.dumps({"format": "other"}),
+        json.dumps({"format": "sagegan-split", "version": 99}),
+        json.dumps(
+            {"format": "sagegan-split", "version": 1, "train": ["a"], "val": "b", "test": []}
+        ),
+        json.dumps(
+            {
+                "format": "sagegan-split",
+                "version": 1,
+                "seed": 0,
+                "train": ["a"],
+                "val": ["a"],
+                "test": [],
+            }
+        ),
+    ],
+)
+def test_malformed_split_files(tmp_path, content):
+    path = tmp_path / "split.json"
+    path.write_text(content)
+    with pytest.raises(DataError) as excinfo:
+        load_split(path)
+    assert str(path) in str(excinfo.value) and "\n" not in str(excinfo.value)
+
+
+def test_load_or_create_creates_then_reloads(tmp_path):
+    path = tmp_path / "split.json"
+    created = load_or_create_split(path, STEMS, seed=4)
+    assert path.exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_or_create_split(path, list(reversed(STEMS)), seed=4) == created
+
+
+def test_reload_with_stems_missing_from_dataset_raises(tmp_path):
+    path = tmp_path / "split.json"
+    load_or_create_split(path, STEMS)
+    with pytest.raises(DataError, match="1 split stems are not in the dataset: img_000"):
+        load_or_create_split(path, STEMS[1:])
+
+
+def test_reload_with_new_stems_warns(tmp_path):
+    path = tmp_path / "split.json"
+    created = load_or_create_split(path, STEMS)
+    with pytest.warns(SplitWarning, match="1 images are not in any part of the split: extra"):
+        reloaded = load_or_create_split(path, [*STEMS, "extra"])
+    assert reloaded == created
+
+
+def test_reload_with_other_settings_warns_and_keeps_file(tmp_path):
+    path = tmp_path / "split.json"
+    created = load_or_create_split(path, STEMS, seed=0)
+    with pytest.warns(SplitWarning, match="using the saved split"):
+        assert load_or_create_split(path, STEMS, seed=9) == created
