@@ -97,3 +97,20 @@ def test_models_lists_every_network_with_citation(capsys: pytest.CaptureFixture[
     for info in list_models():
         assert info.name in out
         assert info.citation in out
+
+
+def test_demo_runs_end_to_end_and_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--n", "6", "--preset", "tiny"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "sagegan demo finished" in first
+    assert "validation dice" in first
+    assert (out / "run" / "best.json").is_file()
+    split = json.loads((out / "split.json").read_text())
+    assert split["test"], "the demo must hold out a test split"
+    best_before = (out / "run" / "best.json").read_text()
+    assert main(args) == 0
+    assert (out / "run" / "best.json").read_text() == best_before

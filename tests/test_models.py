@@ -330,5 +330,6 @@ def test_count_parameters_and_table() -> None:
     assert count_parameters(nn.Sequential(shared, shared)) == 12
     rows = [(info, 1000 + index) for index, info in enumerate(list_models())]
     table = format_model_table(rows).splitlines()
-    assert len(table) == len(rows) + 1
+    assert table.index("References:") == len(rows) + 2
+    assert len(table) == 2 * len(rows) + 3
     assert table[1].split()[0] == rows[0][0].name and "1,000" in table[1]

@@ -147,10 +147,48 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(pairs: Sequence[str]) -> dict[str, object]:
+    """Parse --set KEY=VALUE options; values are read as YAML (numbers, lists, true/false)."""
+    import yaml
+
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. gan.epochs=3), got {pair!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sagegan.train import config_from_cli, train
+
+    overrides = _overrides(args.set)
+    overrides["data.databar"] = _databar_mode(args)
+    if args.pixel_size is not None:
+        overrides["data.pixel_size_nm"] = _pixel_size_nm(args)
+    for key, value in (("seed", args.seed), ("runtime.device", args.device)):
+        if value is not None:
+            overrides[key] = value
+    config = None
+    if not args.resume or args.config or args.set:
+        config = config_from_cli(args.preset, args.config, overrides)
+    result = train(
+        args.data, args.out, config, stage=args.stage, resume=args.resume, split_path=args.split
+    )
+    if result.best is not None:
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.best.get("metrics", {}).items())
+        print(
+            f"best checkpoint: {result.best.get('stage')} epoch {result.best.get('epoch')} "
+            f"(validation {metrics}); run folder {result.run_dir}"
+        )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sagegan.demo import run_demo
 
-    run_demo(out=args.out, n_images=args.n, seed=args.seed)
+    run_demo(out=args.out, n_images=args.n, seed=args.seed, preset=args.preset)
     return 0
 
 
@@ -176,6 +214,51 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     demo.add_argument("--n", type=int, default=40, help="number of simulated images (default 40)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--preset",
+        choices=["cpu-small", "tiny"],
+        default="cpu-small",
+        help="training size: cpu-small (about 10 min on 2 CPU cores, default) "
+        "or tiny (a smoke test)",
+    )
+
+    train = verb(
+        "train",
+        cmd_train,
+        "train a segmenter: Attention U-Net pretraining, then the SAGE-GAN stage",
+    )
+    train.add_argument("data", help="dataset folder (images/ + masks/)")
+    train.add_argument("--out", required=True, help="run folder for checkpoints, logs and figures")
+    train.add_argument(
+        "--preset",
+        choices=["cpu-small", "paper", "tiny"],
+        default="cpu-small",
+        help="size preset: cpu-small (about 10 min on 2 CPU cores, default), "
+        "paper (the paper's sizes, for a GPU), tiny (smoke tests)",
+    )
+    train.add_argument("--config", metavar="YAML", help="config file merged over the preset")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set gan.epochs=20 (repeatable)",
+    )
+    train.add_argument(
+        "--stage",
+        choices=["all", "pretrain", "gan"],
+        default="all",
+        help="pretrain only, GAN stage only (after pretrain), or both (default)",
+    )
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    train.add_argument(
+        "--split",
+        metavar="JSON",
+        help="split file from `sagegan split` (default: made once in the run folder)",
+    )
+    train.add_argument("--seed", type=int, help="random seed (default from the preset: 0)")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto")
+    _add_calibration_options(train)
 
     synth = verb("synth", cmd_synth, "simulate SEM images of nanoparticles with exact masks")
     synth.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")

@@ -13,6 +13,7 @@ from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import load_or_create_split
 from sagegan.errors import DataError
 from sagegan.synth import SimulatorConfig, write_dataset
+from sagegan.train import config_from_cli, train
 
 LOGGER = logging.getLogger("sagegan")
 DEMO_SIZE = (512, 768)
@@ -26,6 +27,7 @@ class DemoResult:
     out: Path
     data_dir: Path
     split_path: Path
+    run_dir: Path
     headline: dict[str, Any] = field(default_factory=dict)
 
 
@@ -42,8 +44,13 @@ def simulate_demo_data(data_dir: Path, n_images: int, seed: int) -> Path:
     return write_dataset(data_dir, n=n_images, seed=seed, config=config, overwrite=True)
 
 
-def run_demo(out: str | Path = "demo_out", n_images: int = 40, seed: int = 0) -> DemoResult:
-    """Simulate a dataset, check it and fix its split; print where everything is."""
+def run_demo(
+    out: str | Path = "demo_out", n_images: int = 40, seed: int = 0, preset: str = "cpu-small"
+) -> DemoResult:
+    """Simulate a dataset, check it, fix its split and train both stages with ``preset``.
+
+    Running it again reuses the simulation and resumes (or just reloads) the training run.
+    """
     out = Path(out)
     data_dir = simulate_demo_data(out / "data", n_images, seed)
     report = check_dataset(data_dir)
@@ -52,15 +59,29 @@ def run_demo(out: str | Path = "demo_out", n_images: int = 40, seed: int = 0) ->
         raise DataError(data_dir, "the simulated dataset failed its check (see the report above)")
     stems = [pair.stem for pair in find_pairs(data_dir)]
     split_path = out / "split.json"
-    split = load_or_create_split(split_path, stems, seed=seed)
+    config = config_from_cli(preset, overrides={"seed": seed})
+    split = load_or_create_split(
+        split_path,
+        stems,
+        seed=seed,
+        val_fraction=config.data.val_fraction,
+        test_fraction=config.data.test_fraction,
+    )
+    run_dir = out / "run"
+    resume = (run_dir / "last.json").is_file()
+    run = train(data_dir, run_dir, None if resume else config, resume=resume, split_path=split_path)
+    best = run.best or {}
     result = DemoResult(
         out=out,
         data_dir=data_dir,
         split_path=split_path,
+        run_dir=run_dir,
         headline={
             "images": len(stems),
             "particles": sum(f.n_instances for f in report.files),
             "train/val/test": f"{len(split.train)}/{len(split.val)}/{len(split.test)}",
+            "best checkpoint": f"{best.get('stage')} epoch {best.get('epoch')}",
+            **{f"validation {k}": round(v, 4) for k, v in best.get("metrics", {}).items()},
         },
     )
     (out / "demo.json").write_text(json.dumps({k: str(v) for k, v in vars(result).items()}))

@@ -1,0 +1,159 @@
+"""Network weights on disk: safetensors files with JSON metadata, written atomically.
+
+Layout of a training run folder (written by ``sagegan.train``, read here by inference):
+
+    RUN/checkpoints/<stage>-e<epoch>/segmenter.safetensors   (+ generator, d_image, d_mask,
+                                                               state.pt, info.json)
+    RUN/last.json, RUN/best.json, RUN/best-pretrain.json, RUN/best-gan.json
+
+Each ``<which>.json`` pointer names one checkpoint folder. A checkpoint folder is complete before
+its pointer is replaced (``os.replace``), so a run killed at any moment leaves every pointer naming
+a whole checkpoint. Each weights file carries its network's registry name and keyword arguments, so
+``load_model`` rebuilds the network without the training config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+from torch import Tensor, nn
+
+from sagegan.errors import ConfigError, DataError
+from sagegan.models.registry import build_model
+
+METADATA_KEY = "sagegan"
+CHECKPOINTS_DIR = "checkpoints"
+SEGMENTER_FILE = "segmenter.safetensors"
+POINTERS = ("best", "last", "best-pretrain", "best-gan")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` so that readers see the old file or the whole new one, never a part.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk (fsync), then renamed
+    over ``path``; on any failure the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json_atomic(path: str | Path, values: dict[str, Any]) -> None:
+    """Atomically write a JSON file (see ``write_bytes_atomic``)."""
+    write_bytes_atomic(path, (json.dumps(values, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; the rename is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The plain network inside a DistributedDataParallel (or similar ``.module``) wrapper."""
+    return getattr(module, "module", module)
+
+
+def save_weights(
+    path: str | Path, module_or_state_dict: nn.Module | dict[str, Tensor], metadata: dict[str, Any]
+) -> None:
+    """Atomically save a network's weights (and buffers) as safetensors with JSON ``metadata``."""
+    if isinstance(module_or_state_dict, nn.Module):
+        state = unwrap(module_or_state_dict).state_dict()
+    else:
+        state = module_or_state_dict
+    tensors = {key: value.detach().cpu().contiguous().clone() for key, value in state.items()}
+    payload = save_safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(metadata)})
+    write_bytes_atomic(path, payload)
+
+
+def load_weights(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Read a weights file written by ``save_weights``: (state dict, metadata)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DataError(path, f"cannot read weights file ({err.strerror})") from None
+    try:
+        tensors = load_safetensors_bytes(data)
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + header_len])
+    except (SafetensorError, ValueError) as err:
+        raise DataError(path, f"not a valid safetensors file ({err})") from None
+    metadata = json.loads(header.get("__metadata__", {}).get(METADATA_KEY, "{}"))
+    return {key: value.to(map_location) for key, value in tensors.items()}, metadata
+
+
+def resolve_checkpoint(run_dir_or_file: str | Path, which: str = "best") -> Path:
+    """The checkpoint folder (or weights file) that ``run_dir_or_file`` + ``which`` designate.
+
+    Accepts a run folder (follows ``RUN/<which>.json``), a checkpoint folder, or a weights file.
+    """
+    path = Path(run_dir_or_file)
+    if path.is_file():
+        return path
+    if (path / SEGMENTER_FILE).is_file():
+        return path
+    if which not in POINTERS:
+        raise ConfigError(f"unknown checkpoint {which!r} (choose from {', '.join(POINTERS)})")
+    pointer = path / f"{which}.json"
+    if not pointer.is_file():
+        raise DataError(path, f"no {which!r} checkpoint here (missing {pointer.name})")
+    try:
+        target = path / json.loads(pointer.read_text())["checkpoint"]
+    except (ValueError, KeyError) as err:
+        raise DataError(pointer, f"unreadable checkpoint pointer ({err})") from None
+    if not target.is_dir():
+        raise DataError(pointer, f"names a missing checkpoint folder {target}")
+    return target
+
+
+def load_model(
+    run_dir_or_file: str | Path,
+    which: str = "best",
+    map_location: str | torch.device = "cpu",
+    net: str = "segmenter",
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a saved network (the segmenter by default) and load its weights.
+
+    Returns (model in eval mode, info) where info is the file's metadata plus ``path``.
+    """
+    location = resolve_checkpoint(run_dir_or_file, which)
+    file = location if location.is_file() else location / f"{net}.safetensors"
+    state, metadata = load_weights(file, map_location=map_location)
+    if "model" not in metadata:
+        raise DataError(file, "weights file has no sagegan model metadata")
+    model = build_model(metadata["model"], **metadata.get("model_kwargs", {}))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise DataError(file, f"weights do not fit {metadata['model']} ({first})") from None
+    model.to(map_location).eval()
+    return model, {**metadata, "path": str(file)}

@@ -1,0 +1,269 @@
+"""``train(...)``: the whole two-stage run from a dataset folder to a run folder (the CLI calls it).
+
+RUN/ holds ``config.yaml`` (resolved config), ``split.json`` (unless a split file is given),
+``log.jsonl``, ``grids/``, ``attention/``, ``checkpoints/`` and the pointers ``last.json``,
+``best.json``, ``best-pretrain.json``, ``best-gan.json`` (see ``sagegan.models.checkpoint``).
+
+Only the training and validation images of the split are ever read: the trainer receives those
+samples only, and a :class:`~sagegan.train.guards.SplitGuard` records every stem read and refuses
+test stems (``RunResult.stems_read``). Every training/validation pair is loaded before training
+starts, and all unreadable pairs are reported together.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sagegan.data.augment import AugmentConfig
+from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
+from sagegan.data.pairing import Pair, find_pairs
+from sagegan.data.splits import Split, load_or_create_split
+from sagegan.errors import ConfigError, DataError
+from sagegan.models.checkpoint import load_weights, resolve_checkpoint
+from sagegan.train.checkpointing import Checkpointer
+from sagegan.train.config import TrainConfig, load_yaml, save_config
+from sagegan.train.engine import RunContext, StageOutcome, run_stage
+from sagegan.train.gan_stage import GanStage, gan_settings
+from sagegan.train.guards import SplitGuard
+from sagegan.train.mask_sources import MaskSources
+from sagegan.train.pretrain import PretrainStage, pretrain_settings
+from sagegan.train.run_log import RunLog
+from sagegan.train.runtime import (
+    STAGE_KEYS,
+    Runtime,
+    derive_seed,
+    seed_everything,
+    setup_runtime,
+    shutdown,
+)
+
+LOGGER = logging.getLogger("sagegan")
+STAGES = ("all", "pretrain", "gan")
+MAX_LISTED_ERRORS = 5
+
+
+@dataclass
+class RunResult:
+    """Outcome of ``train``: where things are and how each stage ended."""
+
+    run_dir: Path
+    split_path: Path
+    stages: dict[str, StageOutcome]
+    best: dict[str, Any] | None
+    stems_read: frozenset[str]
+
+
+def train(
+    data_dir: str | Path,
+    out: str | Path,
+    config: TrainConfig | None = None,
+    stage: str = "all",
+    resume: bool = False,
+    split_path: str | Path | None = None,
+) -> RunResult:
+    """Train on the image/mask pairs of ``data_dir`` into the run folder ``out``.
+
+    ``stage``: "all" (pretraining then the GAN stage), "pretrain", or "gan" (needs this run
+    folder's pretrained segmenter). ``resume``: continue from ``out/last.json``; the run's saved
+    ``config.yaml`` is used and ``config`` may be None (a different config is an error).
+    ``split_path``: an existing split file to use (else ``out/split.json`` is made or reloaded).
+    Under ``torchrun`` every process calls this; rank 0 writes the files.
+    """
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r} (choose from {', '.join(STAGES)})")
+    run_dir = Path(out)
+    config = _resolve_config(run_dir, config, resume)
+    runtime = setup_runtime(config.runtime)
+    try:
+        return _train(Path(data_dir), run_dir, config, stage, resume, split_path, runtime)
+    finally:
+        shutdown(runtime)
+
+
+def _resolve_config(run_dir: Path, config: TrainConfig | None, resume: bool) -> TrainConfig:
+    saved_path = run_dir / "config.yaml"
+    if resume and saved_path.is_file():
+        saved = TrainConfig.from_dict(load_yaml(saved_path))
+        if config is not None and config.to_dict() != saved.to_dict():
+            key = _first_difference(config.to_dict(), saved.to_dict())
+            raise ConfigError(
+                f"{saved_path}: resuming needs the run's own config, but {key} differs "
+                "(start a new run folder to change settings)"
+            )
+        return saved
+    if config is None:
+        raise ConfigError("a config is needed to start a run (e.g. config_from_cli('cpu-small'))")
+    return config
+
+
+def _first_difference(first: dict[str, Any], second: dict[str, Any], prefix: str = "") -> str:
+    for key in sorted(set(first) | set(second)):
+        a, b = first.get(key), second.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            if a != b:
+                return _first_difference(a, b, f"{prefix}{key}.")
+        elif a != b:
+            return f"{prefix}{key}"
+    return prefix.rstrip(".") or "the config"
+
+
+def _train(
+    data_dir: Path,
+    run_dir: Path,
+    config: TrainConfig,
+    stage: str,
+    resume: bool,
+    split_path: str | Path | None,
+    runtime: Runtime,
+) -> RunResult:
+    checkpointer = Checkpointer(run_dir, runtime)
+    last = checkpointer.read_pointer("last")
+    _check_run_folder(run_dir, stage, resume, last)
+    if runtime.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+    pairs = find_pairs(data_dir)
+    split_file = Path(split_path) if split_path is not None else run_dir / "split.json"
+    split = _load_split(split_file, pairs, config, runtime)
+    guard = SplitGuard(split.test)
+    by_stem = {pair.stem: pair for pair in pairs}
+    train_samples = _load_samples([by_stem[s] for s in split.train], config, guard, "training")
+    val_samples = _load_samples([by_stem[s] for s in split.val], config, guard, "validation")
+    dataset = SegmentationDataset(
+        train_samples,
+        patch_size=config.data.patch_size,
+        augment=None
+        if config.data.augment is None
+        else AugmentConfig.from_dict(config.data.augment),
+        samples_per_epoch=config.data.samples_per_epoch,
+        foreground_bias=config.data.foreground_bias,
+        seed=config.seed,
+    )
+    log = RunLog(run_dir, enabled=runtime.is_main)
+    resumed = checkpointer.load_state("last") if resume and last is not None else None
+    if resumed is not None and runtime.is_main:
+        checkpointer.repair_best_pointers(resumed[1])
+        log.truncate_after(resumed[1]["stage"], resumed[1]["epoch"])
+    ctx = RunContext(
+        run_dir=run_dir,
+        config=config,
+        runtime=runtime,
+        checkpointer=checkpointer,
+        log=log,
+        train_dataset=dataset,
+        val_samples=val_samples,
+        split_guard=guard,
+        info={"config": config.to_dict(), "split": str(split_file.resolve())},
+    )
+    outcomes: dict[str, StageOutcome] = {}
+    resumed_stage = None if resumed is None else resumed[1]["stage"]
+    if stage in ("all", "pretrain") and resumed_stage != "gan" and config.pretrain.epochs > 0:
+        seed_everything(derive_seed(config.seed, STAGE_KEYS["pretrain"], runtime.rank))
+        pretrain = PretrainStage(config, runtime, ctx.nonfinite)
+        outcomes["pretrain"] = run_stage(pretrain, pretrain_settings(config), ctx, resumed)
+        resumed = None
+    if stage in ("all", "gan") and config.gan.epochs > 0:
+        # seeded construction (also when resuming: e.g. a random perceptual network is not
+        # checkpointed); a resumed stage then restores the RNG states of its checkpoint
+        seed_everything(derive_seed(config.seed, STAGE_KEYS["gan"], runtime.rank))
+        sources = MaskSources(
+            [s.labels for s in train_samples], config.gan.mask_sources, config.data.patch_size
+        )
+        segmenter_state = None if resumed is not None else _pretrained_segmenter(run_dir, stage)
+        gan = GanStage(config, runtime, ctx.nonfinite, sources, segmenter_state)
+        outcomes["gan"] = run_stage(gan, gan_settings(config), ctx, resumed)
+    runtime.barrier()
+    return RunResult(
+        run_dir=run_dir,
+        split_path=split_file,
+        stages=outcomes,
+        best=checkpointer.read_pointer("best"),
+        stems_read=frozenset(guard.read),
+    )
+
+
+def _check_run_folder(
+    run_dir: Path,
+    stage: str,
+    resume: bool,
+    last: dict[str, Any] | None,
+) -> None:
+    if resume or last is None:
+        return
+    if stage == "gan" and last.get("stage") == "pretrain":
+        return
+    raise ConfigError(
+        f"{run_dir} already holds a training run (last.json); use resume or a new output folder"
+    )
+
+
+def _load_split(
+    split_file: Path, pairs: list[Pair], config: TrainConfig, runtime: Runtime
+) -> Split:
+    """Rank 0 makes (or reloads) the split file; the other ranks then read it."""
+    stems = [pair.stem for pair in pairs]
+    options = {
+        "seed": config.seed,
+        "val_fraction": config.data.val_fraction,
+        "test_fraction": config.data.test_fraction,
+    }
+    if runtime.is_main:
+        split = load_or_create_split(split_file, stems, **options)
+    runtime.barrier()
+    if not runtime.is_main:
+        split = load_or_create_split(split_file, stems, **options)
+    if not split.train:
+        raise DataError(split_file, "the split has no training images")
+    if not split.val:
+        raise DataError(
+            split_file, "the split has no validation images (model selection needs some)"
+        )
+    return split
+
+
+def _load_samples(
+    pairs: list[Pair], config: TrainConfig, guard: SplitGuard, part: str
+) -> list[Sample]:
+    """Load every pair (recording its stem); all failures are reported together in one error."""
+    samples, errors = [], []
+    for pair in pairs:
+        guard.allow(pair.stem)
+        try:
+            samples.append(
+                load_sample(
+                    pair, databar=config.data.databar, pixel_size_nm=config.data.pixel_size_nm
+                )
+            )
+        except DataError as err:
+            errors.append(str(err))
+    if errors:
+        shown = "; ".join(errors[:MAX_LISTED_ERRORS])
+        more = (
+            f" (and {len(errors) - MAX_LISTED_ERRORS} more)"
+            if len(errors) > MAX_LISTED_ERRORS
+            else ""
+        )
+        raise DataError(None, f"{len(errors)} {part} pair(s) cannot be used: {shown}{more}")
+    if part == "training" and not any(sample.labels.any() for sample in samples):
+        raise DataError(None, "every training mask is empty: there is nothing to learn")
+    return samples
+
+
+def _pretrained_segmenter(run_dir: Path, stage: str) -> dict[str, Any] | None:
+    """The best pretrained segmenter of this run, or None (GAN stage from scratch) when the run
+    had no pretraining; a GAN-only run without one is an error."""
+    try:
+        folder = resolve_checkpoint(run_dir, "best-pretrain")
+    except DataError:
+        if stage == "gan":
+            raise ConfigError(
+                f"{run_dir} has no pretrained segmenter (best-pretrain.json): "
+                "run stage 'pretrain' first"
+            ) from None
+        LOGGER.warning("no pretraining: the GAN stage starts from a randomly initialised segmenter")
+        return None
+    weights, _ = load_weights(folder / "segmenter.safetensors")
+    return weights

@@ -1,0 +1,446 @@
+"""Training configuration: nested dataclasses, presets, YAML files and command-line overrides.
+
+The dataclass defaults are the ``paper`` preset (the SAGE-GAN paper's sizes and the reference code's
+loss weights); ``cpu-small`` and ``tiny`` are override dictionaries merged over them. A run resolves
+``preset <- YAML file <- overrides`` (deep merge, later wins) and writes the result as
+``config.yaml`` next to its checkpoints. Unknown keys are errors naming the key, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from sagegan.errors import ConfigError
+
+VAL_METRICS = ("dice", "f1@0.5")
+MASK_MODES = ("soft", "straight_through", "faithful_argmax")
+BN_GUARDS = ("frozen", "separate", "none")
+MASK_SOURCE_NAMES = ("real", "rearranged", "simulator")
+AMP_MODES = ("auto", "none", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class DataConfig:
+    """How training pairs are read, split and cropped.
+
+    ``augment``: options of ``sagegan.data.augment.AugmentConfig`` ({} = its defaults, None = off).
+    ``samples_per_epoch``: patches per epoch (None: one per training image).
+    """
+
+    patch_size: tuple[int, int] = (512, 768)
+    foreground_bias: float = 0.5
+    augment: dict[str, Any] | None = field(default_factory=dict)
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    samples_per_epoch: int | None = None
+    databar: str | int = "auto"
+    pixel_size_nm: float | None = None
+
+
+@dataclass
+class ModelConfig:
+    """Networks: segmenter S (any registry segmenter), generator G, both discriminators."""
+
+    segmenter: str = "attention_unet"
+    segmenter_kwargs: dict[str, Any] = field(default_factory=lambda: {"base_width": 64, "depth": 4})
+    generator_kwargs: dict[str, Any] = field(
+        default_factory=lambda: {"base_width": 64, "modulation": "adain", "noise": "per_pixel"}
+    )
+    discriminator_kwargs: dict[str, Any] = field(default_factory=lambda: {"base_width": 64})
+
+
+@dataclass
+class PretrainConfig:
+    """Stage 1: the segmenter alone on real pairs.
+
+    The scheduler is ReduceLROnPlateau on the validation metric in mode "max";
+    ``faithful_scheduler_mode`` uses the reference's inverted "min" (the LR then decays on a timer).
+    """
+
+    epochs: int = 200
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    batch_size: int = 2
+    loss: str = "bce_focal_tversky"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    scheduler_factor: float = 0.9
+    scheduler_patience: int = 80
+    faithful_scheduler_mode: bool = False
+    patience: int = 200
+    val_metric: str = "f1@0.5"
+    val_every: int = 1
+
+
+def _reference_loss_weights() -> dict[str, float]:
+    """The reference code's generator-side weights (audit 2.3)."""
+    return {
+        "id_mask": 100.0,  # S(real image) vs its mask
+        "rec_mask": 200.0,  # S(G(mask)) vs mask: the online augmentation term
+        "rec_img_l1": 50.0,  # G(S(real image)) vs real image
+        "rec_img_perceptual": 100.0,
+        "id_img_l1": 25.0,  # G(real mask) vs the real image of that mask
+        "id_img_perceptual": 50.0,
+        "adv_image": 1.0,  # LSGAN through D_I
+        "adv_mask": 1.0,  # LSGAN through D_M
+    }
+
+
+@dataclass
+class GanConfig:
+    """Stage 2: S, G, D_I and D_M trained jointly (paper 2.2-2.4, audit 2.3).
+
+    ``mask_mode``: how S's prediction enters D_M and the image cycle. "soft" passes sigmoid
+    probabilities, "straight_through" a hard mask whose gradient is the sigmoid's, both let
+    gradients reach S; "faithful_argmax" is the reference (hard, detached: no gradient to S).
+    ``mix_max``/``mix_ramp_epochs``: probability that an iteration also trains S on generated pairs,
+    0 during the generator warm-up, then ramped linearly to ``mix_max`` (reference: 0.005 per epoch
+    to 0.6, i.e. ramp 120 epochs, no warm-up). ``mask_sources``: relative weights of the masks those
+    pairs are generated from. ``generator_warmup_epochs``: G and both D train but S sees no
+    generated image and no generator-side gradient. ``generator_freeze_epochs``: the reference's
+    freeze (G not stepped). ``bn_guard``: "frozen" keeps S's BatchNorm in eval mode, "separate"
+    normalises generated images with their own batch statistics without letting them touch the
+    running statistics, "none" is the reference. ``seg_feedback_to_generator``: the S(G(m)) loss
+    also trains G (paper 2.4). Separate Adam optimisers for S, G, D_I and D_M (the reference shares
+    one Adam for G and S; separate ones give S its own learning rate and state).
+    """
+
+    epochs: int = 500
+    batch_size: int = 2
+    lr_segmenter: float = 1e-4
+    lr_generator: float = 1e-4
+    lr_discriminator: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    loss_weights: dict[str, float] = field(default_factory=_reference_loss_weights)
+    mask_mode: str = "straight_through"
+    mix_max: float = 0.6
+    mix_ramp_epochs: int = 120
+    mask_sources: dict[str, float] = field(
+        default_factory=lambda: {"real": 0.5, "rearranged": 0.3, "simulator": 0.2}
+    )
+    generator_warmup_epochs: int = 5
+    generator_freeze_epochs: int = 0
+    bn_guard: str = "separate"
+    seg_feedback_to_generator: bool = True
+    diffaugment_policy: str = "color,translation,cutout"
+    diffaugment_p: float = 0.2
+    perceptual: dict[str, Any] = field(
+        default_factory=lambda: {"source": "auto", "vgg_weights": None, "downscale": 1}
+    )
+    scheduler_factor: float = 0.85
+    scheduler_patience: int = 80
+    faithful_scheduler_mode: bool = False
+    patience: int = 200
+    val_metric: str = "f1@0.5"
+    val_every: int = 1
+
+
+@dataclass
+class RuntimeConfig:
+    """Device, precision, data loading, logging intervals and failure guards."""
+
+    device: str = "auto"
+    amp: str = "auto"
+    num_workers: int = 0
+    progress: bool = True
+    grid_every: int = 10
+    attention_every: int = 10
+    attention_images: int = 2
+    nan_patience: int = 5
+    collapse_window: int = 50
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs besides the data folder."""
+
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists) that ``from_dict`` and YAML round-trip."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build and validate a config; unknown keys or wrong types raise ConfigError."""
+        config = _build(cls, values, "")
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ConfigError for values outside their allowed range or set."""
+        _choice("pretrain.val_metric", self.pretrain.val_metric, VAL_METRICS)
+        _choice("gan.val_metric", self.gan.val_metric, VAL_METRICS)
+        _choice("gan.mask_mode", self.gan.mask_mode, MASK_MODES)
+        _choice("gan.bn_guard", self.gan.bn_guard, BN_GUARDS)
+        _choice("runtime.amp", self.runtime.amp, AMP_MODES)
+        _choice("runtime.device", self.runtime.device, DEVICES)
+        unknown = set(self.gan.mask_sources) - set(MASK_SOURCE_NAMES)
+        if unknown:
+            raise ConfigError(
+                f"gan.mask_sources: unknown source {sorted(unknown)[0]!r} "
+                f"(choose from {', '.join(MASK_SOURCE_NAMES)})"
+            )
+        if any(w < 0 for w in self.gan.mask_sources.values()) or not any(
+            w > 0 for w in self.gan.mask_sources.values()
+        ):
+            raise ConfigError("gan.mask_sources: weights must be >= 0 with at least one > 0")
+        unknown = set(self.gan.loss_weights) - set(_reference_loss_weights())
+        if unknown:
+            raise ConfigError(
+                f"gan.loss_weights: unknown term {sorted(unknown)[0]!r} "
+                f"(choose from {', '.join(_reference_loss_weights())})"
+            )
+        for name in ("pretrain", "gan"):
+            stage = getattr(self, name)
+            _positive(f"{name}.batch_size", stage.batch_size)
+            _positive(f"{name}.val_every", stage.val_every)
+            _positive(f"{name}.patience", stage.patience)
+            if stage.epochs < 0:
+                raise ConfigError(f"{name}.epochs must be >= 0, got {stage.epochs}")
+        if not 0.0 <= self.gan.mix_max <= 1.0:
+            raise ConfigError(f"gan.mix_max must be in [0, 1], got {self.gan.mix_max}")
+        if min(self.data.patch_size) < 16:
+            raise ConfigError(f"data.patch_size must be >= 16 px, got {self.data.patch_size}")
+        _positive("runtime.nan_patience", self.runtime.nan_patience)
+        _positive("runtime.collapse_window", self.runtime.collapse_window)
+        if self.runtime.num_workers < 0:
+            raise ConfigError(f"runtime.num_workers must be >= 0, got {self.runtime.num_workers}")
+
+
+# Sized for a 2-core CPU (about 10 minutes for 40 images of 512 x 768; see
+# benchmarks/train_cpu_small.py): 16-wide networks on 256 x 256 crops, a short pretraining with a
+# higher learning rate, and a short GAN stage with a cheaper perceptual loss (three VGG levels at
+# half resolution).
+CPU_SMALL: dict[str, Any] = {
+    "data": {
+        "patch_size": [256, 256],
+        "samples_per_epoch": 64,
+        "val_fraction": 0.15,
+        "test_fraction": 0.15,
+    },
+    "model": {
+        "segmenter_kwargs": {"base_width": 16, "depth": 4},
+        "generator_kwargs": {"base_width": 16},
+        "discriminator_kwargs": {"base_width": 32},
+    },
+    "pretrain": {
+        "epochs": 10,
+        "lr": 1e-3,
+        "batch_size": 2,
+        "patience": 4,
+        "scheduler_patience": 2,
+        "scheduler_factor": 0.5,
+    },
+    "gan": {
+        "epochs": 3,
+        "batch_size": 2,
+        "lr_segmenter": 1e-4,
+        "lr_generator": 2e-4,
+        "lr_discriminator": 2e-4,
+        "generator_warmup_epochs": 1,
+        "mix_ramp_epochs": 1,
+        "mix_max": 0.5,
+        "patience": 3,
+        "scheduler_patience": 2,
+        "scheduler_factor": 0.5,
+        "perceptual": {"layers": ["relu1_1", "relu2_1", "relu3_1"], "downscale": 2},
+    },
+    "runtime": {"grid_every": 1, "attention_every": 1},
+}
+
+TINY: dict[str, Any] = {
+    "data": {
+        "patch_size": [64, 64],
+        "samples_per_epoch": 4,
+        "val_fraction": 0.25,
+        "test_fraction": 0.25,
+    },
+    "model": {
+        "segmenter_kwargs": {"base_width": 4, "depth": 3},
+        "generator_kwargs": {"base_width": 4, "depth": 3},
+        "discriminator_kwargs": {"base_width": 4},
+    },
+    "pretrain": {"epochs": 2, "lr": 3e-3, "batch_size": 2, "patience": 5, "val_metric": "dice"},
+    "gan": {
+        "epochs": 2,
+        "batch_size": 2,
+        "generator_warmup_epochs": 0,
+        "mix_ramp_epochs": 1,
+        "mix_max": 1.0,
+        "patience": 5,
+        "val_metric": "dice",
+        "perceptual": {"source": "random", "layers": ["relu1_1"]},
+    },
+    "runtime": {"progress": False, "grid_every": 1, "attention_every": 1, "attention_images": 1},
+}
+
+PRESETS: dict[str, dict[str, Any]] = {"paper": {}, "cpu-small": CPU_SMALL, "tiny": TINY}
+
+
+def preset_dict(name: str) -> dict[str, Any]:
+    """The full config dict of a named preset."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return deep_merge(TrainConfig().to_dict(), PRESETS[name])
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Copy of ``base`` with ``update`` merged in; nested dicts merge, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def nest_dotted(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Turn {"gan.epochs": 3} into {"gan": {"epochs": 3}}; nested dict values are kept."""
+    nested: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        node = nested
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+            node[leaf] = deep_merge(node[leaf], value)
+        else:
+            node[leaf] = value
+    return nested
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file as a dict (empty file -> {})."""
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read config file ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a config file must hold a mapping, got {type(values).__name__}")
+    return values
+
+
+def config_from_cli(
+    preset: str = "cpu-small",
+    config_path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Resolve preset <- YAML file <- overrides (dotted keys allowed, e.g. {"gan.epochs": 3})."""
+    values = preset_dict(preset)
+    if config_path is not None:
+        values = deep_merge(values, load_yaml(config_path))
+    if overrides:
+        values = deep_merge(values, nest_dotted(overrides))
+    return TrainConfig.from_dict(values)
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _build(cls: type, values: Any, prefix: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {values!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key '{prefix}{unknown[0]}' (valid keys: {', '.join(sorted(names))})"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        key = f"{prefix}{name}"
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, f"{key}.")
+        else:
+            kwargs[name] = _coerce(hint, value, key)
+    return cls(**kwargs)
+
+
+_SCALAR_CHECKS = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+}
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against a simple type hint, converting lists to tuples and ints to floats."""
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        for option in get_args(hint):
+            try:
+                return _coerce(option, value, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: {value!r} is not a valid {_hint_name(hint)}")
+    if hint is type(None):
+        if value is None:
+            return None
+    elif origin is tuple:
+        if isinstance(value, (list, tuple)) and len(value) == len(get_args(hint)):
+            return tuple(
+                _coerce(item_hint, item, key)
+                for item_hint, item in zip(get_args(hint), value, strict=True)
+            )
+    elif origin is dict:
+        if isinstance(value, dict):
+            return dict(value)
+    elif hint is Any:
+        return value
+    elif hint in _SCALAR_CHECKS and _SCALAR_CHECKS[hint](value):
+        return float(value) if hint is float else value
+    raise ConfigError(f"{key}: {value!r} is not a valid {_hint_name(hint)}")
+
+
+def _hint_name(hint: Any) -> str:
+    return (
+        str(hint).replace("typing.", "")
+        if get_origin(hint)
+        else getattr(hint, "__name__", str(hint))
+    )
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+
+
+def _positive(key: str, value: int) -> None:
+    if value < 1:
+        raise ConfigError(f"{key} must be >= 1, got {value}")

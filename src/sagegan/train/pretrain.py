@@ -1,0 +1,107 @@
+"""Stage 1: the segmenter alone on real image/mask patches (paper 2.4, audit 2.2).
+
+Adam, the configured segmentation loss (default BCE + focal Tversky, paper eq. 16), a
+ReduceLROnPlateau scheduler that maximises the validation metric (``faithful_scheduler_mode``: the
+reference's inverted "min"), early stopping and model selection on the validation split only (the
+loop in :mod:`sagegan.train.engine`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from sagegan.losses import build_segmentation_loss
+from sagegan.models import build_model
+from sagegan.models.checkpoint import unwrap
+from sagegan.train.config import TrainConfig
+from sagegan.train.engine import Stage, StageSettings, to_device
+from sagegan.train.guards import NonFiniteGuard
+from sagegan.train.runtime import Runtime, evaluating
+
+
+def pretrain_settings(config: TrainConfig) -> StageSettings:
+    c = config.pretrain
+    return StageSettings("pretrain", c.epochs, c.batch_size, c.patience, c.val_metric, c.val_every)
+
+
+def plateau_scheduler(
+    optimizer: torch.optim.Optimizer, factor: float, patience: int, faithful: bool
+) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """ReduceLROnPlateau on the validation score: mode "max" (or the reference's "min")."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min" if faithful else "max", factor=factor, patience=patience
+    )
+
+
+def segmenter_spec(config: TrainConfig) -> dict[str, Any]:
+    """Registry name and kwargs of the segmenter (stored with its weights)."""
+    return {"model": config.model.segmenter, "model_kwargs": dict(config.model.segmenter_kwargs)}
+
+
+class PretrainStage(Stage):
+    """Trains S with its segmentation loss on real patches."""
+
+    name = "pretrain"
+
+    def __init__(self, config: TrainConfig, runtime: Runtime, nonfinite: NonFiniteGuard) -> None:
+        c = config.pretrain
+        self.runtime = runtime
+        self.nonfinite = nonfinite
+        spec = segmenter_spec(config)
+        segmenter = runtime.wrap(build_model(spec["model"], **spec["model_kwargs"]))
+        self.nets = {"segmenter": segmenter}
+        self.specs = {"segmenter": spec}
+        self.loss = build_segmentation_loss(c.loss, **c.loss_kwargs).to(runtime.device)
+        optimizer = torch.optim.Adam(segmenter.parameters(), lr=c.lr, betas=c.betas)
+        self.optimizers = {"segmenter": optimizer}
+        self.schedulers = {
+            "segmenter": plateau_scheduler(
+                optimizer, c.scheduler_factor, c.scheduler_patience, c.faithful_scheduler_mode
+            )
+        }
+        self.scalers = {"segmenter": runtime.make_scaler()}
+
+    def train_epoch(self, epoch: int, batches: Iterable[dict[str, Any]]) -> dict[str, float]:
+        segmenter, optimizer = self.segmenter, self.optimizers["segmenter"]
+        scaler = self.scalers["segmenter"]
+        segmenter.train()
+        sums: dict[str, float] = defaultdict(float)
+        steps = 0
+        for index, batch in enumerate(batches):
+            image, mask, valid = to_device(batch, self.runtime)
+            optimizer.zero_grad(set_to_none=True)
+            with self.runtime.autocast():
+                logits = segmenter(image).logits
+            loss = self.loss(logits.float(), mask, valid)
+            value = float(loss.detach())
+            finite = self.nonfinite.check(
+                {"seg": value}, batch["stem"], f"epoch {epoch} step {index}"
+            )
+            if self.runtime.any_true(not finite):
+                continue
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            sums["seg"] += value
+            steps += 1
+        return {key: total / max(steps, 1) for key, total in sums.items()}
+
+    @torch.no_grad()
+    def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:
+        image, mask, _ = to_device(batch, self.runtime)
+        segmenter = unwrap(self.segmenter)
+        with evaluating(segmenter), self.runtime.autocast():
+            out = segmenter(image)
+        columns = {
+            "image": list(image[:, 0].float().cpu().numpy()),
+            "mask": list(mask[:, 0].float().cpu().numpy()),
+            "prediction": list((out.logits[:, 0] > 0).float().cpu().numpy()),
+        }
+        if out.attention:
+            columns["attention"] = list(out.attention[-1][:, 0].float().cpu().numpy())
+        return columns

@@ -1,0 +1,121 @@
+"""What a run writes besides checkpoints: the epoch log, image grids and attention maps.
+
+* ``RUN/log.jsonl``: one JSON object per epoch (stage, epoch, mean losses, validation scores,
+  learning rates, seconds, online-augmentation probability, skipped steps, warnings).
+* TensorBoard scalars in ``RUN/tensorboard`` when ``torch.utils.tensorboard`` can be imported (it
+  needs the optional ``tensorboard`` package; without it this is skipped with one info message).
+* ``RUN/grids/<stage>_epoch_XXXX.png``: real images, their masks, S's predictions, attention heat
+  maps and (stage 2) generated images.
+* ``RUN/attention/<stage>_epoch_XXXX.npz`` (+ ``.png``): attention maps of a fixed set of validation
+  images, every gate level upsampled to the image size, for the attention-evolution figure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+LOGGER = logging.getLogger("sagegan")
+
+
+class RunLog:
+    """Appends epoch records to ``log.jsonl`` (and TensorBoard if available)."""
+
+    def __init__(self, run_dir: str | Path, enabled: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.enabled = enabled
+        self.path = self.run_dir / "log.jsonl"
+        self.tensorboard = _open_tensorboard(self.run_dir / "tensorboard") if enabled else None
+
+    def truncate_after(self, stage: str, epoch: int) -> None:
+        """Drop records written after (stage, epoch): epochs a killed run logged but never saved."""
+        if not self.enabled or not self.path.is_file():
+            return
+        kept = []
+        order = {"pretrain": 0, "gan": 1}
+        for line in self.path.read_text().splitlines():
+            record = json.loads(line)
+            if (order[record["stage"]], record["epoch"]) <= (order[stage], epoch):
+                kept.append(line)
+        self.path.write_text("".join(f"{line}\n" for line in kept))
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Append one epoch record."""
+        if not self.enabled:
+            return
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+        if self.tensorboard is not None:
+            step = record["epoch"] + (0 if record["stage"] == "pretrain" else 100_000)
+            for group in ("losses", "val", "lr"):
+                for name, value in record.get(group, {}).items():
+                    self.tensorboard.add_scalar(f"{record['stage']}/{group}/{name}", value, step)
+            self.tensorboard.flush()
+
+
+def _open_tensorboard(folder: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        LOGGER.debug("TensorBoard logging skipped: the tensorboard package is not installed")
+        return None
+    return SummaryWriter(str(folder))
+
+
+def save_grid(path: str | Path, columns: dict[str, Sequence[np.ndarray]]) -> None:
+    """PNG grid: one column per named panel, one row per example (images in [-1, 1] or [0, 1])."""
+    names = list(columns)
+    rows = max(len(columns[name]) for name in names)
+    figure, axes = plt.subplots(
+        rows, len(names), figsize=(2.2 * len(names), 2.2 * rows), squeeze=False
+    )
+    for col, name in enumerate(names):
+        for row in range(rows):
+            axis = axes[row][col]
+            axis.axis("off")
+            if row < len(columns[name]):
+                panel = columns[name][row]
+                low = -1.0 if panel.min() < 0 else 0.0
+                cmap = "jet" if name.startswith("attention") else "gray"
+                axis.imshow(panel, cmap=cmap, vmin=low, vmax=1.0, interpolation="nearest")
+            if row == 0:
+                axis.set_title(name, fontsize=8)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def save_attention(
+    path_stem: str | Path,
+    stems: Sequence[str],
+    images: Sequence[np.ndarray],
+    maps: Sequence[np.ndarray],
+) -> None:
+    """Write ``<path_stem>.npz`` and a PNG overlay of the finest and coarsest levels.
+
+    The npz holds ``stems`` and, per image i, ``image_i`` (H x W) and ``attention_i`` (levels x H x
+    W, coarsest level first, every level upsampled to the image size), all float16.
+    """
+    path_stem = Path(path_stem)
+    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {"stems": np.array(list(stems))}
+    for index, (image, levels) in enumerate(zip(images, maps, strict=True)):
+        arrays[f"image_{index}"] = image.astype(np.float16)
+        arrays[f"attention_{index}"] = levels.astype(np.float16)
+    np.savez_compressed(path_stem.with_suffix(".npz"), **arrays)
+    columns = {
+        "image": list(images),
+        "attention (finest)": [levels[-1] for levels in maps],
+        "attention (coarsest)": [levels[0] for levels in maps],
+    }
+    save_grid(path_stem.with_suffix(".png"), columns)

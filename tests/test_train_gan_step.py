@@ -1,0 +1,147 @@
+"""One GAN step: which loss terms reach the segmenter, mixing schedule and the BatchNorm guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sagegan.losses import build_perceptual_loss, build_segmentation_loss
+from sagegan.models import build_model
+from sagegan.train.config import GanConfig
+from sagegan.train.gan import (
+    GanNets,
+    GanObjective,
+    StepPlan,
+    cycle_mask,
+    guarded_batchnorm,
+    mix_probability,
+)
+from sagegan.train.guards import CollapseDetector
+from sagegan.train.mask_sources import MaskSources
+
+SIZE = 32
+
+
+def _objective(mask_mode: str) -> tuple[GanObjective, torch.Tensor, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    nets = GanNets(
+        segmenter=build_model("attention_unet", base_width=4, depth=2),
+        generator=build_model("style_unet_generator", base_width=4, depth=2),
+        d_image=build_model("patch_discriminator", base_width=4),
+        d_mask=build_model("patch_discriminator", base_width=4),
+    )
+    config = GanConfig(mask_mode=mask_mode, diffaugment_p=1.0)
+    labels = np.zeros((SIZE, SIZE), np.int32)
+    labels[8:14, 8:14], labels[20:27, 18:24] = 1, 2
+    sources = MaskSources([labels], config.mask_sources, (SIZE, SIZE))
+    objective = GanObjective(
+        nets,
+        config,
+        build_segmentation_loss("bce_focal_tversky"),
+        build_perceptual_loss(source="random", layers=["relu1_1", "relu2_1"]),
+        sources,
+    )
+    mask = torch.from_numpy(labels > 0).float()[None, None].repeat(2, 1, 1, 1)
+    image = (mask * 1.2 - 0.6 + 0.1 * torch.randn_like(mask)).clamp(-1, 1)
+    return objective, image, mask, torch.ones_like(mask)
+
+
+def _segmenter_gradient(objective: GanObjective, term: torch.Tensor) -> float:
+    """Total absolute gradient of one loss term over the segmenter's parameters."""
+    parameters = list(objective.nets.segmenter.parameters())
+    if not term.requires_grad:
+        return 0.0
+    grads = torch.autograd.grad(term, parameters, retain_graph=True, allow_unused=True)
+    return float(sum(g.abs().sum() for g in grads if g is not None))
+
+
+def _terms(mask_mode: str, plan: StepPlan) -> tuple[GanObjective, dict[str, torch.Tensor]]:
+    objective, image, mask, valid = _objective(mask_mode)
+    passed = objective.generator_pass(
+        image, mask, valid, plan, torch.Generator().manual_seed(1), np.random.default_rng(1)
+    )
+    return objective, passed.terms
+
+
+PLAIN = StepPlan(warmup=False, augment=False, sources=[])
+CYCLE_TERMS = ("adv_mask", "rec_img_l1", "rec_img_perceptual")
+
+
+@pytest.mark.parametrize("mask_mode", ["soft", "straight_through"])
+def test_mask_adversarial_and_image_cycle_reach_the_segmenter(mask_mode):
+    objective, terms = _terms(mask_mode, PLAIN)
+    for name in (*CYCLE_TERMS, "id_mask"):
+        assert _segmenter_gradient(objective, terms[name]) > 0, name
+    # the image-side terms of the mask -> image path never touch S
+    for name in ("id_img_l1", "id_img_perceptual"):
+        assert _segmenter_gradient(objective, terms[name]) == 0, name
+
+
+def test_faithful_argmax_cuts_the_segmenter_off_like_the_reference():
+    objective, terms = _terms("faithful_argmax", PLAIN)
+    for name in CYCLE_TERMS:
+        assert _segmenter_gradient(objective, terms[name]) == 0, name
+    assert _segmenter_gradient(objective, terms["id_mask"]) > 0
+
+
+def test_generator_warmup_keeps_generator_terms_away_from_the_segmenter():
+    objective, terms = _terms("soft", StepPlan(warmup=True, augment=False, sources=[]))
+    for name in CYCLE_TERMS:
+        assert _segmenter_gradient(objective, terms[name]) == 0, name
+
+
+def test_online_augmentation_trains_the_segmenter_on_generated_pairs():
+    plan = StepPlan(warmup=False, augment=True, sources=["real", "rearranged"])
+    objective, terms = _terms("soft", plan)
+    assert _segmenter_gradient(objective, terms["rec_mask"]) > 0
+    generator = list(objective.nets.generator.parameters())
+    grads = torch.autograd.grad(terms["rec_mask"], generator, allow_unused=True)
+    assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0  # segmentability
+
+
+def test_straight_through_is_hard_forward_with_sigmoid_gradient():
+    logits = torch.tensor([-2.0, 0.5, 3.0], requires_grad=True)
+    mask = cycle_mask(logits, "straight_through")
+    assert mask.tolist() == [0.0, 1.0, 1.0]
+    mask.sum().backward()
+    sigmoid = torch.sigmoid(logits.detach())
+    assert torch.allclose(logits.grad, sigmoid * (1 - sigmoid))
+
+
+def test_mixing_probability_is_zero_in_warmup_then_ramps():
+    config = GanConfig(generator_warmup_epochs=2, mix_ramp_epochs=4, mix_max=0.6)
+    values = [mix_probability(config, epoch) for epoch in range(8)]
+    assert values[:2] == [0.0, 0.0]
+    assert values[2:6] == pytest.approx([0.15, 0.3, 0.45, 0.6])
+    assert values[6:] == pytest.approx([0.6, 0.6])
+    reference = GanConfig(generator_warmup_epochs=0, mix_ramp_epochs=120, mix_max=0.6)
+    assert mix_probability(reference, 0) == pytest.approx(0.005)
+
+
+def test_separate_guard_keeps_running_stats_of_real_images_only():
+    norm = torch.nn.BatchNorm2d(1)
+    net = torch.nn.Sequential(norm)
+    net.train()
+    before = (norm.running_mean.clone(), norm.running_var.clone(), int(norm.num_batches_tracked))
+    with guarded_batchnorm(net, "separate"):
+        out = net(torch.randn(2, 1, 8, 8) * 5 + 3)
+    assert abs(float(out.detach().mean())) < 1e-5  # still normalised by the batch's own statistics
+    assert torch.equal(norm.running_mean, before[0]) and torch.equal(norm.running_var, before[1])
+    assert int(norm.num_batches_tracked) == before[2]
+    net(torch.randn(2, 1, 8, 8) + 3)
+    assert not torch.equal(norm.running_mean, before[0])  # real batches still update them
+
+
+def test_collapse_detector_flags_a_winning_discriminator_and_a_constant_generator():
+    healthy = CollapseDetector(window=4)
+    assert all(healthy.update(0.3, 0.4) is None for _ in range(10))
+    winning = CollapseDetector(window=4)
+    messages = [winning.update(1e-5, 0.4) for _ in range(4)]
+    assert messages[:3] == [None] * 3 and "discriminator" in messages[3]
+    constant = CollapseDetector(window=4)
+    messages = [constant.update(0.3, 0.0) for _ in range(4)]
+    assert "generator output" in messages[3]
+    restored = CollapseDetector(window=4)
+    restored.load_state_dict(constant.state_dict())
+    assert restored.update(0.3, 0.0) is not None
