@@ -179,7 +179,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.best is not None:
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.best.get("metrics", {}).items())
         print(
-            f"best checkpoint: {result.best.get('stage')} epoch {result.best.get('epoch')} "
+            f"best checkpoint: {result.best.get('stage')} epoch {result.best.get('epoch', -1) + 1} "
             f"(validation {metrics}); run folder {result.run_dir}"
         )
     return 0

@@ -80,7 +80,7 @@ def run_demo(
             "images": len(stems),
             "particles": sum(f.n_instances for f in report.files),
             "train/val/test": f"{len(split.train)}/{len(split.val)}/{len(split.test)}",
-            "best checkpoint": f"{best.get('stage')} epoch {best.get('epoch')}",
+            "best checkpoint": f"{best.get('stage')} epoch {best.get('epoch', -1) + 1}",
             **{f"validation {k}": round(v, 4) for k, v in best.get("metrics", {}).items()},
         },
     )

@@ -54,12 +54,22 @@ class RunLog:
             return
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
+        LOGGER.info(summary_line(record))
         if self.tensorboard is not None:
             step = record["epoch"] + (0 if record["stage"] == "pretrain" else 100_000)
             for group in ("losses", "val", "lr"):
                 for name, value in record.get(group, {}).items():
                     self.tensorboard.add_scalar(f"{record['stage']}/{group}/{name}", value, step)
             self.tensorboard.flush()
+
+
+def summary_line(record: dict[str, Any]) -> str:
+    """One readable line per epoch: validation scores and time."""
+    scores = ", ".join(f"{name} {value:.4f}" for name, value in record.get("val", {}).items())
+    seconds = record.get("seconds", {}).get("epoch")
+    timing = "" if seconds is None else f" ({seconds:.0f} s)"
+    epoch = "before training" if record["epoch"] < 0 else f"epoch {record['epoch'] + 1}"
+    return f"{record['stage']} {epoch}: validation {scores or 'not run'}{timing}"
 
 
 def _open_tensorboard(folder: Path) -> Any:
