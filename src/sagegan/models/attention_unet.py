@@ -23,20 +23,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sagegan.models.blocks import (
-    PAD_MODES,
     DoubleConv,
+    PaddedSegmenter,
+    UNetEncoder,
     channel_widths,
     check_choice,
-    crop_padding,
-    crop_to_level,
     init_weights,
-    max_pool,
     norm_layer,
-    pad_to_multiple,
     resize_like,
     upsample_block,
 )
-from sagegan.models.output import SegmentationOutput
 
 GATINGS: tuple[str, ...] = ("coarser", "same_resolution")
 
@@ -79,7 +75,7 @@ def _projection(in_channels: int, out_channels: int, norm: str) -> nn.Sequential
     )
 
 
-class AttentionUNet(nn.Module):
+class AttentionUNet(PaddedSegmenter):
     """Attention U-Net segmenter returning logits and the attention map of every gated skip.
 
     Widths are ``base_width * 2**k`` for levels k = 0..depth (paper: 64 -> 1024 with depth 4).
@@ -99,17 +95,11 @@ class AttentionUNet(nn.Module):
         gating: str = "coarser",
         pad_mode: str = "reflect",
     ) -> None:
-        super().__init__()
         check_choice("gating", gating, GATINGS)
         widths = channel_widths(base_width, depth)
-        self.depth = depth
+        super().__init__(depth, pad_mode)
         self.gating = gating
-        check_choice("pad_mode", pad_mode, PAD_MODES)
-        self.pad_mode = pad_mode
-        self.encoder = nn.ModuleList(
-            DoubleConv(in_channels if level == 0 else widths[level - 1], widths[level], norm)
-            for level in range(depth + 1)
-        )
+        self.encoder = UNetEncoder(in_channels, widths, norm)
         levels = list(reversed(range(depth)))
         self.up = nn.ModuleList(
             upsample_block(widths[k + 1], widths[k], upsampling) for k in levels
@@ -130,28 +120,21 @@ class AttentionUNet(nn.Module):
         self.head = nn.Conv2d(widths[0], out_channels, 1)
         init_weights(self)
 
-    def forward(self, x: Tensor) -> SegmentationOutput:
-        size = (x.shape[-2], x.shape[-1])
-        x, pad = pad_to_multiple(x, 2**self.depth, self.pad_mode)
-        skips = []
-        for block in self.encoder[:-1]:
-            x = block(x)
-            skips.append(x)
-            x = max_pool(x)
-        x = self.encoder[-1](x)
+    def forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        x, skips = self.encoder(x)
         attention = []
-        for level, up, gate, block in zip(
-            reversed(range(self.depth)), self.up, self.gates, self.decoder, strict=True
+        for up, gate, block, skip in zip(
+            self.up, self.gates, self.decoder, reversed(skips), strict=True
         ):
             if self.gating == "coarser":
-                gated, alpha = gate(skips[level], x)
+                gated, alpha = gate(skip, x)
                 x = up(x)
             else:
                 x = up(x)
-                gated, alpha = gate(skips[level], x)
+                gated, alpha = gate(skip, x)
             x = block(torch.cat([x, gated], dim=1))
-            attention.append(crop_to_level(alpha, size, 2**level))
-        return SegmentationOutput(crop_padding(self.head(x), pad), attention)
+            attention.append(alpha)
+        return self.head(x), attention
 
 
 def upsample_attention(attention: Sequence[Tensor], size: tuple[int, int]) -> Tensor:

@@ -1,4 +1,4 @@
-"""Building blocks shared by the networks: normalisation, conv units, upsampling, padding, init.
+"""Building blocks shared by the networks: normalisation, conv units, encoders, padding, init.
 
 Padding policy: every encoder-decoder pads its input on the bottom and right to a multiple of
 ``2**depth`` before the first layer and crops the output back, so any input size works (e.g.
@@ -12,11 +12,13 @@ the image.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sagegan.errors import ConfigError
+from sagegan.models.output import SegmentationOutput
 
 NORM_KINDS: tuple[str, ...] = ("batch", "instance", "group", "none")
 PAD_MODES: tuple[str, ...] = ("reflect", "zeros", "replicate")
@@ -180,3 +182,68 @@ def resize_like(x: Tensor, reference: Tensor) -> Tensor:
     if x.shape[-2:] == reference.shape[-2:]:
         return x
     return F.interpolate(x, size=reference.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class PoolingEncoder(nn.ModuleList):
+    """Contracting path: run each level's block, max-pooling between levels.
+
+    ``forward(x) -> (bottleneck, skips)``: ``skips`` are the outputs of every level but the last
+    (finest first), ``bottleneck`` is the last level's output.
+    """
+
+    def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        *levels, bottleneck = self
+        skips = []
+        for block in levels:
+            x = block(x)
+            skips.append(x)
+            x = max_pool(x)
+        return bottleneck(x), skips
+
+
+class UNetEncoder(PoolingEncoder):
+    """U-Net contracting path: one :class:`DoubleConv` per level with the given ``widths``."""
+
+    def __init__(
+        self, in_channels: int, widths: list[int], norm: str = "batch", act: str = "relu"
+    ) -> None:
+        super().__init__(
+            DoubleConv(c_in, c_out, norm, act)
+            for c_in, c_out in zip([in_channels, *widths[:-1]], widths, strict=True)
+        )
+
+
+class PaddedNetwork(nn.Module):
+    """Base of the encoder-decoders: validates and stores ``depth``-level padding settings."""
+
+    def __init__(self, depth: int, pad_mode: str) -> None:
+        super().__init__()
+        check_choice("pad_mode", pad_mode, PAD_MODES)
+        self.depth = depth
+        self.pad_mode = pad_mode
+
+    def pad(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
+        """:func:`pad_to_multiple` of ``x`` to a multiple of ``2**depth``."""
+        return pad_to_multiple(x, 2**self.depth, self.pad_mode)
+
+
+class PaddedSegmenter(PaddedNetwork, ABC):
+    """Segmenter base: ``forward`` pads, runs :meth:`forward_padded` and crops the results back.
+
+    Attention maps from :meth:`forward_padded` are cropped with :func:`crop_to_level` at the
+    scale the padded input's height is divided by to give the map's height.
+    """
+
+    def forward(self, x: Tensor) -> SegmentationOutput:
+        size = (x.shape[-2], x.shape[-1])
+        padded, pad = self.pad(x)
+        logits, attention = self.forward_padded(padded)
+        height = padded.shape[-2]
+        return SegmentationOutput(
+            crop_padding(logits, pad),
+            [crop_to_level(alpha, size, height // alpha.shape[-2]) for alpha in attention],
+        )
+
+    @abstractmethod
+    def forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Logits and attention maps for an input already padded to a multiple of ``2**depth``."""

@@ -16,18 +16,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sagegan.models.blocks import (
-    PAD_MODES,
     ConvNormAct,
+    PaddedSegmenter,
+    PoolingEncoder,
     channel_widths,
-    check_choice,
-    crop_padding,
     init_weights,
-    max_pool,
     norm_layer,
-    pad_to_multiple,
     upsample_block,
 )
-from sagegan.models.output import SegmentationOutput
 
 ALPHA = 1.67
 
@@ -84,7 +80,7 @@ class ResidualUnit(nn.Module):
         return self.norm(F.relu(self.conv(x) + self.shortcut(x)))
 
 
-class DCUNet(nn.Module):
+class DCUNet(PaddedSegmenter):
     """DC-UNet segmenter; nominal widths ``base_width * 2**k`` (paper: 32 -> 512 with depth 4)."""
 
     def __init__(
@@ -97,12 +93,9 @@ class DCUNet(nn.Module):
         upsampling: str = "transpose",
         pad_mode: str = "reflect",
     ) -> None:
-        super().__init__()
         widths = channel_widths(base_width, depth)
-        self.depth = depth
-        check_choice("pad_mode", pad_mode, PAD_MODES)
-        self.pad_mode = pad_mode
-        self.encoder = nn.ModuleList()
+        super().__init__(depth, pad_mode)
+        self.encoder = PoolingEncoder()
         channels = in_channels
         for width in widths:
             block = DualChannelBlock(channels, width, norm)
@@ -123,14 +116,9 @@ class DCUNet(nn.Module):
         self.head = nn.Conv2d(channels, out_channels, 1)
         init_weights(self)
 
-    def forward(self, x: Tensor) -> SegmentationOutput:
-        x, pad = pad_to_multiple(x, 2**self.depth, self.pad_mode)
-        skips = []
-        for block, res_path in zip(self.encoder[:-1], self.res_paths, strict=True):
-            x = block(x)
-            skips.append(res_path(x))
-            x = max_pool(x)
-        x = self.encoder[-1](x)
+    def forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        x, skips = self.encoder(x)
+        skips = [res_path(skip) for res_path, skip in zip(self.res_paths, skips, strict=True)]
         for up, block, skip in zip(self.up, self.decoder, reversed(skips), strict=True):
             x = block(torch.cat([up(x), skip], dim=1))
-        return SegmentationOutput(crop_padding(self.head(x), pad), [])
+        return self.head(x), []

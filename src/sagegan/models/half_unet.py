@@ -16,15 +16,12 @@ from torch import Tensor, nn
 
 from sagegan.errors import ConfigError
 from sagegan.models.blocks import (
-    PAD_MODES,
     ConvNormAct,
+    PaddedSegmenter,
+    PoolingEncoder,
     check_choice,
-    crop_padding,
     init_weights,
-    max_pool,
-    pad_to_multiple,
 )
-from sagegan.models.output import SegmentationOutput
 
 FUSION_UPSAMPLING: tuple[str, ...] = ("bilinear", "nearest")
 
@@ -51,7 +48,7 @@ def _ghost_pair(in_channels: int, out_channels: int, norm: str) -> nn.Sequential
     )
 
 
-class HalfUNet(nn.Module):
+class HalfUNet(PaddedSegmenter):
     """Half U-Net segmenter; ``base_width`` is the unified channel count.
 
     The default is the paper's 64: at 256x256 it costs about 9 GFLOP, like a width-16 U-Net.
@@ -67,15 +64,12 @@ class HalfUNet(nn.Module):
         upsampling: str = "bilinear",
         pad_mode: str = "reflect",
     ) -> None:
-        super().__init__()
         check_choice("upsampling", upsampling, FUSION_UPSAMPLING)
         if depth < 1:
             raise ConfigError(f"depth must be >= 1, got {depth}")
-        self.depth = depth
+        super().__init__(depth, pad_mode)
         self.upsampling = upsampling
-        check_choice("pad_mode", pad_mode, PAD_MODES)
-        self.pad_mode = pad_mode
-        self.levels = nn.ModuleList(
+        self.levels = PoolingEncoder(
             _ghost_pair(in_channels if level == 0 else base_width, base_width, norm)
             for level in range(depth + 1)
         )
@@ -83,14 +77,12 @@ class HalfUNet(nn.Module):
         self.head = nn.Conv2d(base_width, out_channels, 1)
         init_weights(self)
 
-    def forward(self, x: Tensor) -> SegmentationOutput:
-        x, pad = pad_to_multiple(x, 2**self.depth, self.pad_mode)
-        x = self.levels[0](x)
-        fused = x
-        for level in range(1, self.depth + 1):
-            x = self.levels[level](max_pool(x))
-            fused = fused + self._to_full_resolution(x, level)
-        return SegmentationOutput(crop_padding(self.head(self.fuse(fused)), pad), [])
+    def forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        bottleneck, skips = self.levels(x)
+        fused = skips[0]
+        for level, features in enumerate([*skips[1:], bottleneck], start=1):
+            fused = fused + self._to_full_resolution(features, level)
+        return self.head(self.fuse(fused)), []
 
     def _to_full_resolution(self, x: Tensor, level: int) -> Tensor:
         if self.upsampling == "nearest":

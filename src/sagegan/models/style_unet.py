@@ -31,14 +31,12 @@ from torch import Tensor, nn
 
 from sagegan.models.blocks import (
     LEAKY_SLOPE,
-    PAD_MODES,
-    DoubleConv,
+    PaddedNetwork,
+    UNetEncoder,
     channel_widths,
     check_choice,
     crop_padding,
     init_weights,
-    max_pool,
-    pad_to_multiple,
     upsample_block,
 )
 
@@ -166,7 +164,7 @@ class StyledConv(nn.Module):
         return F.leaky_relu(self.noise(self.modconv(x, w), noise) + self.bias, LEAKY_SLOPE)
 
 
-class StyleUNetGenerator(nn.Module):
+class StyleUNetGenerator(PaddedNetwork):
     """Mask -> image generator: U-Net encoder, mapping network, style-modulated noisy decoder."""
 
     def __init__(
@@ -185,22 +183,14 @@ class StyleUNetGenerator(nn.Module):
         upsampling: str = "transpose",
         pad_mode: str = "reflect",
     ) -> None:
-        super().__init__()
         check_choice("modulation", modulation, MODULATIONS)
         check_choice("noise", noise, NOISE_MODES)
-        check_choice("pad_mode", pad_mode, PAD_MODES)
+        super().__init__(depth, pad_mode)
         widths = channel_widths(base_width, depth)
-        self.depth = depth
         self.latent_dim = latent_dim
         self.noise_mode = noise
-        self.pad_mode = pad_mode
         self.mapping = MappingNetwork(latent_dim, mapping_layers, mapping_lr_mul)
-        self.encoder = nn.ModuleList(
-            DoubleConv(
-                in_channels if level == 0 else widths[level - 1], widths[level], norm, "leaky_relu"
-            )
-            for level in range(depth + 1)
-        )
+        self.encoder = UNetEncoder(in_channels, widths, norm, "leaky_relu")
         levels = list(reversed(range(depth)))
         self.up = nn.ModuleList(
             upsample_block(widths[k + 1], widths[k], upsampling) for k in levels
@@ -279,13 +269,8 @@ class StyleUNetGenerator(nn.Module):
             noise = self.make_noise(batch, size, mask.device)
         if len(noise) != self.num_style_layers:
             raise ValueError(f"need {self.num_style_layers} noise maps, got {len(noise)}")
-        x, pad = pad_to_multiple(2 * mask - 1, 2**self.depth, self.pad_mode)
-        skips = []
-        for block in self.encoder[:-1]:
-            x = block(x)
-            skips.append(x)
-            x = max_pool(x)
-        x = self.encoder[-1](x)
+        x, pad = self.pad(2 * mask - 1)
+        x, skips = self.encoder(x)
         layer = 0
         for up, convs, skip in zip(self.up, self.decoder, reversed(skips), strict=True):
             x = torch.cat([up(x), skip], dim=1)

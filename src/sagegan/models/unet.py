@@ -13,20 +13,16 @@ import torch
 from torch import Tensor, nn
 
 from sagegan.models.blocks import (
-    PAD_MODES,
     DoubleConv,
+    PaddedSegmenter,
+    UNetEncoder,
     channel_widths,
-    check_choice,
-    crop_padding,
     init_weights,
-    max_pool,
-    pad_to_multiple,
     upsample_block,
 )
-from sagegan.models.output import SegmentationOutput
 
 
-class UNet(nn.Module):
+class UNet(PaddedSegmenter):
     """U-Net segmenter; widths ``base_width * 2**k`` for levels k = 0..depth (paper: 64 -> 1024)."""
 
     def __init__(
@@ -39,15 +35,9 @@ class UNet(nn.Module):
         upsampling: str = "transpose",
         pad_mode: str = "reflect",
     ) -> None:
-        super().__init__()
         widths = channel_widths(base_width, depth)
-        self.depth = depth
-        check_choice("pad_mode", pad_mode, PAD_MODES)
-        self.pad_mode = pad_mode
-        self.encoder = nn.ModuleList(
-            DoubleConv(in_channels if level == 0 else widths[level - 1], widths[level], norm)
-            for level in range(depth + 1)
-        )
+        super().__init__(depth, pad_mode)
+        self.encoder = UNetEncoder(in_channels, widths, norm)
         levels = list(reversed(range(depth)))
         self.up = nn.ModuleList(
             upsample_block(widths[k + 1], widths[k], upsampling) for k in levels
@@ -56,14 +46,8 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(widths[0], out_channels, 1)
         init_weights(self)
 
-    def forward(self, x: Tensor) -> SegmentationOutput:
-        x, pad = pad_to_multiple(x, 2**self.depth, self.pad_mode)
-        skips = []
-        for block in self.encoder[:-1]:
-            x = block(x)
-            skips.append(x)
-            x = max_pool(x)
-        x = self.encoder[-1](x)
+    def forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        x, skips = self.encoder(x)
         for up, block, skip in zip(self.up, self.decoder, reversed(skips), strict=True):
             x = block(torch.cat([up(x), skip], dim=1))
-        return SegmentationOutput(crop_padding(self.head(x), pad), [])
+        return self.head(x), []

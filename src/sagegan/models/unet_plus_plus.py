@@ -18,20 +18,17 @@ import torch
 from torch import Tensor, nn
 
 from sagegan.models.blocks import (
-    PAD_MODES,
     DoubleConv,
+    PaddedSegmenter,
+    UNetEncoder,
     channel_widths,
-    check_choice,
     crop_padding,
     init_weights,
-    max_pool,
-    pad_to_multiple,
     upsample_block,
 )
-from sagegan.models.output import SegmentationOutput
 
 
-class UNetPlusPlus(nn.Module):
+class UNetPlusPlus(PaddedSegmenter):
     """U-Net++ segmenter; widths ``base_width * 2**i`` for levels i = 0..depth."""
 
     def __init__(
@@ -45,16 +42,10 @@ class UNetPlusPlus(nn.Module):
         upsampling: str = "transpose",
         pad_mode: str = "reflect",
     ) -> None:
-        super().__init__()
         widths = channel_widths(base_width, depth)
-        self.depth = depth
+        super().__init__(depth, pad_mode)
         self.deep_supervision = deep_supervision
-        check_choice("pad_mode", pad_mode, PAD_MODES)
-        self.pad_mode = pad_mode
-        self.encoder = nn.ModuleList(
-            DoubleConv(in_channels if level == 0 else widths[level - 1], widths[level], norm)
-            for level in range(depth + 1)
-        )
+        self.encoder = UNetEncoder(in_channels, widths, norm)
         # up[i][j - 1] and nodes[i][j - 1] build X[i][j] for j = 1..depth-i.
         self.up = nn.ModuleList(
             nn.ModuleList(
@@ -74,19 +65,21 @@ class UNetPlusPlus(nn.Module):
 
     def forward_heads(self, x: Tensor) -> list[Tensor]:
         """Logits of every head at the input size (one tensor without deep supervision)."""
-        x, pad = pad_to_multiple(x, 2**self.depth, self.pad_mode)
-        grid: list[list[Tensor]] = []
-        for level, block in enumerate(self.encoder):
-            x = block(x if level == 0 else max_pool(x))
-            grid.append([x])
+        x, pad = self.pad(x)
+        return [crop_padding(logits, pad) for logits in self._padded_heads(x)]
+
+    def forward_padded(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        heads = self._padded_heads(x)
+        logits = heads[0] if len(heads) == 1 else torch.stack(heads).mean(dim=0)
+        return logits, []
+
+    def _padded_heads(self, x: Tensor) -> list[Tensor]:
+        """Logits of every head for an input padded to a multiple of ``2**depth``."""
+        bottleneck, skips = self.encoder(x)
+        grid = [[node] for node in [*skips, bottleneck]]
         for j in range(1, self.depth + 1):
             for i in range(self.depth - j + 1):
                 upsampled = self.up[i][j - 1](grid[i + 1][j - 1])
                 grid[i].append(self.nodes[i][j - 1](torch.cat([*grid[i], upsampled], dim=1)))
         top = grid[0][1:] if self.deep_supervision else grid[0][-1:]
-        return [crop_padding(head(node), pad) for head, node in zip(self.heads, top, strict=True)]
-
-    def forward(self, x: Tensor) -> SegmentationOutput:
-        heads = self.forward_heads(x)
-        logits = heads[0] if len(heads) == 1 else torch.stack(heads).mean(dim=0)
-        return SegmentationOutput(logits, [])
+        return [head(node) for head, node in zip(self.heads, top, strict=True)]
