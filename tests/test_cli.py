@@ -114,3 +114,24 @@ def test_demo_runs_end_to_end_and_resumes(
     best_before = (out / "run" / "best.json").read_text()
     assert main(args) == 0
     assert (out / "run" / "best.json").read_text() == best_before
+
+
+def test_train_verb_applies_overrides_and_rejects_bad_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    data = tmp_path / "synth"
+    assert main(["synth", "--n", "6", "--size", "64x96", "--out", str(data)]) == 0
+    run = tmp_path / "run"
+    args = ["train", str(data), "--out", str(run), "--preset", "tiny"]
+    assert main([*args, "--set", "pretrain.epochs=1", "--set", "gan.epochs=1"]) == 0
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["pretrain"]["epochs"] == 1 and config["gan"]["epochs"] == 1
+    assert "best checkpoint" in capsys.readouterr().out
+    assert main(args) == 2, "a used run folder needs --resume"
+    assert main([*args[:3], str(tmp_path / "other"), "--set", "no_equals_sign"]) == 2
+    assert main([*args[:3], str(tmp_path / "other"), "--set", "gan.no_such_key=1"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 3
+    assert "no_such_key" in errors[-1]

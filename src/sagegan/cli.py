@@ -24,6 +24,7 @@ Typical use:
   sagegan check my_data/                   verify image/mask pairs, calibration and databar
   sagegan synth --n 40 --out synth/        simulate SEM images of nanoparticles with exact masks
   sagegan split my_data/ --out split.json  fix the train/val/test split once for every later run
+  sagegan train my_data/ --out runs/a      pretrain + SAGE-GAN stage (add --resume after a crash)
 
 A dataset folder holds images/ and masks/ with matching file names (any image format),
 or one folder with X.tif + X_mask.png pairs. Masks: any non-zero pixel is particle;
