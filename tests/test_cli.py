@@ -111,14 +111,14 @@ def test_demo_runs_end_to_end_and_resumes(
     assert (out / "run" / "best.json").is_file()
     split = json.loads((out / "split.json").read_text())
     assert split["test"], "the demo must hold out a test split"
+    for stem in split["test"]:
+        assert (out / "segmented" / f"{stem}_labels.tif").is_file()
     best_before = (out / "run" / "best.json").read_text()
     assert main(args) == 0
     assert (out / "run" / "best.json").read_text() == best_before
 
 
-def test_train_verb_applies_overrides_and_rejects_bad_ones(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 
     data = tmp_path / "synth"
@@ -130,8 +130,18 @@ def test_train_verb_applies_overrides_and_rejects_bad_ones(
     assert config["pretrain"]["epochs"] == 1 and config["gan"]["epochs"] == 1
     assert "best checkpoint" in capsys.readouterr().out
     assert main(args) == 2, "a used run folder needs --resume"
+
+    segmented = tmp_path / "segmented"
+    images = sorted((data / "images").glob("*.tif"))
+    assert main(["segment", str(images[0]), "--model", str(run), "--out", str(segmented)]) == 0
+    assert (segmented / f"{images[0].stem}_labels.tif").is_file()
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"broken")
+    segment_both = ["segment", str(images[1]), str(corrupt), "--model", str(run)]
+    assert main([*segment_both, "--out", str(segmented)]) == 1, "a failed image sets the status"
+    assert (segmented / f"{images[1].stem}_mask.png").is_file(), "the good image is still written"
     assert main([*args[:3], str(tmp_path / "other"), "--set", "no_equals_sign"]) == 2
     assert main([*args[:3], str(tmp_path / "other"), "--set", "gan.no_such_key=1"]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 3
     assert "no_such_key" in errors[-1]

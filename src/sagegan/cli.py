@@ -186,6 +186,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_segment(args: argparse.Namespace) -> int:
+    from sagegan.infer import segment_images
+
+    # None: crop the databar as the model's training run did
+    explicit = args.no_databar_crop or args.crop_bottom is not None
+    databar = _databar_mode(args) if explicit else None
+    summary = segment_images(
+        args.inputs,
+        args.model,
+        Path(args.out),
+        tile=args.tile,
+        overlap=args.overlap,
+        tta="flips" if args.tta else "none",
+        threshold=args.threshold,
+        databar=databar,
+        pixel_size_nm=_pixel_size_nm(args),
+        device=args.device,
+        which=args.checkpoint,
+    )
+    print(f"segmented {len(summary.results)} image(s) into {summary.out}")
+    for failure in summary.failures:
+        print(f"failed: {failure.message}", file=sys.stderr)
+    return 0 if summary.ok else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sagegan.demo import run_demo
 
@@ -260,6 +285,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="random seed (default from the preset: 0)")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto")
     _add_calibration_options(train)
+
+    segment = verb(
+        "segment",
+        cmd_segment,
+        "segment images with a trained run: masks, probabilities, instances, attention",
+    )
+    segment.add_argument("inputs", nargs="+", help="image files, folders or globs")
+    segment.add_argument("--model", required=True, help="training run folder (or weights file)")
+    segment.add_argument("--out", required=True, help="output folder")
+    segment.add_argument(
+        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
+    )
+    segment.add_argument(
+        "--tile", type=_size, default=(512, 512), help="sliding-window tile HxW (512x512)"
+    )
+    segment.add_argument("--overlap", type=float, default=0.25, help="tile overlap (0.25)")
+    segment.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
+    segment.add_argument("--threshold", type=float, default=0.5, help="probability threshold (0.5)")
+    segment.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    _add_calibration_options(segment)
 
     synth = verb("synth", cmd_synth, "simulate SEM images of nanoparticles with exact masks")
     synth.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")

@@ -12,6 +12,7 @@ from sagegan.data.check import check_dataset
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import load_or_create_split
 from sagegan.errors import DataError
+from sagegan.infer import segment_images
 from sagegan.synth import SimulatorConfig, write_dataset
 from sagegan.train import config_from_cli, train
 
@@ -47,7 +48,8 @@ def simulate_demo_data(data_dir: Path, n_images: int, seed: int) -> Path:
 def run_demo(
     out: str | Path = "demo_out", n_images: int = 40, seed: int = 0, preset: str = "cpu-small"
 ) -> DemoResult:
-    """Simulate a dataset, check it, fix its split and train both stages with ``preset``.
+    """Simulate a dataset, check it, fix its split, train both stages with ``preset`` and segment
+    the held-out test images.
 
     Running it again reuses the simulation and resumes (or just reloads) the training run.
     """
@@ -57,7 +59,8 @@ def run_demo(
     print(report.to_text())
     if not report.ok:
         raise DataError(data_dir, "the simulated dataset failed its check (see the report above)")
-    stems = [pair.stem for pair in find_pairs(data_dir)]
+    pairs = {pair.stem: pair for pair in find_pairs(data_dir)}
+    stems = list(pairs)
     split_path = out / "split.json"
     config = config_from_cli(preset, overrides={"seed": seed})
     split = load_or_create_split(
@@ -71,6 +74,9 @@ def run_demo(
     resume = (run_dir / "last.json").is_file()
     run = train(data_dir, run_dir, None if resume else config, resume=resume, split_path=split_path)
     best = run.best or {}
+    segmented = segment_images(
+        [pairs[stem].image for stem in split.test], run_dir, out / "segmented"
+    )
     result = DemoResult(
         out=out,
         data_dir=data_dir,
@@ -82,6 +88,8 @@ def run_demo(
             "train/val/test": f"{len(split.train)}/{len(split.val)}/{len(split.test)}",
             "best checkpoint": f"{best.get('stage')} epoch {best.get('epoch', -1) + 1}",
             **{f"validation {k}": round(v, 4) for k, v in best.get("metrics", {}).items()},
+            "test images segmented": f"{len(segmented.results)} -> {segmented.out}",
+            "particles found on them": sum(r.particle_count for r in segmented.results),
         },
     )
     (out / "demo.json").write_text(json.dumps({k: str(v) for k, v in vars(result).items()}))

@@ -1,0 +1,32 @@
+"""Inference: tiled prediction at native resolution, instance splitting and the `segment` job.
+
+Typical use::
+
+    from sagegan.infer import segment_images
+
+    summary = segment_images(["images/"], "runs/first", "segmented")
+    summary.ok  # False when some input was skipped (see summary.failures)
+"""
+
+from __future__ import annotations
+
+from sagegan.infer.instances import split_instances
+from sagegan.infer.segment import (
+    ImageResult,
+    SegmentFailure,
+    SegmentSummary,
+    attention_overlay,
+    segment_images,
+)
+from sagegan.infer.tiling import Prediction, predict_tiled
+
+__all__ = [
+    "ImageResult",
+    "Prediction",
+    "SegmentFailure",
+    "SegmentSummary",
+    "attention_overlay",
+    "predict_tiled",
+    "segment_images",
+    "split_instances",
+]

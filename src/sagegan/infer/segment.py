@@ -1,0 +1,259 @@
+"""The `segment` job: run a trained model over image files and write masks, instances and a JSON.
+
+Per input image ``<stem>`` the output folder receives
+
+* ``<stem>_mask.png``: binary mask ``probability > threshold``, 0/255 uint8;
+* ``<stem>_prob.tif``: foreground probability, float32;
+* ``<stem>_labels.tif``: instance labels, uint16 (uint32 beyond 65535 particles); objects
+  smaller than ``min_size_px`` are in the mask but not here (the JSON gives both fractions);
+* ``<stem>_attention.png``: the finest attention-gate map as a heat map (matplotlib colormap,
+  alpha ``OVERLAY_ALPHA``) over the grayscale image, RGB; only for networks with gates;
+* ``<stem>.json``: what was done and found (see `_image_record`).
+
+Images are read, cropped and normalised exactly as training read them (`load_sample`): the databar
+mode is the model's training setting unless overridden, the intensities are mapped by the same
+percentiles. All outputs cover the *cropped* image, i.e. rows ``0 .. shape[0] - 1`` of the source;
+the JSON states how many bottom rows (the databar) were cropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from PIL import Image
+from tqdm import tqdm
+
+import sagegan
+from sagegan.data.databar import DatabarMode
+from sagegan.data.dataset import Sample, load_sample
+from sagegan.data.io import write_image, write_labels, write_mask
+from sagegan.data.pairing import Pair, find_images
+from sagegan.errors import ConfigError, DataError, SageganError
+from sagegan.infer.instances import split_instances
+from sagegan.infer.tiling import Prediction, TtaMode, check_tiling_options, predict_tiled
+from sagegan.models.checkpoint import load_model, write_json_atomic
+
+LOGGER = logging.getLogger("sagegan")
+TRAINING_INFO_FILE = "info.json"
+OVERLAY_COLORMAP = "inferno"
+OVERLAY_ALPHA = 0.4
+
+
+@dataclass
+class ImageResult:
+    """One segmented image: its stem, source file, written files and particle count."""
+
+    stem: str
+    source: Path
+    files: dict[str, Path]
+    particle_count: int
+
+
+@dataclass
+class SegmentFailure:
+    """An input that could not be segmented, with the one-line reason (naming the file)."""
+
+    source: Path
+    message: str
+
+
+@dataclass
+class SegmentSummary:
+    """Outcome of `segment_images`: the images written and the inputs skipped."""
+
+    out: Path
+    model: Path
+    results: list[ImageResult] = field(default_factory=list)
+    failures: list[SegmentFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every input was segmented (the CLI exits non-zero otherwise)."""
+        return not self.failures
+
+
+def training_data_options(weights_path: str | Path) -> dict[str, Any]:
+    """The ``data`` section of the training config saved next to a checkpoint's weights
+    (``info.json``), or {} for a bare weights file without one."""
+    info_path = Path(weights_path).with_name(TRAINING_INFO_FILE)
+    if not info_path.is_file():
+        return {}
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(info_path, f"unreadable checkpoint info ({err})") from None
+    return dict(info.get("config", {}).get("data", {}))
+
+
+def attention_overlay(image: np.ndarray, attention: np.ndarray) -> np.ndarray:
+    """RGB uint8 heat map of ``attention`` ([0, 1]) blended over a [-1, 1] grayscale image."""
+    gray = (np.clip(image, -1.0, 1.0)[..., None] + 1.0) / 2.0
+    heat = colormaps[OVERLAY_COLORMAP](np.clip(attention, 0.0, 1.0))[..., :3]
+    blended = (1.0 - OVERLAY_ALPHA) * gray + OVERLAY_ALPHA * heat
+    return np.round(blended * 255.0).astype(np.uint8)
+
+
+def _expand_inputs(inputs: Sequence[str | Path], failures: list[SegmentFailure]) -> list[Path]:
+    """Images of every input, de-duplicated; inputs matching nothing and files whose stem is
+    already taken (their outputs would overwrite each other) become failures."""
+    images: list[Path] = []
+    seen: set[Path] = set()
+    stems: dict[str, Path] = {}
+    for item in inputs:
+        try:
+            found = find_images([item])
+        except DataError as err:
+            failures.append(SegmentFailure(Path(item), str(err)))
+            continue
+        for path in found:
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            if path.stem in stems:
+                message = (
+                    f"{path}: stem {path.stem!r} is already used by {stems[path.stem]}; "
+                    "outputs would overwrite each other"
+                )
+                failures.append(SegmentFailure(path, message))
+                continue
+            stems[path.stem] = path
+            images.append(path)
+    return images
+
+
+def segment_images(
+    inputs: Sequence[str | Path],
+    model_path: str | Path,
+    out: str | Path,
+    tile: tuple[int, int] = (512, 512),
+    overlap: float = 0.25,
+    tta: TtaMode = "none",
+    threshold: float = 0.5,
+    databar: DatabarMode | None = None,
+    pixel_size_nm: float | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    which: str = "best",
+    batch_size: int = 1,
+    min_distance_px: int = 3,
+    min_size_px: int = 10,
+) -> SegmentSummary:
+    """Segment every image of ``inputs`` (files, folders, globs) with a trained model.
+
+    ``model_path`` is a run folder (its ``which`` checkpoint), a checkpoint folder or a weights
+    file. ``databar`` None uses the model's training setting ("auto" when unknown); "auto",
+    "none" or a row count override it. ``pixel_size_nm`` overrides the files' calibration. Tiling
+    options go to `predict_tiled`, ``threshold``/``min_distance_px``/``min_size_px`` to
+    `split_instances`. An input that cannot be read or segmented is logged (one line naming the
+    file) and skipped; the summary lists it. Options errors raise ConfigError before any work.
+    """
+    check_tiling_options(tile, overlap, batch_size, tta)
+    if not 0.0 <= threshold < 1.0:
+        raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
+    if pixel_size_nm is not None and not pixel_size_nm > 0:
+        raise ConfigError(f"pixel size must be positive, got {pixel_size_nm}")
+    out = Path(out)
+    failures: list[SegmentFailure] = []
+    images = _expand_inputs(inputs, failures)
+    model, info = load_model(model_path, which=which, map_location=device)
+    weights = Path(info["path"])
+    if databar is None:
+        databar = training_data_options(weights).get("databar", "auto")
+    summary = SegmentSummary(out=out, model=weights, failures=failures)
+    for failure in failures:
+        LOGGER.error("skipped %s", failure.message)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "tile": [int(tile[0]), int(tile[1])],
+        "overlap": overlap,
+        "tta": tta,
+        "threshold": threshold,
+        "databar_mode": databar,
+        "instances": {"min_distance_px": min_distance_px, "min_size_px": min_size_px},
+        "model": str(weights),
+        "model_name": info.get("model"),
+        "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
+    }
+    for path in tqdm(images, desc="segmenting", unit="img", disable=not progress):
+        try:
+            sample = load_sample(Pair(path.stem, path, None), databar, pixel_size_nm)
+            prediction = predict_tiled(
+                model, sample.image, tile, overlap, batch_size, tta, torch.device(device)
+            )
+            labels = split_instances(
+                prediction.probability, threshold, min_distance_px, min_size_px
+            )
+        except SageganError as err:
+            message = str(err) if str(path) in str(err) else f"{path}: {err}"
+            LOGGER.error("skipped %s", message)
+            summary.failures.append(SegmentFailure(path, message))
+            continue
+        files = _write_outputs(out, sample.stem, sample.image, prediction, labels, threshold)
+        record = _image_record(sample, labels, prediction.probability, files, settings)
+        files["json"] = out / f"{sample.stem}.json"
+        write_json_atomic(files["json"], record)
+        summary.results.append(ImageResult(sample.stem, path, files, record["particle_count"]))
+    return summary
+
+
+def _write_outputs(
+    out: Path,
+    stem: str,
+    image: np.ndarray,
+    prediction: Prediction,
+    labels: np.ndarray,
+    threshold: float,
+) -> dict[str, Path]:
+    files = {
+        "mask": out / f"{stem}_mask.png",
+        "probability": out / f"{stem}_prob.tif",
+        "labels": out / f"{stem}_labels.tif",
+    }
+    write_mask(files["mask"], prediction.probability > threshold)
+    write_image(files["probability"], prediction.probability)
+    write_labels(files["labels"], labels)
+    if prediction.attention is not None:
+        files["attention"] = out / f"{stem}_attention.png"
+        overlay = attention_overlay(image, prediction.attention)
+        Image.fromarray(overlay, mode="RGB").save(files["attention"])
+    return files
+
+
+def _image_record(
+    sample: Sample,
+    labels: np.ndarray,
+    probability: np.ndarray,
+    files: dict[str, Path],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """The per-image JSON: source, geometry (outputs cover the cropped image), calibration,
+    counts, the settings used and the files written."""
+    height, width = sample.image.shape
+    threshold = settings["threshold"]
+    return {
+        "stem": sample.stem,
+        "source": str(sample.image_path),
+        "sagegan_version": sagegan.__version__,
+        "shape": [height, width],
+        "source_shape": [height + sample.databar_rows, width],
+        "databar_rows": sample.databar_rows,
+        "outputs_cover": (
+            f"source rows 0..{height - 1} and all {width} columns; the bottom "
+            f"{sample.databar_rows} rows (databar) were cropped"
+        ),
+        "pixel_size_nm": None if sample.pixel_size is None else sample.pixel_size.nm,
+        "pixel_size_source": None if sample.pixel_size is None else sample.pixel_size.source,
+        "particle_count": int(labels.max(initial=0)),
+        "foreground_fraction": float(np.mean(probability > threshold)),
+        "instance_foreground_fraction": float(np.mean(labels > 0)),
+        **settings,
+        "files": {name: path.name for name, path in files.items()},
+    }
