@@ -108,6 +108,8 @@ def test_demo_runs_end_to_end_and_resumes(
     first = capsys.readouterr().out
     assert "sagegan demo finished" in first
     assert "validation dice" in first
+    assert "test Dice" in first
+    assert (out / "evaluation" / "metrics.json").is_file()
     assert (out / "run" / "best.json").is_file()
     split = json.loads((out / "split.json").read_text())
     assert split["test"], "the demo must hold out a test split"
@@ -140,6 +142,17 @@ def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     segment_both = ["segment", str(images[1]), str(corrupt), "--model", str(run)]
     assert main([*segment_both, "--out", str(segmented)]) == 1, "a failed image sets the status"
     assert (segmented / f"{images[1].stem}_mask.png").is_file(), "the good image is still written"
+
+    scores = tmp_path / "scores"
+    assert main(["evaluate", str(data), "--model", str(run), "--out", str(scores)]) == 0
+    metrics = json.loads((scores / "metrics.json").read_text())
+    split = json.loads((run / "split.json").read_text())
+    assert sorted(metrics["stems"]) == sorted(split["test"])
+
+    generated = tmp_path / "generated"
+    generate_args = ["generate", "--model", str(run), "--out", str(generated), "--synth", "2"]
+    assert main([*generate_args, "--styles", "2", "--size", "64x64"]) == 0
+    assert len(list((generated / "images").glob("*.png"))) == 4
     assert main([*args[:3], str(tmp_path / "other"), "--set", "no_equals_sign"]) == 2
     assert main([*args[:3], str(tmp_path / "other"), "--set", "gan.no_such_key=1"]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]

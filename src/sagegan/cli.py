@@ -211,6 +211,54 @@ def cmd_segment(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sagegan.evaluate import evaluate_run, format_summary
+
+    explicit = args.no_databar_crop or args.crop_bottom is not None
+    result = evaluate_run(
+        args.model,
+        args.data,
+        out=args.out,
+        split=args.split,
+        split_file=args.split_file,
+        protocol=args.protocol,
+        tile=args.tile,
+        overlap=args.overlap,
+        tta="flips" if args.tta else "none",
+        threshold=args.threshold,
+        which=args.checkpoint,
+        databar=_databar_mode(args) if explicit else None,
+        pixel_size_nm=_pixel_size_nm(args),
+        mask_dir=args.mask_dir,
+        device=args.device,
+    )
+    print(format_summary(result.summary))
+    print(f"wrote {', '.join(str(path) for path in result.files.values())}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from sagegan.generate import generate_pairs
+
+    result = generate_pairs(
+        args.model,
+        args.out,
+        masks_dir=args.masks,
+        n_synth=args.synth,
+        rearranged=args.rearranged,
+        styles_per_mask=args.styles,
+        seed=args.seed,
+        size=args.size,
+        which=args.checkpoint,
+        device=args.device,
+        real_dir=args.real,
+    )
+    print(f"wrote {result.count} synthetic image/mask pairs to {result.out}")
+    if result.realism is not None:
+        print("realism vs real images: " + json.dumps(result.realism))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sagegan.demo import run_demo
 
@@ -305,6 +353,63 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--threshold", type=float, default=0.5, help="probability threshold (0.5)")
     segment.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     _add_calibration_options(segment)
+
+    evaluate = verb(
+        "evaluate",
+        cmd_evaluate,
+        "score a trained run on a split at native resolution (pixel and object metrics)",
+    )
+    evaluate.add_argument("data", help="dataset folder (images/ + masks/)")
+    evaluate.add_argument("--model", required=True, help="training run folder")
+    evaluate.add_argument("--out", required=True, help="folder for metrics.json, CSV, summary.md")
+    evaluate.add_argument(
+        "--split",
+        choices=["test", "val", "train", "all"],
+        default="test",
+        help="which part of the run's split to score (default: the held-out test part)",
+    )
+    evaluate.add_argument("--split-file", metavar="JSON", help="another split file")
+    evaluate.add_argument(
+        "--protocol",
+        choices=["native", "paper"],
+        default="native",
+        help="native (default) or the SAGE-GAN code's way: 512x768, eroded masks, F1@0.5",
+    )
+    evaluate.add_argument("--mask-dir", metavar="NAME", help="mask folder name (e.g. labels)")
+    evaluate.add_argument(
+        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
+    )
+    evaluate.add_argument("--tile", type=_size, default=(512, 512), help="tile HxW (512x512)")
+    evaluate.add_argument("--overlap", type=float, default=0.25, help="tile overlap (0.25)")
+    evaluate.add_argument("--tta", action="store_true", help="average over flips")
+    evaluate.add_argument("--threshold", type=float, default=0.5, help="threshold (0.5)")
+    evaluate.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    _add_calibration_options(evaluate)
+
+    generate = verb(
+        "generate",
+        cmd_generate,
+        "make synthetic image/mask pairs with a trained SAGE-GAN generator",
+    )
+    generate.add_argument("--model", required=True, help="training run folder (GAN stage done)")
+    generate.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")
+    generate.add_argument("--masks", metavar="DIR", help="render these mask files")
+    generate.add_argument("--synth", type=int, default=0, metavar="N", help="N simulator layouts")
+    generate.add_argument(
+        "--rearranged",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N masks of re-arranged particles cut from --masks",
+    )
+    generate.add_argument("--styles", type=int, default=3, help="styles per mask (default 3)")
+    generate.add_argument("--size", type=_size, help="HxW of new masks (default: training patch)")
+    generate.add_argument("--real", metavar="DIR", help="real images for realism statistics")
+    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument(
+        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
+    )
+    generate.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
     synth = verb("synth", cmd_synth, "simulate SEM images of nanoparticles with exact masks")
     synth.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")

@@ -1,0 +1,95 @@
+"""The masks to render: mask files of a folder, re-arranged real particles, simulator layouts.
+
+Every mask is an instance label map (0 background, 1..N); new masks are drawn from
+``np.random.default_rng([seed, source, index])``, so each one depends only on the seed and its own
+index and a larger count extends a smaller one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from sagegan.data.io import read_mask
+from sagegan.data.pairing import is_image_file
+from sagegan.errors import ConfigError, DataError
+from sagegan.synth import sample_layout
+from sagegan.synth.config import SimulatorConfig
+from sagegan.train.mask_sources import extract_instances, matched_simulator_config, rearranged_mask
+
+LOGGER = logging.getLogger("sagegan")
+SOURCE_KEYS = {"rearranged": 1, "simulator": 2}
+
+
+@dataclass(frozen=True)
+class SourceMask:
+    """One mask to render: output name stem, source ("file", "rearranged", "simulator"), labels."""
+
+    name: str
+    source: str
+    labels: np.ndarray
+
+
+def read_mask_folder(masks_dir: str | Path) -> list[SourceMask]:
+    """Every mask image of ``masks_dir`` (sorted by name), read as instance labels."""
+    folder = Path(masks_dir)
+    if not folder.is_dir():
+        raise DataError(folder, "mask folder not found")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    if not files:
+        raise DataError(folder, "no mask images in this folder")
+    masks: dict[str, SourceMask] = {}
+    for path in files:
+        if path.stem in masks:
+            raise DataError(folder, f"two masks named {path.stem!r} (different extensions)")
+        masks[path.stem] = SourceMask(path.stem, "file", read_mask(path))
+    return list(masks.values())
+
+
+def rearranged_masks(
+    real: list[SourceMask], count: int, size: tuple[int, int], seed: int
+) -> list[SourceMask]:
+    """``count`` masks of real particles pasted apart at random (``rearranged_mask``), filled to a
+    foreground fraction drawn from the real masks' range; instances are the pasted particles."""
+    label_maps = [mask.labels for mask in real]
+    instances = extract_instances(label_maps)
+    if not instances:
+        raise DataError(None, "the given masks hold no particles to re-arrange")
+    fractions = [float(np.mean(labels > 0)) for labels in label_maps]
+    made = []
+    for index in range(count):
+        rng = np.random.default_rng([seed, SOURCE_KEYS["rearranged"], index])
+        binary = rearranged_mask(instances, size, rng.uniform(min(fractions), max(fractions)), rng)
+        labels, _ = ndimage.label(binary > 0)
+        made.append(SourceMask(f"rearranged_{index:04d}", "rearranged", labels.astype(np.int32)))
+    return made
+
+
+def simulator_config_for(real: list[SourceMask], size: tuple[int, int]) -> SimulatorConfig:
+    """Simulator settings matched to the real masks' particle size and coverage; the defaults of
+    ``size`` without real masks or when no valid matched settings exist (e.g. 1-px specks)."""
+    if not real:
+        return SimulatorConfig(size=size)
+    label_maps = [mask.labels for mask in real]
+    fractions = [float(np.mean(labels > 0)) for labels in label_maps]
+    try:
+        return matched_simulator_config(
+            extract_instances(label_maps), (min(fractions), max(fractions)), size
+        )
+    except ConfigError as err:
+        LOGGER.warning("simulator masks use default settings: cannot match the masks (%s)", err)
+        return SimulatorConfig(size=size)
+
+
+def simulator_masks(count: int, config: SimulatorConfig, seed: int) -> list[SourceMask]:
+    """``count`` layouts of ``sagegan.synth.sample_layout`` with their instance labels."""
+    made = []
+    for index in range(count):
+        rng = np.random.default_rng([seed, SOURCE_KEYS["simulator"], index])
+        labels = np.asarray(sample_layout(rng, config), dtype=np.int32)
+        made.append(SourceMask(f"simulator_{index:04d}", "simulator", labels))
+    return made
