@@ -149,6 +149,16 @@ def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     split = json.loads((run / "split.json").read_text())
     assert sorted(metrics["stems"]) == sorted(split["test"])
 
+    figures = tmp_path / "figures"
+    assert main(["attention", "--model", str(run), "--out", str(figures), "--data", str(data)]) == 0
+    assert (figures / "attention_evolution.png").is_file()
+    assert (figures / "attention_overlays.png").is_file()
+
+    comparison = tmp_path / "comparison"
+    compare_args = ["compare", str(data), "--out", str(comparison), "--preset", "tiny"]
+    assert main([*compare_args, "--methods", "unet", "sage_gan", "--seeds", "1"]) == 0
+    assert "sage_gan" in (comparison / "comparison.md").read_text()
+
     generated = tmp_path / "generated"
     generate_args = ["generate", "--model", str(run), "--out", str(generated), "--synth", "2"]
     assert main([*generate_args, "--styles", "2", "--size", "64x64"]) == 0

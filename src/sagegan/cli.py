@@ -259,6 +259,48 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_size(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(
+            f"--train-sizes: expected numbers of images or 'all', got {text!r}"
+        ) from None
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sagegan.compare import run_comparison
+
+    result = run_comparison(
+        args.data,
+        args.out,
+        methods=tuple(args.methods),
+        seeds=tuple(range(args.seeds)),
+        train_sizes=tuple(_train_size(t) for t in args.train_sizes.split(",")),
+        preset=args.preset,
+        split_file=args.split,
+        mask_dir=args.mask_dir,
+        overrides=_overrides(args.set),
+    )
+    print(result.files["markdown"].read_text())
+    print(f"wrote {', '.join(str(path) for path in result.files.values())}")
+    return 0
+
+
+def cmd_attention(args: argparse.Namespace) -> int:
+    from sagegan.report import attention_evolution, attention_overlays
+
+    out = Path(args.out)
+    figure = attention_evolution(args.model, out / "attention_evolution.png")
+    print(f"attention evolution ({', '.join(s.label for s in figure.snapshots)}): {figure.path}")
+    if args.data:
+        paths = attention_overlays(args.model, args.data, out, max_images=args.max_images)
+        print(f"attention overlays on {len(paths) - 1} validation image(s): {paths[-1]}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sagegan.demo import run_demo
 
@@ -385,6 +427,48 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threshold", type=float, default=0.5, help="threshold (0.5)")
     evaluate.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     _add_calibration_options(evaluate)
+
+    from sagegan.compare import DEFAULT_METHODS, METHODS
+
+    compare = verb(
+        "compare",
+        cmd_compare,
+        "the paper's comparison: baselines, SAGE-GAN and the loss ablation over seeds and sizes",
+    )
+    compare.add_argument("data", help="dataset folder (images/ + masks/)")
+    compare.add_argument("--out", required=True, help="output folder (runs, tables, plot)")
+    compare.add_argument(
+        "--methods",
+        nargs="+",
+        choices=sorted(METHODS),
+        default=list(DEFAULT_METHODS),
+        metavar="METHOD",
+        help=f"methods to run (default: all of {', '.join(DEFAULT_METHODS)})",
+    )
+    compare.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
+    compare.add_argument(
+        "--train-sizes",
+        default="all",
+        help="comma-separated training-set sizes, e.g. 10,20,all (default all)",
+    )
+    compare.add_argument(
+        "--preset", choices=["cpu-small", "paper", "tiny"], default="cpu-small", help="size preset"
+    )
+    compare.add_argument("--split", metavar="JSON", help="split file (default: made once)")
+    compare.add_argument("--mask-dir", metavar="NAME", help="mask folder name for evaluation")
+    compare.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run"
+    )
+
+    attention = verb(
+        "attention",
+        cmd_attention,
+        "attention-map figures of a run: evolution over epochs and overlays on validation images",
+    )
+    attention.add_argument("--model", required=True, help="training run folder")
+    attention.add_argument("--out", required=True, help="output folder for the figures")
+    attention.add_argument("--data", help="dataset folder, for overlays on validation images")
+    attention.add_argument("--max-images", type=int, default=8, help="overlay images (8)")
 
     generate = verb(
         "generate",

@@ -1,0 +1,231 @@
+"""``run_comparison``: train and evaluate every (method, training size, seed) on one split.
+
+Layout of OUT: ``split.json`` (the shared split), ``splits/n<k>.json`` (one per training size),
+``runs/<method>/n<k>/s<seed>/`` (a training run folder; ``trained.json`` marks finished training
+and ``eval-test/`` holds its test evaluation) and the tables written by
+:func:`sagegan.compare.tables.write_tables`. With ``resume`` a run whose evaluation exists is read
+back, a finished training run is only evaluated and an interrupted one continues from its last
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+import sagegan
+from sagegan.compare.methods import DEFAULT_METHODS, METHODS, check_methods, method_config
+from sagegan.compare.splits import base_split, resolve_sizes, subset_split
+from sagegan.compare.tables import METRICS, aggregate, write_tables
+from sagegan.data.splits import Split, SplitWarning
+from sagegan.errors import ConfigError, DataError
+from sagegan.evaluate import evaluate_run
+from sagegan.evaluate.outputs import METRICS_FILE
+from sagegan.models.checkpoint import write_json_atomic
+from sagegan.train import TrainConfig, config_from_cli, train
+
+LOGGER = logging.getLogger("sagegan")
+TRAINED_FILE = "trained.json"
+EVAL_FOLDER = "eval-test"
+
+
+@dataclass
+class ComparisonResult:
+    """Per-run rows, their aggregation over seeds and the files written."""
+
+    out: Path
+    split_path: Path
+    runs: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    files: dict[str, Path]
+
+
+@dataclass(frozen=True)
+class _Job:
+    method: str
+    size: int
+    seed: int
+    split_path: Path
+
+    def run_dir(self, out: Path) -> Path:
+        return out / "runs" / self.method / f"n{self.size}" / f"s{self.seed}"
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What every run of one comparison shares."""
+
+    out: Path
+    data_dir: Path
+    split_path: Path
+    split: Split
+    preset: str
+    overrides: Mapping[str, Any] | None
+    mask_dir: str | None
+    resume: bool
+
+
+def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"seeds must be a non-empty list of integers, got {list(seeds)!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"a seed is listed twice: {list(seeds)!r}")
+    return tuple(seeds)
+
+
+def _eval_device(config: TrainConfig) -> str:
+    if config.runtime.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return config.runtime.device
+
+
+def _trained(run_dir: Path, job: _Job, config: TrainConfig, data_dir: Path, resume: bool) -> None:
+    """Train the run unless ``resume`` finds it finished; then mark it finished."""
+    marker = run_dir / TRAINED_FILE
+    if resume and marker.is_file():
+        return
+    with warnings.catch_warnings():
+        # by design: a subset split leaves images out and its seed is the comparison's, not the
+        # run's (train warns about both)
+        warnings.simplefilter("ignore", SplitWarning)
+        result = train(data_dir, run_dir, config, resume=resume, split_path=job.split_path)
+    write_json_atomic(
+        marker,
+        {
+            "stages": {name: dataclasses.asdict(o) for name, o in result.stages.items()},
+            "stems_read": sorted(result.stems_read),
+            "split": str(job.split_path),
+        },
+    )
+
+
+def _evaluation(run_dir: Path, setting: _Setting, device: str) -> tuple[dict[str, Any], bool]:
+    """The run's test summary (read back when ``resume`` finds it) and whether it was reused."""
+    metrics_file = run_dir / EVAL_FOLDER / METRICS_FILE
+    if setting.resume and metrics_file.is_file():
+        try:
+            document = json.loads(metrics_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise DataError(metrics_file, f"unreadable evaluation ({err})") from None
+        if sorted(document.get("stems", [])) != sorted(setting.split.test):
+            raise DataError(metrics_file, "evaluated on other images than the split's test part")
+        return document["summary"], True
+    result = evaluate_run(
+        run_dir,
+        setting.data_dir,
+        out=run_dir / EVAL_FOLDER,
+        split="test",
+        split_file=setting.split_path,
+        mask_dir=setting.mask_dir,
+        progress=False,
+        device=device,
+    )
+    return result.summary, False
+
+
+def _score(summary: Mapping[str, Any], column: str, source: Path) -> float:
+    value = summary.get(f"{column}_mean")
+    if value is None:
+        raise DataError(source, f"the evaluation has no per-image mean of {column!r}")
+    return float(value)
+
+
+def run_comparison(
+    data_dir: str | Path,
+    out: str | Path,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    seeds: Sequence[int] = (0, 1),
+    train_sizes: Sequence[int | str] = ("all",),
+    preset: str = "cpu-small",
+    split_file: str | Path | None = None,
+    mask_dir: str | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    overrides: Mapping[str, Any] | None = None,
+) -> ComparisonResult:
+    """Train and test-evaluate each method (see ``sagegan.compare.methods``) for every training
+    size and seed on one split of ``data_dir``, then write the tables into ``out``.
+
+    ``train_sizes``: image counts or "all"; smaller subsets are nested in larger ones.
+    ``split_file``: the split to use (default: made once, seeded, as ``out/split.json``).
+    ``mask_dir``: mask folder for evaluation only (e.g. "labels" for simulator instances).
+    ``overrides``: dotted config overrides applied to every method (e.g. {"runtime.device":
+    "cpu"}); the methods' own overrides win.
+    """
+    data_dir, out = Path(data_dir), Path(out)
+    methods = check_methods(list(methods))
+    seeds = _check_seeds(list(seeds))
+    preset_config = config_from_cli(preset, None, dict(overrides or {}))
+    out.mkdir(parents=True, exist_ok=True)
+    split_path, split = base_split(
+        out,
+        data_dir,
+        None if split_file is None else Path(split_file),
+        preset_config.data.val_fraction,
+        preset_config.data.test_fraction,
+    )
+    sizes = resolve_sizes(list(train_sizes), len(split.train))
+    size_files = {size: subset_split(split, size, out / "splits") for size in sizes}
+    jobs = [
+        _Job(method, size, seed, size_files[size])
+        for method in methods
+        for size in sizes
+        for seed in seeds
+    ]
+    setting = _Setting(out, data_dir, split_path, split, preset, overrides, mask_dir, resume)
+    runs = [
+        _run(job, setting)
+        for job in tqdm(jobs, desc="comparison", unit="run", disable=not progress)
+    ]
+    summary = aggregate(runs)
+    record = {
+        "sagegan_version": sagegan.__version__,
+        "data_dir": str(data_dir),
+        "preset": preset,
+        "overrides": dict(overrides or {}),
+        "methods": {name: METHODS[name] for name in methods},
+        "seeds": list(seeds),
+        "train_sizes": sizes,
+        "split": str(split_path),
+        "test_stems": sorted(split.test),
+        "metric": "test-set per-image mean; mean and sample sd over seeds",
+    }
+    files = write_tables(out, runs, summary, record, len(split.test))
+    LOGGER.info("comparison of %d runs written to %s", len(runs), out)
+    return ComparisonResult(out=out, split_path=split_path, runs=runs, summary=summary, files=files)
+
+
+def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
+    """Train (or reuse) and evaluate one run; its row of the per-run table."""
+    run_dir = job.run_dir(setting.out)
+    config = method_config(job.method, setting.preset, job.seed, setting.overrides)
+    metrics_file = run_dir / EVAL_FOLDER / METRICS_FILE
+    if not (setting.resume and metrics_file.is_file()):
+        _trained(run_dir, job, config, setting.data_dir, setting.resume)
+    summary, reused = _evaluation(run_dir, setting, _eval_device(config))
+    row: dict[str, Any] = {
+        "method": job.method,
+        "train_images": job.size,
+        "seed": job.seed,
+        "run": str(run_dir.relative_to(setting.out)),
+    }
+    row.update({column: _score(summary, column, metrics_file) for _, column in METRICS})
+    LOGGER.info(
+        "%s n=%d seed=%d: Dice %.3f, F1@0.5 %.3f%s",
+        job.method,
+        job.size,
+        job.seed,
+        row["dice"],
+        row["f1@0.50"],
+        " (reused)" if reused else "",
+    )
+    return row

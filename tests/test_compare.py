@@ -1,0 +1,181 @@
+"""The comparison protocol on tiny simulated data: run layout, shared split, nested subsets,
+tables, resume and option errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from sagegan.compare import METHODS, method_config, run_comparison
+from sagegan.data.splits import load_split
+from sagegan.errors import ConfigError
+from sagegan.synth import SimulatorConfig, write_dataset
+from sagegan.train import config_from_cli
+
+QUIET = {"runtime.grid_every": 100, "runtime.attention_every": 100}
+METHODS_RUN = ("unet", "sage_gan")
+SEEDS = (0, 1)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    config = SimulatorConfig.preset("pdc", size=(64, 96))
+    write_dataset(root, n=10, seed=0, config=config, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def comparison(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("comparison")
+    result = run_comparison(
+        data_dir,
+        out,
+        methods=METHODS_RUN,
+        seeds=SEEDS,
+        train_sizes=(2, "all"),
+        preset="tiny",
+        progress=False,
+        overrides=QUIET,
+    )
+    return result
+
+
+def _read_csv(path):
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_run_is_trained_and_tested(comparison):
+    n_train = len(load_split(comparison.split_path).train)
+    expected = {(m, n, s) for m in METHODS_RUN for n in (2, n_train) for s in SEEDS}
+    assert {(r["method"], r["train_images"], r["seed"]) for r in comparison.runs} == expected
+    for method, size, seed in expected:
+        run_dir = comparison.out / "runs" / method / f"n{size}" / f"s{seed}"
+        assert (run_dir / "best.json").is_file()
+        assert (run_dir / "eval-test" / "metrics.json").is_file()
+        config = json.loads((run_dir / "eval-test" / "metrics.json").read_text())
+        assert config["split"] == "test"
+
+
+def test_tables_hold_mean_and_sd_over_seeds(comparison):
+    runs = _read_csv(comparison.files["runs_csv"])
+    summary = _read_csv(comparison.files["csv"])
+    assert len(runs) == 8 and len(summary) == 4
+    for row in summary:
+        seeds = [
+            float(r["dice"])
+            for r in runs
+            if r["method"] == row["method"] and r["train_images"] == row["train_images"]
+        ]
+        assert int(row["n_seeds"]) == len(seeds) == 2
+        assert float(row["dice_mean"]) == pytest.approx(np.mean(seeds))
+        assert float(row["dice_sd"]) == pytest.approx(np.std(seeds, ddof=1))
+        for column in ("f1@0.50", "mean_f1", "pq@0.50"):
+            assert 0.0 <= float(row[f"{column}_mean"]) <= 1.0
+    table = comparison.files["markdown"].read_text()
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(lines) == 5 and all(line.count("±") == 4 for line in lines[1:])
+    assert {tuple(line.split(" | ")[:2]) for line in lines[1:]} == {
+        (f"| {r['method']}", r["train_images"]) for r in summary
+    }
+    assert "2 seed(s)" in table and "Dice mean ± sd" in table
+    document = json.loads(comparison.files["json"].read_text())
+    assert len(document["runs"]) == 8 and set(document["methods"]) == set(METHODS_RUN)
+    assert comparison.files["plot"].stat().st_size > 0
+
+
+def test_test_images_are_shared_and_never_trained_on(comparison):
+    split = load_split(comparison.split_path)
+    for run in comparison.runs:
+        run_dir = comparison.out / run["run"]
+        evaluated = json.loads((run_dir / "eval-test" / "metrics.json").read_text())["stems"]
+        assert sorted(evaluated) == sorted(split.test)
+        read = json.loads((run_dir / "trained.json").read_text())["stems_read"]
+        assert read and not set(read) & set(split.test)
+        used = load_split(comparison.out / "splits" / f"n{run['train_images']}.json")
+        assert not set(used.train + used.val) & set(split.test)
+        assert set(read) == set(used.train + used.val)
+
+
+def test_training_subsets_are_nested_with_fixed_val_and_test(comparison):
+    split = load_split(comparison.split_path)
+    small = load_split(comparison.out / "splits" / "n2.json")
+    full = load_split(comparison.out / "splits" / f"n{len(split.train)}.json")
+    assert len(small.train) == 2 and set(small.train) < set(full.train) == set(split.train)
+    assert small.val == full.val == split.val and small.test == full.test == split.test
+
+
+def test_rerun_with_resume_reuses_every_run(comparison, data_dir):
+    watched = [
+        path
+        for run in comparison.runs
+        for path in (
+            comparison.out / run["run"] / "last.json",
+            comparison.out / run["run"] / "eval-test" / "metrics.json",
+        )
+    ]
+    before = [path.stat().st_mtime_ns for path in watched]
+    again = run_comparison(
+        data_dir,
+        comparison.out,
+        methods=METHODS_RUN,
+        seeds=SEEDS,
+        train_sizes=(2, "all"),
+        preset="tiny",
+        progress=False,
+        overrides=QUIET,
+    )
+    assert [path.stat().st_mtime_ns for path in watched] == before
+    assert again.runs == comparison.runs
+
+
+def test_existing_runs_are_not_overwritten_without_resume(comparison, data_dir):
+    with pytest.raises(ConfigError, match="already holds a training run"):
+        run_comparison(
+            data_dir,
+            comparison.out,
+            methods=("unet",),
+            seeds=(0,),
+            train_sizes=(2,),
+            preset="tiny",
+            resume=False,
+            progress=False,
+            overrides=QUIET,
+        )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"methods": ("unet", "segformer")}, "unknown method 'segformer' .*sage_gan_dice"),
+        ({"train_sizes": (99,)}, "training size 99"),
+        ({"train_sizes": (6, "all")}, "repeats 6"),
+        ({"seeds": ()}, "seeds must be"),
+    ],
+)
+def test_bad_options_are_config_errors(data_dir, tmp_path, options, message):
+    with pytest.raises(ConfigError, match=message):
+        run_comparison(data_dir, tmp_path, preset="tiny", progress=False, **options)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_methods_differ_only_in_their_definition():
+    preset = config_from_cli("tiny")
+    configs = {name: method_config(name, "tiny", seed=3) for name in METHODS}
+    assert all(config.seed == 3 for config in configs.values())
+    for config in configs.values():
+        assert config.data == preset.data and config.pretrain.lr == preset.pretrain.lr
+    for name in ("unet", "unet_plus_plus", "half_unet", "dc_unet", "attention_unet"):
+        assert configs[name].model.segmenter == name and configs[name].gan.epochs == 0
+        assert configs[name].pretrain.loss == preset.pretrain.loss
+    cgan = configs["cgan_seg"]
+    assert (cgan.model.segmenter, cgan.pretrain.loss) == ("unet", "ce_dice")
+    assert cgan.pretrain.epochs == 0
+    assert cgan.gan.epochs == preset.pretrain.epochs + preset.gan.epochs
+    assert configs["sage_gan"].gan.epochs == preset.gan.epochs > 0
+    assert configs["attention_unet_dice"].pretrain.loss == "dice"
+    assert configs["sage_gan_dice"].pretrain.loss == "dice" and configs["sage_gan_dice"].gan.epochs
