@@ -168,3 +168,13 @@ def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 3
     assert "no_such_key" in errors[-1]
+
+
+def test_compare_help_lists_every_method(capsys: pytest.CaptureFixture[str]) -> None:
+    from sagegan.compare import METHODS
+
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for name in METHODS:
+        assert name in help_text

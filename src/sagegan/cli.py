@@ -67,6 +67,26 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_prediction_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("prediction")
+    group.add_argument(
+        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
+    )
+    group.add_argument(
+        "--tile", type=_size, default=(512, 512), help="sliding-window tile HxW (512x512)"
+    )
+    group.add_argument("--overlap", type=float, default=0.25, help="tile overlap (0.25)")
+    group.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
+    group.add_argument("--threshold", type=float, default=0.5, help="probability threshold (0.5)")
+    group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+
+def _databar_override(args: argparse.Namespace) -> str | int | None:
+    """The databar option when given on the command line, else None (use the model's setting)."""
+    explicit = args.no_databar_crop or args.crop_bottom is not None
+    return _databar_mode(args) if explicit else None
+
+
 def _databar_mode(args: argparse.Namespace) -> str | int:
     if args.no_databar_crop:
         return "none"
@@ -189,9 +209,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_segment(args: argparse.Namespace) -> int:
     from sagegan.infer import segment_images
 
-    # None: crop the databar as the model's training run did
-    explicit = args.no_databar_crop or args.crop_bottom is not None
-    databar = _databar_mode(args) if explicit else None
     summary = segment_images(
         args.inputs,
         args.model,
@@ -200,7 +217,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         overlap=args.overlap,
         tta="flips" if args.tta else "none",
         threshold=args.threshold,
-        databar=databar,
+        databar=_databar_override(args),
         pixel_size_nm=_pixel_size_nm(args),
         device=args.device,
         which=args.checkpoint,
@@ -214,7 +231,6 @@ def cmd_segment(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sagegan.evaluate import evaluate_run, format_summary
 
-    explicit = args.no_databar_crop or args.crop_bottom is not None
     result = evaluate_run(
         args.model,
         args.data,
@@ -227,7 +243,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         tta="flips" if args.tta else "none",
         threshold=args.threshold,
         which=args.checkpoint,
-        databar=_databar_mode(args) if explicit else None,
+        databar=_databar_override(args),
         pixel_size_nm=_pixel_size_nm(args),
         mask_dir=args.mask_dir,
         device=args.device,
@@ -276,7 +292,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = run_comparison(
         args.data,
         args.out,
-        methods=tuple(args.methods),
+        **({"methods": tuple(args.methods)} if args.methods else {}),
         seeds=tuple(range(args.seeds)),
         train_sizes=tuple(_train_size(t) for t in args.train_sizes.split(",")),
         preset=args.preset,
@@ -384,16 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("inputs", nargs="+", help="image files, folders or globs")
     segment.add_argument("--model", required=True, help="training run folder (or weights file)")
     segment.add_argument("--out", required=True, help="output folder")
-    segment.add_argument(
-        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
-    )
-    segment.add_argument(
-        "--tile", type=_size, default=(512, 512), help="sliding-window tile HxW (512x512)"
-    )
-    segment.add_argument("--overlap", type=float, default=0.25, help="tile overlap (0.25)")
-    segment.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
-    segment.add_argument("--threshold", type=float, default=0.5, help="probability threshold (0.5)")
-    segment.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    _add_prediction_options(segment)
     _add_calibration_options(segment)
 
     evaluate = verb(
@@ -418,17 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="native (default) or the SAGE-GAN code's way: 512x768, eroded masks, F1@0.5",
     )
     evaluate.add_argument("--mask-dir", metavar="NAME", help="mask folder name (e.g. labels)")
-    evaluate.add_argument(
-        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
-    )
-    evaluate.add_argument("--tile", type=_size, default=(512, 512), help="tile HxW (512x512)")
-    evaluate.add_argument("--overlap", type=float, default=0.25, help="tile overlap (0.25)")
-    evaluate.add_argument("--tta", action="store_true", help="average over flips")
-    evaluate.add_argument("--threshold", type=float, default=0.5, help="threshold (0.5)")
-    evaluate.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    _add_prediction_options(evaluate)
     _add_calibration_options(evaluate)
-
-    from sagegan.compare import DEFAULT_METHODS, METHODS
 
     compare = verb(
         "compare",
@@ -440,10 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--methods",
         nargs="+",
-        choices=sorted(METHODS),
-        default=list(DEFAULT_METHODS),
         metavar="METHOD",
-        help=f"methods to run (default: all of {', '.join(DEFAULT_METHODS)})",
+        help="methods to run (default: all): unet, unet_plus_plus, half_unet, dc_unet, "
+        "attention_unet, cgan_seg, sage_gan, attention_unet_dice, sage_gan_dice",
     )
     compare.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
     compare.add_argument(

@@ -10,7 +10,6 @@ calibrated, else in px for all images (the summary's ``hd95_unit`` says which).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,15 +30,19 @@ from sagegan.evaluate.outputs import write_outputs
 from sagegan.evaluate.selection import select_pairs
 from sagegan.evaluate.tables import MEAN_F1
 from sagegan.infer.instances import split_instances
-from sagegan.infer.segment import TRAINING_INFO_FILE
 from sagegan.infer.tiling import TtaMode, check_tiling_options, predict_tiled
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
 from sagegan.metrics.scores import EMPTY_SCORE
-from sagegan.models.checkpoint import SEGMENTER_FILE, load_model, resolve_checkpoint
+from sagegan.models.checkpoint import (
+    SEGMENTER_FILE,
+    load_model,
+    read_training_info,
+    resolve_checkpoint,
+    training_split_file,
+)
 
 LOGGER = logging.getLogger("sagegan")
-RUN_SPLIT_FILE = "split.json"
 Predictor = Callable[[Sample], np.ndarray]
 
 EMPTY_NOTES = {
@@ -78,21 +81,7 @@ def _weights_and_info(model: str | Path, which: str) -> tuple[Path, dict[str, An
     ({} for a bare weights file)."""
     location = resolve_checkpoint(model, which)
     weights = location if location.is_file() else location / SEGMENTER_FILE
-    info_path = weights.with_name(TRAINING_INFO_FILE)
-    if not info_path.is_file():
-        return weights, {}
-    try:
-        return weights, dict(json.loads(info_path.read_text()))
-    except (OSError, ValueError) as err:
-        raise DataError(info_path, f"unreadable checkpoint info ({err})") from None
-
-
-def _default_split_file(model: str | Path, info: dict[str, Any]) -> Path | None:
-    """The split file the model was trained with: the one its info records, else RUN/split.json."""
-    if info.get("split"):
-        return Path(info["split"])
-    candidate = Path(model) / RUN_SPLIT_FILE
-    return candidate if candidate.is_file() else None
+    return weights, read_training_info(weights)
 
 
 def _model_predictor(
@@ -198,7 +187,7 @@ def evaluate_run(
     """
     _check_options(protocol, tile, overlap, tta, threshold, batch_size, pixel_size_nm)
     weights, info = _weights_and_info(model, which)
-    chosen_split = Path(split_file) if split_file is not None else _default_split_file(model, info)
+    chosen_split = Path(split_file) if split_file is not None else training_split_file(model, info)
     pairs = select_pairs(data_dir, split, None if split == "all" else chosen_split, mask_dir)
     if databar is None:
         databar = info.get("config", {}).get("data", {}).get("databar", "auto")

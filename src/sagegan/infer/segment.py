@@ -18,7 +18,6 @@ the JSON states how many bottom rows (the databar) were cropped.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,10 +38,9 @@ from sagegan.data.pairing import Pair, find_images
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.infer.instances import split_instances
 from sagegan.infer.tiling import Prediction, TtaMode, check_tiling_options, predict_tiled
-from sagegan.models.checkpoint import load_model, write_json_atomic
+from sagegan.models.checkpoint import load_model, read_training_info, write_json_atomic
 
 LOGGER = logging.getLogger("sagegan")
-TRAINING_INFO_FILE = "info.json"
 OVERLAY_COLORMAP = "inferno"
 OVERLAY_ALPHA = 0.4
 
@@ -83,14 +81,7 @@ class SegmentSummary:
 def training_data_options(weights_path: str | Path) -> dict[str, Any]:
     """The ``data`` section of the training config saved next to a checkpoint's weights
     (``info.json``), or {} for a bare weights file without one."""
-    info_path = Path(weights_path).with_name(TRAINING_INFO_FILE)
-    if not info_path.is_file():
-        return {}
-    try:
-        info = json.loads(info_path.read_text())
-    except (OSError, ValueError) as err:
-        raise DataError(info_path, f"unreadable checkpoint info ({err})") from None
-    return dict(info.get("config", {}).get("data", {}))
+    return dict(read_training_info(weights_path).get("config", {}).get("data", {}))
 
 
 def attention_overlay(image: np.ndarray, attention: np.ndarray) -> np.ndarray:

@@ -31,6 +31,8 @@ from sagegan.models.registry import build_model
 METADATA_KEY = "sagegan"
 CHECKPOINTS_DIR = "checkpoints"
 SEGMENTER_FILE = "segmenter.safetensors"
+TRAINING_INFO_FILE = "info.json"
+RUN_SPLIT_FILE = "split.json"
 POINTERS = ("best", "last", "best-pretrain", "best-gan")
 
 
@@ -157,3 +159,25 @@ def load_model(
         raise DataError(file, f"weights do not fit {metadata['model']} ({first})") from None
     model.to(map_location).eval()
     return model, {**metadata, "path": str(file)}
+
+
+def read_training_info(weights_path: str | Path) -> dict[str, Any]:
+    """The training ``info.json`` saved next to a checkpoint's weights (config, epoch, metrics,
+    split file); {} for a bare weights file without one."""
+    info_path = Path(weights_path).with_name(TRAINING_INFO_FILE)
+    if not info_path.is_file():
+        return {}
+    try:
+        return dict(json.loads(info_path.read_text()))
+    except (OSError, ValueError) as err:
+        raise DataError(info_path, f"unreadable checkpoint info ({err})") from None
+
+
+def training_split_file(run_dir: str | Path, info: dict[str, Any]) -> Path | None:
+    """The split file a run was trained with: the one its info records when that file still
+    exists, else ``RUN/split.json`` (e.g. after the run folder was moved), else None."""
+    recorded = info.get("split")
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
+    candidate = Path(run_dir) / RUN_SPLIT_FILE
+    return candidate if candidate.is_file() else None

@@ -16,7 +16,6 @@ same heat map that ``sagegan segment`` writes, with a colorbar of that colormap.
 
 from __future__ import annotations
 
-import json
 import re
 import zipfile
 from collections.abc import Sequence
@@ -36,15 +35,14 @@ from skimage.segmentation import find_boundaries
 from sagegan.data.dataset import load_sample
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate.selection import select_pairs
-from sagegan.infer.segment import OVERLAY_COLORMAP, TRAINING_INFO_FILE, attention_overlay
+from sagegan.infer.segment import OVERLAY_COLORMAP, attention_overlay
 from sagegan.infer.tiling import check_tiling_options, predict_tiled
-from sagegan.models.checkpoint import load_model
+from sagegan.models.checkpoint import load_model, read_training_info, training_split_file
 
 ATTENTION_DIR = "attention"
 STAGE_ORDER = ("pretrain", "gan")
 SNAPSHOT_NAME = re.compile(r"^(pretrain|gan)_epoch_(\d+)\.npz$")
 OVERLAY_SPLITS = ("val", "train")
-RUN_SPLIT_FILE = "split.json"
 COMBINED_OVERLAY_FILE = "attention_overlays.png"
 PANEL_INCHES = 2.4
 SINGLE_PANEL_INCHES = 4.0
@@ -262,7 +260,7 @@ def attention_overlays(
         raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
     check_tiling_options(tile, overlap)
     model, info = load_model(run_dir, which=which, map_location=device)
-    training = _training_info(Path(info["path"]))
+    training = read_training_info(Path(info["path"]))
     chosen_split = Path(split_file) if split_file is not None else _split_file(run_dir, training)
     pairs = select_pairs(data_dir, split, chosen_split)[:max_images]
     databar = training.get("config", {}).get("data", {}).get("databar", "auto")
@@ -288,26 +286,12 @@ def attention_overlays(
     return written
 
 
-def _training_info(weights: Path) -> dict[str, Any]:
-    """The checkpoint's training info.json ({} for a bare weights file)."""
-    info_path = weights.with_name(TRAINING_INFO_FILE)
-    if not info_path.is_file():
-        return {}
-    try:
-        return dict(json.loads(info_path.read_text()))
-    except (OSError, ValueError) as err:
-        raise DataError(info_path, f"unreadable checkpoint info ({err})") from None
-
-
 def _split_file(run_dir: str | Path, training: dict[str, Any]) -> Path:
-    """The split the checkpoint records when that file exists, else ``RUN/split.json``."""
-    recorded = training.get("split")
-    if recorded and Path(recorded).is_file():
-        return Path(recorded)
-    candidate = Path(run_dir) / RUN_SPLIT_FILE
-    if not candidate.is_file():
+    """The split the run was trained with, or a ConfigError."""
+    split_file = training_split_file(run_dir, training)
+    if split_file is None:
         raise ConfigError(f"{run_dir}: no split file found (pass split_file)")
-    return candidate
+    return split_file
 
 
 def _heat(image: np.ndarray, levels: np.ndarray, level: int, path: Path) -> np.ndarray:

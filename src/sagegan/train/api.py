@@ -22,7 +22,7 @@ from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import ConfigError, DataError
-from sagegan.models.checkpoint import load_weights, resolve_checkpoint
+from sagegan.models.checkpoint import RUN_SPLIT_FILE, load_weights, resolve_checkpoint
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig, load_yaml, save_config
 from sagegan.train.engine import RunContext, StageOutcome, run_stage
@@ -126,7 +126,7 @@ def _train(
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     pairs = find_pairs(data_dir)
-    split_file = Path(split_path) if split_path is not None else run_dir / "split.json"
+    split_file = Path(split_path) if split_path is not None else run_dir / RUN_SPLIT_FILE
     split = _load_split(split_file, pairs, config, runtime)
     guard = SplitGuard(split.test)
     by_stem = {pair.stem: pair for pair in pairs}

@@ -22,6 +22,7 @@ from torch import nn
 from sagegan.models.checkpoint import (
     CHECKPOINTS_DIR,
     POINTERS,
+    TRAINING_INFO_FILE,
     resolve_checkpoint,
     save_weights,
     unwrap,
@@ -32,7 +33,6 @@ from sagegan.models.checkpoint import load_weights as load_weight_file
 from sagegan.train.runtime import Runtime, rng_state
 
 STATE_FILE = "state.pt"
-INFO_FILE = "info.json"
 
 
 class Checkpointer:
@@ -80,7 +80,7 @@ class Checkpointer:
                 "stage": stage,
                 "epoch": epoch,
             }
-            write_json_atomic(folder / INFO_FILE, pointer)
+            write_json_atomic(folder / TRAINING_INFO_FILE, pointer)
             write_json_atomic(self.run_dir / "last.json", pointer)
             if improved:
                 self._point_best(stage, pointer)
