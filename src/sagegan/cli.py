@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -197,7 +198,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(
         args.data, args.out, config, stage=args.stage, resume=args.resume, split_path=args.split
     )
-    if result.best is not None:
+    if result.best is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 only
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.best.get("metrics", {}).items())
         print(
             f"best checkpoint: {result.best.get('stage')} epoch {result.best.get('epoch', -1) + 1} "
