@@ -35,3 +35,21 @@ def pdc_sem() -> Path:
 @pytest.fixture
 def emps() -> Path:
     return shared_dataset("emps")
+
+
+TINY_RUN_SIZE = (96, 128)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(dataset folder, run folder) of one `tiny` training run on 8 simulated 96x128 images,
+    trained once and shared by every test that needs a trained model (they must not modify it).
+    Attention maps of 2 validation images are saved at every epoch; image grids are not."""
+    from sagegan.synth import write_dataset
+    from sagegan.train import config_from_cli, train
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    data = write_dataset(root / "data", n=8, size=TINY_RUN_SIZE, seed=0, progress=False)
+    overrides = {"runtime.attention_images": 2, "runtime.grid_every": 100}
+    train(data, root / "run", config_from_cli("tiny", None, overrides))
+    return data, root / "run"

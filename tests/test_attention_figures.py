@@ -10,21 +10,13 @@ from PIL import Image
 
 from sagegan.errors import ConfigError, DataError
 from sagegan.report import attention_evolution, attention_overlays
-from sagegan.synth import write_dataset
-from sagegan.train import config_from_cli, train
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+@pytest.fixture
+def trained(tiny_run):
     """(data folder, run folder) of a tiny run that saved the maps of 2 validation images at
     every epoch of both stages."""
-    root = tmp_path_factory.mktemp("attention")
-    data = write_dataset(root / "data", n=8, size=(96, 128), seed=0, progress=False)
-    config = config_from_cli(
-        "tiny", None, {"runtime.attention_images": 2, "runtime.grid_every": 100}
-    )
-    train(data, root / "run", config)
-    return data, root / "run"
+    return tiny_run
 
 
 def _saved_files(run_dir) -> list[str]:

@@ -10,24 +10,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import TINY_RUN_SIZE
 from sagegan.data.splits import Split, load_split, save_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate import evaluate_run, format_summary
-from sagegan.synth import write_dataset
-from sagegan.train import config_from_cli, train
 
-SIZE = (96, 128)
+SIZE = TINY_RUN_SIZE
 TILE = (64, 64)
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(dataset folder, run folder) of a `tiny` training run on simulated images."""
-    root = tmp_path_factory.mktemp("evaluate")
-    data = write_dataset(root / "data", n=8, size=SIZE, progress=False)
-    run = root / "run"
-    train(data, run, config_from_cli("tiny"))
-    return data, run
+@pytest.fixture
+def trained_run(tiny_run: tuple[Path, Path]) -> tuple[Path, Path]:
+    return tiny_run
 
 
 def _write_pairs(root: Path, masks: dict[str, np.ndarray | None]) -> Path:

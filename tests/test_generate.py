@@ -13,24 +13,19 @@ from scipy import ndimage
 from sagegan.data.io import read_image, read_mask, write_mask
 from sagegan.errors import ConfigError, DataError
 from sagegan.generate import generate_pairs, realism_statistics
-from sagegan.synth import write_dataset
 from sagegan.train import config_from_cli, train
 
 QUIET = {"runtime.grid_every": 100, "runtime.attention_every": 100}
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    write_dataset(root, n=8, size=(96, 128), seed=0, progress=False)
-    return root
+@pytest.fixture
+def data_dir(tiny_run):
+    return tiny_run[0]
 
 
-@pytest.fixture(scope="module")
-def run_dir(data_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "run"
-    train(data_dir, out, config_from_cli("tiny", None, QUIET))
-    return out
+@pytest.fixture
+def run_dir(tiny_run):
+    return tiny_run[1]
 
 
 def _masks_dir(data_dir, tmp_path, count=3):

@@ -11,22 +11,17 @@ import pytest
 import tifffile
 from PIL import Image
 
+from conftest import TINY_RUN_SIZE
 from sagegan.errors import ConfigError
 from sagegan.infer import segment_images
-from sagegan.synth import SimulatorConfig, simulate, write_dataset, write_sem_tiff
-from sagegan.train import config_from_cli, train
+from sagegan.synth import SimulatorConfig, simulate, write_sem_tiff
 
-SIZE = (128, 160)
+SIZE = TINY_RUN_SIZE
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(dataset folder, run folder) of a `tiny` training run on simulated images."""
-    root = tmp_path_factory.mktemp("segment")
-    data = write_dataset(root / "data", n=8, size=SIZE, progress=False)
-    run = root / "run"
-    train(data, run, config_from_cli("tiny"))
-    return data, run
+@pytest.fixture
+def trained_run(tiny_run: tuple[Path, Path]) -> tuple[Path, Path]:
+    return tiny_run
 
 
 def _json(out: Path, stem: str) -> dict:
