@@ -39,6 +39,7 @@ from sagegan.models.checkpoint import (
     load_model,
     read_training_info,
     resolve_checkpoint,
+    training_databar,
     training_split_file,
 )
 
@@ -190,7 +191,7 @@ def evaluate_run(
     chosen_split = Path(split_file) if split_file is not None else training_split_file(model, info)
     pairs = select_pairs(data_dir, split, None if split == "all" else chosen_split, mask_dir)
     if databar is None:
-        databar = info.get("config", {}).get("data", {}).get("databar", "auto")
+        databar = training_databar(info)
     custom_predictor = predictor is not None
     if predictor is None:
         predictor = _model_predictor(

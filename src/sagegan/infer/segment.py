@@ -38,7 +38,12 @@ from sagegan.data.pairing import Pair, find_images
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.infer.instances import split_instances
 from sagegan.infer.tiling import Prediction, TtaMode, check_tiling_options, predict_tiled
-from sagegan.models.checkpoint import load_model, read_training_info, write_json_atomic
+from sagegan.models.checkpoint import (
+    load_model,
+    read_training_info,
+    training_databar,
+    write_json_atomic,
+)
 
 LOGGER = logging.getLogger("sagegan")
 OVERLAY_COLORMAP = "inferno"
@@ -76,12 +81,6 @@ class SegmentSummary:
     def ok(self) -> bool:
         """True when every input was segmented (the CLI exits non-zero otherwise)."""
         return not self.failures
-
-
-def training_data_options(weights_path: str | Path) -> dict[str, Any]:
-    """The ``data`` section of the training config saved next to a checkpoint's weights
-    (``info.json``), or {} for a bare weights file without one."""
-    return dict(read_training_info(weights_path).get("config", {}).get("data", {}))
 
 
 def attention_overlay(image: np.ndarray, attention: np.ndarray) -> np.ndarray:
@@ -157,7 +156,7 @@ def segment_images(
     model, info = load_model(model_path, which=which, map_location=device)
     weights = Path(info["path"])
     if databar is None:
-        databar = training_data_options(weights).get("databar", "auto")
+        databar = training_databar(read_training_info(weights))
     summary = SegmentSummary(out=out, model=weights, failures=failures)
     for failure in failures:
         LOGGER.error("skipped %s", failure.message)

@@ -173,6 +173,11 @@ def read_training_info(weights_path: str | Path) -> dict[str, Any]:
         raise DataError(info_path, f"unreadable checkpoint info ({err})") from None
 
 
+def training_databar(info: dict[str, Any]) -> str | int:
+    """The databar setting a run was trained with ("auto" when the info does not say)."""
+    return info.get("config", {}).get("data", {}).get("databar", "auto")
+
+
 def training_split_file(run_dir: str | Path, info: dict[str, Any]) -> Path | None:
     """The split file a run was trained with: the one its info records when that file still
     exists, else ``RUN/split.json`` (e.g. after the run folder was moved), else None."""

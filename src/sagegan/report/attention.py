@@ -37,7 +37,12 @@ from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate.selection import select_pairs
 from sagegan.infer.segment import OVERLAY_COLORMAP, attention_overlay
 from sagegan.infer.tiling import check_tiling_options, predict_tiled
-from sagegan.models.checkpoint import load_model, read_training_info, training_split_file
+from sagegan.models.checkpoint import (
+    load_model,
+    read_training_info,
+    training_databar,
+    training_split_file,
+)
 
 ATTENTION_DIR = "attention"
 STAGE_ORDER = ("pretrain", "gan")
@@ -263,7 +268,7 @@ def attention_overlays(
     training = read_training_info(Path(info["path"]))
     chosen_split = Path(split_file) if split_file is not None else _split_file(run_dir, training)
     pairs = select_pairs(data_dir, split, chosen_split)[:max_images]
-    databar = training.get("config", {}).get("data", {}).get("databar", "auto")
+    databar = training_databar(training)
     out_dir = Path(out_dir)
     written, rows = [], []
     for pair in pairs:
