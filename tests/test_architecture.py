@@ -19,6 +19,7 @@ CHAIN = [
     "evaluate",
     "generate",
     "compare",
+    "analysis",
     "report",
     "demo",
     "cli",

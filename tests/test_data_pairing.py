@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sagegan.data.pairing import Pair, UnpairedFilesWarning, find_images, find_pairs
+from sagegan.data.pairing import (
+    Pair,
+    UnpairedFilesWarning,
+    find_images,
+    find_label_files,
+    find_pairs,
+)
 from sagegan.errors import DataError
 
 
@@ -165,3 +171,19 @@ def test_find_images_errors(tmp_path):
         find_images([str(tmp_path / "*.png")])
     with pytest.raises(DataError, match="not a supported image"):
         find_images([tmp_path / "x.txt"])
+
+
+def test_find_label_files_prefers_instance_labels(tmp_path: Path) -> None:
+    for name in ["a_labels.tif", "a_mask.png", "a_prob.tif", "b.png", "c_mask.png", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"")
+    found = find_label_files(["a", "b", "c", "d"], tmp_path)
+    assert {stem: path.name for stem, path in found.items()} == {
+        "a": "a_labels.tif",
+        "b": "b.png",
+        "c": "c_mask.png",
+    }
+    (tmp_path / "b.tif").write_bytes(b"")
+    with pytest.raises(DataError, match="two label files for image b"):
+        find_label_files(["b"], tmp_path)
+    with pytest.raises(DataError, match="label folder not found"):
+        find_label_files(["a"], tmp_path / "missing")

@@ -214,3 +214,31 @@ def find_images(inputs: Sequence[str | Path]) -> list[Path]:
         for match in matches:
             found.setdefault(match.resolve(), match)
     return sorted(found.values())
+
+
+
+LABEL_NAME_ORDER = ("{stem}_labels", "{stem}_label", "{stem}", "{stem}_masks", "{stem}_mask")
+
+
+def find_label_files(stems: Sequence[str], folder: str | Path) -> dict[str, Path]:
+    """The label (or mask) file in ``folder`` of each image stem that has one: the first of
+    ``<stem>_labels``, ``<stem>_label``, ``<stem>``, ``<stem>_masks``, ``<stem>_mask`` (any image
+    extension) that exists, so that instance labels win over a binary mask (as in `sagegan
+    segment` output). Two files of one name with different extensions are a DataError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(folder, "label folder not found")
+    by_name: dict[str, list[Path]] = {}
+    for path in _image_files(folder):
+        by_name.setdefault(path.stem, []).append(path)
+    found: dict[str, Path] = {}
+    for stem in stems:
+        for pattern in LABEL_NAME_ORDER:
+            files = by_name.get(pattern.format(stem=stem), [])
+            if len(files) > 1:
+                names = " and ".join(p.name for p in files)
+                raise DataError(folder, f"two label files for image {stem}: {names}")
+            if files:
+                found[stem] = files[0]
+                break
+    return found

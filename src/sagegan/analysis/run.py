@@ -1,0 +1,338 @@
+"""`analyze_images`: measure the particles of a folder of images and write tables and figures.
+
+OUT receives ``particles.csv`` (one row per particle, units in the header), ``images.csv`` (one
+row per image), ``analysis.json`` (everything, including g(r) curves and the folder summary),
+``summary.md`` and ``figures/``. With a model the images are segmented first, into
+``OUT/segmented`` (see `sagegan.infer.segment_images`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import sagegan
+from sagegan.analysis.figures import order_figure, particle_overlay, size_histogram
+from sagegan.analysis.image import ImageAnalysis, OrderOptions, analyze_image, unit_name
+from sagegan.analysis.sizes import fit_lognormal, size_summary
+from sagegan.data.calibration import PixelSize, read_pixel_size
+from sagegan.data.databar import DatabarMode
+from sagegan.data.pairing import find_images, find_label_files
+from sagegan.errors import ConfigError, DataError, SageganError
+from sagegan.evaluate.outputs import json_ready
+from sagegan.infer import segment_images
+from sagegan.models.checkpoint import write_bytes_atomic, write_json_atomic
+
+LOGGER = logging.getLogger("sagegan")
+PARTICLES_CSV = "particles.csv"
+IMAGES_CSV = "images.csv"
+ANALYSIS_JSON = "analysis.json"
+SUMMARY_MD = "summary.md"
+FIGURES = "figures"
+SEGMENTED = "segmented"
+ANALYSIS_KIND = "sagegan-analysis"
+# order statistics averaged over the images in the folder summary (each image has its own window)
+ORDER_MEANS = ("clark_evans", "clark_evans_z", "psi6_mean", "psi6_z", "g_peak_z", "ring_density_z")
+
+
+@dataclass
+class AnalysisResult:
+    """The analysed images, the folder summary, the inputs that failed and the files written."""
+
+    out: Path
+    unit: str
+    images: list[ImageAnalysis]
+    folder: dict[str, Any]
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _pixel_sizes(images: Sequence[Path], override_nm: float | None) -> dict[Path, PixelSize | None]:
+    """Each image's calibration; a folder mixing calibrated and uncalibrated images is an error
+    (lengths in one column must share a unit)."""
+    if override_nm is not None:
+        if not override_nm > 0:
+            raise ConfigError(f"pixel size must be positive, got {override_nm}")
+        return {path: PixelSize(float(override_nm), "user override") for path in images}
+    sizes = {path: read_pixel_size(path) for path in images}
+    missing = [path for path, size in sizes.items() if size is None]
+    if missing and len(missing) < len(sizes):
+        raise DataError(
+            missing[0],
+            f"no pixel size, but {len(sizes) - len(missing)} other images are calibrated; give "
+            "--pixel-size or analyze calibrated and uncalibrated images separately",
+        )
+    return sizes
+
+
+def _label_sources(
+    inputs: Sequence[str | Path],
+    labels_dir: Path,
+    failures: list[tuple[Path, str]],
+) -> list[tuple[str, Path, Path]]:
+    images = find_images(inputs)
+    stems: dict[str, Path] = {}
+    for path in images:
+        if path.stem in stems:
+            raise DataError(
+                path, f"two input images share the stem {path.stem!r}: {stems[path.stem]}"
+            )
+        stems[path.stem] = path
+    labels = find_label_files(list(stems), labels_dir)
+    sources = []
+    for stem, path in stems.items():
+        if stem in labels:
+            sources.append((stem, path, labels[stem]))
+        else:
+            failures.append((path, f"no label file for {stem!r} in {labels_dir}"))
+    return sources
+
+
+def analyze_images(
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    labels_dir: str | Path | None = None,
+    model: str | Path | None = None,
+    pixel_size_nm: float | None = None,
+    databar: DatabarMode | None = None,
+    exclude_edges: bool = True,
+    min_area_px: int = 0,
+    order: OrderOptions | None = None,
+    max_figures: int = 12,
+    progress: bool = True,
+    segment_options: dict[str, Any] | None = None,
+) -> AnalysisResult:
+    """Analyse the images ``inputs`` (files, folders, globs) with labels from ``labels_dir`` (files
+    named as `find_label_files` expects) or from segmenting them with ``model`` (a run folder).
+
+    ``min_area_px``: smaller objects are removed as specks (see `analyze_image`).
+    ``databar`` None crops by detection ("auto"; with a model, as the model was trained).
+    ``max_figures``: per-image figures (overlay, order) for the first N images; the tables cover
+    all. An image that cannot be read or has no labels is logged, listed in the result and
+    skipped. Raises DataError when no image could be analysed.
+    """
+    if (labels_dir is None) == (model is None):
+        raise ConfigError("give exactly one of a labels folder or a model")
+    if min_area_px < 0:
+        raise ConfigError(f"minimum particle area must be >= 0 pixels, got {min_area_px}")
+    out = Path(out)
+    failures: list[tuple[Path, str]] = []
+    if model is not None:
+        segmented = segment_images(
+            inputs,
+            model,
+            out / SEGMENTED,
+            databar=databar,
+            pixel_size_nm=pixel_size_nm,
+            progress=progress,
+            **(segment_options or {}),
+        )
+        failures += [(failure.path, failure.message) for failure in segmented.failures]
+        inputs = [result.source for result in segmented.results]
+        labels_dir = out / SEGMENTED
+        if not inputs:
+            raise DataError(out / SEGMENTED, "no image could be segmented")
+    sources = _label_sources(inputs, Path(labels_dir), failures)
+    calibration = _pixel_sizes([path for _, path, _ in sources], pixel_size_nm)
+    analyses: list[ImageAnalysis] = []
+    for stem, path, label_path in tqdm(sources, desc="analyzing", unit="img", disable=not progress):
+        try:
+            analyses.append(
+                analyze_image(
+                    stem,
+                    path,
+                    label_path,
+                    calibration[path],
+                    databar or "auto",
+                    exclude_edges,
+                    order,
+                    min_area_px,
+                )
+            )
+        except SageganError as err:
+            failures.append((path, str(err) if str(path) in str(err) else f"{path}: {err}"))
+    for _, message in failures:
+        LOGGER.error("skipped %s", message)
+    if not analyses:
+        raise DataError(Path(labels_dir), "no image could be analysed")
+    unit = analyses[0].unit
+    folder = folder_summary(analyses, unit)
+    result = AnalysisResult(out=out, unit=unit, images=analyses, folder=folder, failures=failures)
+    settings = {
+        "labels": str(labels_dir),
+        "model": None if model is None else str(model),
+        "exclude_edges": exclude_edges,
+        "min_area_px": min_area_px,
+        "databar": databar or "auto",
+        "order": (order or OrderOptions()).__dict__,
+    }
+    result.files = write_outputs(result, settings, max_figures)
+    return result
+
+
+def folder_summary(analyses: Sequence[ImageAnalysis], unit: str) -> dict[str, Any]:
+    """Pooled numbers over all images: counts, density, coverage, the size distribution of the
+    measured particles with its log-normal fit, and the per-image mean of each order statistic."""
+    ecd = np.concatenate([a.particles.columns["ecd"][a.measured] for a in analyses])
+    area = sum(
+        a.scalars[unit_name("field_width", 1, unit)] * a.scalars[unit_name("field_height", 1, unit)]
+        for a in analyses
+    )
+    density_key = "density_per_um2" if unit == "nm" else "density_per_px2"
+    density_scale = 1e6 if unit == "nm" else 1.0
+    foreground = sum(int(np.count_nonzero(a.labels)) for a in analyses)
+    pixels = sum(a.labels.size for a in analyses)
+    count = sum(a.scalars["count"] for a in analyses)
+    summary: dict[str, Any] = {
+        "images": len(analyses),
+        "count": count,
+        "count_measured": int(ecd.size),
+        density_key: count / area * density_scale,
+        "coverage": foreground / pixels,
+    }
+    for key, value in size_summary(ecd).items():
+        if key != "n":
+            summary[unit_name(f"ecd_{key}", 1, unit)] = value
+    fit = fit_lognormal(ecd)
+    summary[unit_name("lognormal_median", 1, unit)] = None if fit is None else fit.median
+    summary["lognormal_gsd"] = None if fit is None else fit.geometric_sd
+    summary["lognormal_ks"] = None if fit is None else fit.ks_statistic
+    for key in ORDER_MEANS:
+        values = [a.scalars[key] for a in analyses if a.scalars.get(key) is not None]
+        summary[f"{key}_image_mean"] = float(np.mean(values)) if values else None
+    return summary
+
+
+def calibration_note(analyses: Sequence[ImageAnalysis]) -> str:
+    """One sentence on the unit of every length in the outputs and where it came from."""
+    if analyses[0].unit == "px":
+        return (
+            "Uncalibrated: no pixel size in the files and none given (--pixel-size); lengths are "
+            "in pixels (px), areas in px^2."
+        )
+    sources = sorted({f"{a.pixel_size.nm:g} nm/px ({a.pixel_size.source})" for a in analyses})
+    return f"Lengths in nm, areas in nm^2; pixel sizes: {'; '.join(sources)}."
+
+
+def _csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _markdown(result: AnalysisResult, note: str) -> str:
+    lines = [f"# Particle analysis ({len(result.images)} images)", "", note, ""]
+    lines += ["| folder | value |", "|---|---|"]
+    lines += [f"| {key} | {_number(value)} |" for key, value in result.folder.items()]
+    columns = [key for key in result.images[0].scalars if key not in ("unit", "pixel_size_nm")]
+    lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for analysis in result.images:
+        lines.append("| " + " | ".join(_number(analysis.scalars.get(c)) for c in columns) + " |")
+    if result.failures:
+        lines += ["", "Skipped:", *[f"- {message}" for _, message in result.failures]]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(
+    result: AnalysisResult, settings: dict[str, Any], max_figures: int
+) -> dict[str, Path]:
+    """Write the tables, the JSON, the markdown summary and the figures into ``result.out``."""
+    out = result.out
+    files = {
+        "particles": out / PARTICLES_CSV,
+        "images": out / IMAGES_CSV,
+        "json": out / ANALYSIS_JSON,
+        "markdown": out / SUMMARY_MD,
+    }
+    particle_rows = [
+        {"image": a.stem, **row, "measured": bool(kept)}
+        for a in result.images
+        for row, kept in zip(a.particles.rows(), a.measured, strict=True)
+    ]
+    write_bytes_atomic(files["particles"], _csv_text(particle_rows).encode())
+    write_bytes_atomic(files["images"], _csv_text([a.scalars for a in result.images]).encode())
+    unit = result.unit
+    ecd = np.concatenate([a.particles.columns["ecd"][a.measured] for a in result.images])
+    figures = [
+        {
+            "file": str(
+                size_histogram(
+                    ecd,
+                    fit_lognormal(ecd),
+                    unit,
+                    out / FIGURES / "size_histogram.png",
+                    f"{ecd.size} particles in {len(result.images)} images"
+                    + (" (edge particles excluded)" if settings["exclude_edges"] else ""),
+                ).relative_to(out)
+            ),
+            "caption": "Equivalent circular diameters of the measured particles, all images "
+            "pooled, with the maximum-likelihood log-normal fit.",
+        }
+    ]
+    for analysis in result.images[:max_figures]:
+        overlay = particle_overlay(
+            analysis.image,
+            analysis.labels,
+            analysis.measured,
+            out / FIGURES / f"{analysis.stem}_overlay.png",
+            f"{analysis.stem}: {analysis.scalars['count']} particles",
+        )
+        figures.append(
+            {
+                "file": str(overlay.relative_to(out)),
+                "caption": f"{analysis.stem}: measured particles outlined in cyan, particles "
+                "touching the border (excluded from size statistics) in orange.",
+            }
+        )
+        curve = order_figure(
+            analysis.order, unit, out / FIGURES / f"{analysis.stem}_order.png", analysis.stem
+        )
+        if curve is not None:
+            figures.append(
+                {
+                    "file": str(curve.relative_to(out)),
+                    "caption": f"{analysis.stem}: pair correlation g(r) and nearest-neighbour "
+                    "distances against complete spatial randomness (grey: 95% envelope).",
+                }
+            )
+    note = calibration_note(result.images)
+    document = {
+        "kind": ANALYSIS_KIND,
+        "sagegan_version": sagegan.__version__,
+        "unit": unit,
+        "calibration_note": note,
+        "settings": settings,
+        "folder": result.folder,
+        "images": [
+            {**a.scalars, "source": str(a.source), "labels": str(a.label_file)}
+            for a in result.images
+        ],
+        "order": {a.stem: a.order for a in result.images},
+        "figures": figures,
+        "failures": [{"path": str(path), "message": message} for path, message in result.failures],
+    }
+    write_json_atomic(files["json"], json_ready(document))
+    write_bytes_atomic(files["markdown"], _markdown(result, note).encode())
+    return files
