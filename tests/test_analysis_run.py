@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from sagegan.analysis import analyze_images
+from sagegan.cli import main
 from sagegan.data.io import write_labels
 from sagegan.errors import ConfigError, DataError
 from sagegan.synth import SimulatorConfig, write_dataset
@@ -148,3 +149,43 @@ def test_min_area_removes_specks_and_counts_them(tmp_path: Path) -> None:
     assert cleaned.images[0].particles.columns["label"].tolist() == [1]
     with pytest.raises(ConfigError, match=">= 0"):
         analyze_images([tmp_path / "images"], tmp_path / "x", min_area_px=-1, **kwargs)
+
+
+def test_analyze_verb_with_labels_writes_tables_and_report(
+    simulated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["analyze", str(simulated / "images"), "--labels", str(simulated / "labels")]
+    assert main([*args, "--out", str(out), "--references", "5", "--max-figures", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "| folder | value |" in printed and f"wrote report {out / 'report.html'}" in printed
+    html = (out / "report.html").read_text()
+    assert "size_histogram" not in html  # embedded, not linked
+    assert html.count("data:image/png;base64,") >= 3
+    assert main(["analyze", str(simulated / "images"), "--out", str(out)]) == 2
+    assert "give either --model RUN" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--references", "1"]) == 2
+    assert "at least 2 random reference patterns" in capsys.readouterr().err
+
+
+def test_analyze_verb_reports_failed_images_in_its_exit_status(
+    simulated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = tmp_path / "labels"
+    shutil.copytree(simulated / "labels", labels)
+    (labels / "synth_0001.tif").unlink()
+    args = ["analyze", str(simulated / "images"), "--labels", str(labels), "--no-report"]
+    assert main([*args, "--out", str(tmp_path / "out"), "--max-figures", "0"]) == 1
+    assert "failed: " in capsys.readouterr().err
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_analyze_with_a_model_segments_first(tiny_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run = tiny_run
+    result = analyze_images(
+        [data / "images"], tmp_path / "out", model=run, max_figures=1, progress=False
+    )
+    segmented = sorted((tmp_path / "out" / "segmented").glob("*_labels.tif"))
+    assert len(segmented) == len(list((data / "images").iterdir())) == len(result.images)
+    assert {a.label_file for a in result.images} == set(segmented)
+    assert json.loads(result.files["json"].read_text())["settings"]["model"] == str(run)

@@ -115,6 +115,12 @@ def test_demo_runs_end_to_end_and_resumes(
     assert split["test"], "the demo must hold out a test split"
     for stem in split["test"]:
         assert (out / "segmented" / f"{stem}_labels.tif").is_file()
+    assert "test particles counted (predicted / true)" in first
+    assert (out / "analysis" / "particles.csv").is_file()
+    report = out / "report.html"
+    assert f"report: {report}" in first
+    html = report.read_text()
+    assert "data:image/png;base64," in html and "Analysis: " in html and "g(r)" in html
     best_before = (out / "run" / "best.json").read_text()
     assert main(args) == 0
     assert (out / "run" / "best.json").read_text() == best_before

@@ -26,6 +26,9 @@ Typical use:
   sagegan synth --n 40 --out synth/        simulate SEM images of nanoparticles with exact masks
   sagegan split my_data/ --out split.json  fix the train/val/test split once for every later run
   sagegan train my_data/ --out runs/a      pretrain + SAGE-GAN stage (add --resume after a crash)
+  sagegan segment imgs/ --model runs/a --out seg/   masks, instances, attention overlays
+  sagegan analyze imgs/ --labels seg/ --out an/     sizes in nm, g(r), psi6, rings + report
+  sagegan report runs/a --out report.html  one HTML file of a run and its results (offline)
 
 A dataset folder holds images/ and masks/ with matching file names (any image format),
 or one folder with X.tif + X_mask.png pairs. Masks: any non-zero pixel is particle;
@@ -303,7 +306,49 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     print(result.files["markdown"].read_text())
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
+    _write_report([result.out], Path(result.out) / "report.html", "sagegan comparison")
     return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from sagegan.analysis import OrderOptions, analyze_images
+
+    if (args.model is None) == (args.labels is None):
+        raise ConfigError("give either --model RUN (segment first) or --labels DIR")
+    segment_options = {
+        "tile": args.tile,
+        "overlap": args.overlap,
+        "tta": "flips" if args.tta else "none",
+        "threshold": args.threshold,
+        "device": args.device,
+        "which": args.checkpoint,
+    }
+    result = analyze_images(
+        args.inputs,
+        args.out,
+        labels_dir=args.labels,
+        model=args.model,
+        pixel_size_nm=_pixel_size_nm(args),
+        databar=_databar_override(args),
+        exclude_edges=not args.include_edges,
+        min_area_px=args.min_area,
+        order=OrderOptions(n_reference=args.references, seed=args.seed),
+        max_figures=args.max_figures,
+        segment_options=segment_options if args.model else None,
+    )
+    print(result.files["markdown"].read_text())
+    print(f"wrote {', '.join(str(path) for path in result.files.values())}")
+    if not args.no_report:
+        _write_report([result.out], result.out / "report.html", "sagegan particle analysis")
+    for _, message in result.failures:
+        print(f"failed: {message}", file=sys.stderr)
+    return 1 if result.failures else 0
+
+
+def _write_report(inputs: list[Path], out: Path, title: str) -> None:
+    from sagegan.report import write_report
+
+    print(f"wrote report {write_report(inputs, out, title=title)}")
 
 
 def cmd_attention(args: argparse.Namespace) -> int:
@@ -315,6 +360,14 @@ def cmd_attention(args: argparse.Namespace) -> int:
     if args.data:
         paths = attention_overlays(args.model, args.data, out, max_images=args.max_images)
         print(f"attention overlays on {len(paths) - 1} validation image(s): {paths[-1]}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sagegan.report import write_report
+
+    path = write_report(args.inputs, args.out, title=args.title, max_images=args.max_images)
+    print(f"wrote report {path}")
     return 0
 
 
@@ -467,6 +520,50 @@ def build_parser() -> argparse.ArgumentParser:
     attention.add_argument("--out", required=True, help="output folder for the figures")
     attention.add_argument("--data", help="dataset folder, for overlays on validation images")
     attention.add_argument("--max-images", type=int, default=8, help="overlay images (8)")
+
+    analyze = verb(
+        "analyze",
+        cmd_analyze,
+        "particle sizes in nm and spatial order (g(r), psi6, rings) of labelled images",
+    )
+    analyze.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    analyze.add_argument("--out", required=True, help="output folder (CSV, JSON, figures, report)")
+    source = analyze.add_mutually_exclusive_group()
+    source.add_argument("--model", help="training run folder: segment the images first")
+    source.add_argument("--labels", metavar="DIR", help="folder of label/mask files, by stem")
+    analyze.add_argument(
+        "--include-edges",
+        action="store_true",
+        help="use particles touching the border in size statistics (default: excluded)",
+    )
+    analyze.add_argument(
+        "--min-area", type=int, default=0, metavar="PX", help="drop objects under PX pixels (0)"
+    )
+    analyze.add_argument(
+        "--references", type=int, default=50, help="random (CSR) patterns per image (50)"
+    )
+    analyze.add_argument("--seed", type=int, default=0, help="seed of the random patterns (0)")
+    analyze.add_argument(
+        "--max-figures", type=int, default=12, help="images with overlay and g(r) figures (12)"
+    )
+    analyze.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    _add_prediction_options(analyze)
+    _add_calibration_options(analyze)
+
+    report = verb(
+        "report",
+        cmd_report,
+        "one self-contained HTML report (works offline) of runs, evaluations, segmentations, "
+        "comparisons and analyses",
+    )
+    report.add_argument(
+        "inputs", nargs="+", help="result folders, or folders holding them (e.g. demo_out)"
+    )
+    report.add_argument("--out", required=True, help="HTML file to write, e.g. report.html")
+    report.add_argument("--title", help="page title (default: sagegan report)")
+    report.add_argument(
+        "--max-images", type=int, default=6, help="segmented images shown with overlays (6)"
+    )
 
     generate = verb(
         "generate",

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sagegan.analysis import analyze_images
 from sagegan.data.check import check_dataset
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import load_or_create_split
 from sagegan.errors import DataError
 from sagegan.evaluate import evaluate_run
 from sagegan.infer import segment_images
+from sagegan.report import write_report
 from sagegan.synth import SimulatorConfig, write_dataset
 from sagegan.train import config_from_cli, train
 
@@ -30,6 +32,7 @@ class DemoResult:
     data_dir: Path
     split_path: Path
     run_dir: Path
+    report: Path
     headline: dict[str, Any] = field(default_factory=dict)
 
 
@@ -46,19 +49,35 @@ def simulate_demo_data(data_dir: Path, n_images: int, seed: int) -> Path:
     return write_dataset(data_dir, n=n_images, seed=seed, config=config, overwrite=True)
 
 
+def _analysis_headline(
+    predicted: dict[str, Any], truth: dict[str, Any], unit: str
+) -> dict[str, str]:
+    """Predicted vs true particle numbers of the test images (segmentation vs exact labels)."""
+
+    def pair(key: str, digits: int) -> str:
+        values = [predicted.get(key), truth.get(key)]
+        return " / ".join("n/a" if v is None else f"{v:.{digits}f}" for v in values)
+
+    return {
+        "test particles counted (predicted / true)": f"{predicted['count']} / {truth['count']}",
+        f"median diameter, {unit} (predicted / true)": pair(f"ecd_median_{unit}", 1),
+        "Clark-Evans R, image mean (predicted / true)": pair("clark_evans_image_mean", 3),
+    }
+
+
 def run_demo(
     out: str | Path = "demo_out", n_images: int = 40, seed: int = 0, preset: str = "cpu-small"
 ) -> DemoResult:
-    """Simulate a dataset, check it, fix its split, train both stages with ``preset``, then segment
-    and score the held-out test images.
+    """Simulate a dataset, check it, fix its split, train both stages with ``preset``, then segment,
+    score and analyze the held-out test images and write ``out/report.html``.
 
     Running it again reuses the simulation and resumes (or just reloads) the training run.
     """
     out = Path(out)
     data_dir = simulate_demo_data(out / "data", n_images, seed)
-    report = check_dataset(data_dir)
-    print(report.to_text())
-    if not report.ok:
+    check = check_dataset(data_dir)
+    print(check.to_text())
+    if not check.ok:
         raise DataError(data_dir, "the simulated dataset failed its check (see the report above)")
     pairs = {pair.stem: pair for pair in find_pairs(data_dir)}
     stems = list(pairs)
@@ -75,27 +94,37 @@ def run_demo(
     resume = (run_dir / "last.json").is_file()
     run = train(data_dir, run_dir, None if resume else config, resume=resume, split_path=split_path)
     best = run.best or {}
-    segmented = segment_images(
-        [pairs[stem].image for stem in split.test], run_dir, out / "segmented"
-    )
+    test_images = [pairs[stem].image for stem in split.test]
+    segmented = segment_images(test_images, run_dir, out / "segmented")
     # the simulator's labels/ hold the exact instances (masks/ merges touching particles)
     scores = evaluate_run(run_dir, data_dir, out=out / "evaluation", mask_dir="labels").summary
+    predicted = analyze_images(test_images, out / "analysis", labels_dir=out / "segmented")
+    truth = analyze_images(
+        test_images, out / "analysis-truth", labels_dir=data_dir / "labels", progress=False
+    )
+    report_path = write_report(
+        [run_dir, out / "evaluation", out / "segmented", out / "analysis"],
+        out / "report.html",
+        title="sagegan demo: simulated SEM nanoparticles",
+    )
     result = DemoResult(
         out=out,
         data_dir=data_dir,
         split_path=split_path,
         run_dir=run_dir,
+        report=report_path,
         headline={
             "images": len(stems),
-            "particles": sum(f.n_instances for f in report.files),
+            "particles": sum(f.n_instances for f in check.files),
             "train/val/test": f"{len(split.train)}/{len(split.val)}/{len(split.test)}",
             "best checkpoint": f"{best.get('stage')} epoch {best.get('epoch', -1) + 1}",
             **{f"validation {k}": round(v, 4) for k, v in best.get("metrics", {}).items()},
             "test images segmented": f"{len(segmented.results)} -> {segmented.out}",
-            "particles found on them": sum(r.particle_count for r in segmented.results),
             "test Dice (per-image mean)": round(scores["dice_mean"], 4),
             "test F1@0.50 (per-image mean)": round(scores["f1@0.50_mean"], 4),
             "test PQ@0.50 (per-image mean)": round(scores["pq@0.50_mean"], 4),
+            **_analysis_headline(predicted.folder, truth.folder, predicted.unit),
+            "report": str(report_path),
         },
     )
     (out / "demo.json").write_text(json.dumps({k: str(v) for k, v in vars(result).items()}))

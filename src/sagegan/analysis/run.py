@@ -121,6 +121,8 @@ def analyze_images(
     """
     if (labels_dir is None) == (model is None):
         raise ConfigError("give exactly one of a labels folder or a model")
+    if max_figures < 0:
+        raise ConfigError(f"max_figures must be >= 0, got {max_figures}")
     if min_area_px < 0:
         raise ConfigError(f"minimum particle area must be >= 0 pixels, got {min_area_px}")
     out = Path(out)

@@ -216,7 +216,6 @@ def find_images(inputs: Sequence[str | Path]) -> list[Path]:
     return sorted(found.values())
 
 
-
 LABEL_NAME_ORDER = ("{stem}_labels", "{stem}_label", "{stem}", "{stem}_masks", "{stem}_mask")
 
 

@@ -1,8 +1,10 @@
-"""Figures of a trained run for papers and reports.
+"""Figures of a trained run for papers, and one self-contained HTML report of runs and results.
 
 Typical use::
 
-    from sagegan.report import attention_evolution, attention_overlays
+    from sagegan.report import attention_evolution, attention_overlays, write_report
+
+    write_report(["demo_out"], "demo_out/report.html")  # run, evaluation, segmentation, ...
 
     figure = attention_evolution("runs/first", "figures/attention_evolution.png")
     figure.snapshots  # the epochs shown (first, middle, last by default)
@@ -19,6 +21,7 @@ from sagegan.report.attention import (
     choose_snapshots,
     find_snapshots,
 )
+from sagegan.report.build import write_report
 
 __all__ = [
     "AttentionSnapshot",
@@ -27,4 +30,5 @@ __all__ = [
     "attention_overlays",
     "choose_snapshots",
     "find_snapshots",
+    "write_report",
 ]

@@ -1,0 +1,303 @@
+"""`write_report` and `sagegan report`: one self-contained HTML file of a run and its results."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from sagegan.cli import main
+from sagegan.compare.tables import aggregate, write_tables
+from sagegan.errors import ConfigError, DataError
+from sagegan.evaluate import evaluate_run
+from sagegan.infer import segment_images
+from sagegan.report import write_report
+from sagegan.report.curves import read_training_log, training_curves
+from sagegan.report.embed import MAX_WIDTH, png_of_file
+
+SECTION_TITLES = ("Training run:", "Evaluation:", "Segmentation:", "Comparison:", "Analysis:")
+DATA_URI = "data:image/png;base64,"
+
+
+class _Tags(HTMLParser):
+    """Every start tag of a document with its attributes, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parse(path: Path) -> _Tags:
+    parser = _Tags()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def _image_sources(parsed: _Tags) -> list[str]:
+    return [attrs["src"] or "" for tag, attrs in parsed.tags if tag == "img"]
+
+
+def _write_analysis(folder: Path) -> Path:
+    """An ``analyze``-style folder: analysis.json naming one matplotlib figure."""
+    figure = Figure(figsize=(3, 2))
+    figure.add_subplot().hist([1.0, 2.0, 2.0, 3.5])
+    (folder / "figures").mkdir(parents=True)
+    figure.savefig(folder / "figures" / "sizes.png")
+    document = {
+        "kind": "sagegan-analysis",
+        "sagegan_version": "0.1.0",
+        "unit": "nm",
+        "calibration_note": "pixel size from the TIFF tags",
+        "settings": {"min_size_px": 10},
+        "folder": {"particle_count": 12, "mean_diameter": 3.14159, "gr_peak": None},
+        "images": [
+            {"stem": "first", "particle_count": 5, "mean_diameter": 2.71828},
+            {"stem": "second", "particle_count": 7, "coverage": 0.123456},
+        ],
+        "figures": [{"file": "figures/sizes.png", "caption": "size histogram <all> & more"}],
+    }
+    (folder / "analysis.json").write_text(json.dumps(document))
+    return folder
+
+
+def _write_comparison(folder: Path) -> Path:
+    """Comparison files of four made-up runs (two methods, two sizes, one seed each)."""
+    runs = [
+        {"method": method, "train_images": size, "seed": 0, **scores}
+        for method, offset in (("unet", 0.0), ("sage_gan", 0.05))
+        for size in (2, 4)
+        for scores in [
+            {key: 0.5 + offset + size / 100 for key in ("dice", "f1@0.50", "mean_f1", "pq@0.50")}
+        ]
+    ]
+    record = {"preset": "tiny", "metric": "test-set per-image mean", "seeds": [0]}
+    write_tables(folder, runs, aggregate(runs), record, n_test=2)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def results(tiny_run: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Result folders of every kind made from the shared tiny run."""
+    data, run = tiny_run
+    root = tmp_path_factory.mktemp("report_inputs")
+    evaluation = root / "evaluation"
+    evaluate_run(run, data, out=evaluation, progress=False)
+    test_stems = json.loads((run / "split.json").read_text())["test"]
+    images = [data / "images" / f"{stem}.tif" for stem in test_stems]
+    segmented = segment_images(images, run, root / "segmented", progress=False).out
+    return {
+        "run": run,
+        "evaluation": evaluation,
+        "segmented": segmented,
+        "comparison": _write_comparison(root / "comparison"),
+        "analysis": _write_analysis(root / "analysis"),
+        "test_stems": sorted(test_stems),
+    }
+
+
+@pytest.fixture(scope="module")
+def report(results: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # given in another order than the report shows them
+    kinds = ("analysis", "segmented", "comparison", "evaluation", "run")
+    inputs = [results[kind] for kind in kinds]
+    return write_report(inputs, tmp_path_factory.mktemp("report") / "report.html")
+
+
+def test_report_has_a_section_per_kind_in_order_with_contents(report: Path) -> None:
+    document = report.read_text(encoding="utf-8")
+    assert re.findall(r"<h2>([^<:]+):", document) == [t.rstrip(":") for t in SECTION_TITLES]
+    parsed = _parse(report)
+    section_ids = [attrs["id"] for tag, attrs in parsed.tags if tag == "section"]
+    links = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
+    assert links == [f"#{section_id}" for section_id in section_ids]
+    text = "".join(parsed.text)
+    for fact in ("sagegan", "python", "torch", "numpy", "platform", "created"):
+        assert fact in text
+
+
+def test_report_is_self_contained_and_every_image_is_a_valid_png(report: Path) -> None:
+    parsed = _parse(report)
+    for _, attrs in parsed.tags:
+        for name in ("src", "href"):
+            value = (attrs.get(name) or "").lower()
+            assert not value.startswith(("http:", "https:", "//", "file:")), value
+    assert not any(tag == "link" for tag, _ in parsed.tags)
+    sources = _image_sources(parsed)
+    assert len(sources) >= 8  # curves, attention, 2 x 2 segmentation overlays, plot, analysis
+    for source in sources:
+        assert source.startswith(DATA_URI)
+        with Image.open(io.BytesIO(base64.b64decode(source[len(DATA_URI) :]))) as image:
+            assert image.format == "PNG"
+            image.load()
+            assert 0 < image.width <= MAX_WIDTH
+
+
+def test_evaluation_and_analysis_values_are_shown_and_escaped(report: Path, results: dict) -> None:
+    document = report.read_text(encoding="utf-8")
+    summary = json.loads((results["evaluation"] / "metrics.json").read_text())["summary"]
+    assert f"{summary['dice_mean']:.4f} ± {summary['dice_sd']:.4f}" in document
+    assert "pooled" in document and "protocol" in document
+    for stem in results["test_stems"]:
+        assert stem in document
+    # analysis: 4 significant digits, null as a dash, union of per-image columns
+    assert ">3.142<" in document and ">2.718<" in document and ">0.1235<" in document
+    assert ">–<" in document
+    assert ">coverage<" in document and ">mean_diameter<" in document
+    assert "size histogram &lt;all&gt; &amp; more" in document
+    assert "<all>" not in document
+
+
+def test_segmentation_overlays_follow_max_images_and_survive_a_missing_source(
+    results: dict, tmp_path: Path
+) -> None:
+    segmented = tmp_path / "segmented"
+    shutil.copytree(results["segmented"], segmented)
+    stems = results["test_stems"]
+    records = {stem: json.loads((segmented / f"{stem}.json").read_text()) for stem in stems}
+    moved = dict(records[stems[0]], source=str(tmp_path / "moved" / "gone.tif"))
+    (segmented / f"{stems[0]}.json").write_text(json.dumps(moved))
+
+    every = _parse(write_report([segmented], tmp_path / "every.html", max_images=len(stems)))
+    text = "".join(every.text)
+    assert "gone.tif not found: no outline overlay" in text
+    # an attention map per image, an outline overlay per image but the moved one
+    assert len(_image_sources(every)) == 2 * len(stems) - 1
+    count = records[stems[1]]["particle_count"]
+    assert f"{stems[1]}: outlines of the {count} particles" in text
+
+    one = _parse(write_report([segmented], tmp_path / "one.html", max_images=1))
+    text = "".join(one.text)
+    assert f"Overlays of 1 of {len(stems)} images" in text
+    assert len(_image_sources(one)) == 1  # the moved image's attention map only
+    assert all(stem in text for stem in stems)  # the table lists every image
+
+
+def test_result_folders_are_found_one_level_down_and_once(results: dict, tmp_path: Path) -> None:
+    parent = tmp_path / "demo_out"
+    parent.mkdir()
+    for name in ("evaluation", "comparison"):
+        (parent / name).symlink_to(results[name], target_is_directory=True)
+    (parent / "notes").mkdir()
+    out = write_report([parent, results["comparison"]], tmp_path / "nested.html", title="Mine")
+    text = "".join(_parse(out).text)
+    assert text.count("Evaluation:") == 2 and text.count("Comparison:") == 2
+    assert "Training run:" not in text and "Mine" in text
+
+
+def test_a_folder_without_results_is_a_config_error(tmp_path: Path) -> None:
+    empty = tmp_path / "holiday_photos"
+    (empty / "album").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="holiday_photos"):
+        write_report([empty], tmp_path / "report.html")
+    with pytest.raises(ConfigError, match="nowhere"):
+        write_report([tmp_path / "nowhere"], tmp_path / "report.html")
+    with pytest.raises(ConfigError, match="max_images"):
+        write_report([empty], tmp_path / "report.html", max_images=-1)
+    assert not (tmp_path / "report.html").exists()
+
+
+def _bad_run(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "config.yaml").write_text("seed: 0\n")
+    good = {"stage": "pretrain", "epoch": 0, "losses": {"seg": 1.0}, "val": {"dice": 0.5}}
+    (folder / "log.jsonl").write_text(json.dumps(good) + "\n{truncated\n")
+    return folder
+
+
+def _bad_analysis(folder: Path) -> Path:
+    _write_analysis(folder)
+    (folder / "figures" / "sizes.png").write_bytes(b"\x89PNG not really")
+    return folder
+
+
+def _bad_metrics(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "metrics.json").write_text('{"summary": {}, "per_image": 3}')
+    return folder
+
+
+def _text_for_a_number(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "metrics.json").write_text('{"summary": {"dice_mean": "high"}, "per_image": []}')
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("make", "bad_file", "problem"),
+    [
+        (_bad_run, "log.jsonl", "line 2 is not valid JSON"),
+        (_bad_analysis, "figures/sizes.png", "unreadable image"),
+        (_bad_metrics, "metrics.json", "'per_image' has the wrong type"),
+        (_text_for_a_number, "", "malformed evaluation results"),
+    ],
+)
+def test_corrupt_result_files_are_data_errors_naming_them(
+    tmp_path: Path, make, bad_file: str, problem: str
+) -> None:
+    folder = make(tmp_path / "results")
+    with pytest.raises(DataError, match=problem) as error:
+        write_report([folder], tmp_path / "report.html")
+    assert error.value.path == folder / bad_file
+    assert "\n" not in str(error.value)
+
+
+def test_cli_writes_the_report_and_reports_errors_in_one_line(
+    results: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report.html"
+    args = ["report", str(results["evaluation"]), "--out", str(out), "--title", "TiO2 <run>"]
+    assert main(args) == 0
+    assert str(out) in capsys.readouterr().out
+    assert "<title>TiO2 &lt;run&gt;</title>" in out.read_text(encoding="utf-8")
+
+    bad = _bad_run(tmp_path / "bad_run")
+    assert main(["report", str(bad), "--out", str(tmp_path / "bad.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(bad / "log.jsonl") in err
+    assert "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "bad.html").exists()
+
+
+def test_training_curves_mark_the_stage_boundary_and_the_best_checkpoint(
+    tiny_run: tuple[Path, Path],
+) -> None:
+    _, run = tiny_run
+    records = read_training_log(run / "log.jsonl")
+    best = json.loads((run / "best.json").read_text())
+    figure = training_curves(records, best)
+    validation = figure.axes[-1]
+    pretrain_epochs = 1 + max(r["epoch"] for r in records if r["stage"] == "pretrain")
+    lines = {line.get_label().split(" (")[0]: line for line in validation.get_lines()}
+    star, boundary = lines["best checkpoint"], lines["GAN stage starts"]
+    assert {"validation dice", "validation f1@0.5"} <= set(lines)
+    offset = pretrain_epochs if best["stage"] == "gan" else 0
+    assert star.get_xdata()[0] == offset + best["epoch"] + 1
+    assert star.get_ydata()[0] == pytest.approx(best["score"])
+    assert boundary.get_xdata()[0] == pretrain_epochs
+    assert len(figure.axes) == 3  # losses of both stages, validation
+
+
+def test_wide_images_are_downscaled_and_small_pngs_embedded_as_they_are(tmp_path: Path) -> None:
+    wide, small = tmp_path / "wide.png", tmp_path / "small.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (100, 2 * MAX_WIDTH), dtype=np.uint8)).save(wide)
+    Image.fromarray(rng.integers(0, 256, (20, 30), dtype=np.uint8)).save(small)
+    with Image.open(io.BytesIO(png_of_file(wide))) as image:
+        assert image.size == (MAX_WIDTH, 50)
+    assert png_of_file(small) == small.read_bytes()
