@@ -28,7 +28,7 @@ DATASETS = ("pdc_sem", "tio2_sem")
 FOLDER_COLUMNS = (
     ("images", "images", "{:d}"),
     ("count", "particles", "{:d}"),
-    ("density", "density", "{:.4g}"),
+    ("density", "density (per um2 or px2)", "{:.4g}"),
     ("coverage", "coverage", "{:.3f}"),
     ("ecd_median", "ECD median", "{:.1f}"),
     ("ecd_d10", "D10", "{:.1f}"),
@@ -39,7 +39,7 @@ FOLDER_COLUMNS = (
 ORDER_COLUMNS = (
     ("clark_evans", "Clark-Evans R"),
     ("clark_evans_z", "R z"),
-    ("psi6_mean", "|psi6|"),
+    ("psi6_mean", "mean abs psi6"),
     ("psi6_z", "psi6 z"),
     ("g_peak_z", "g peak z"),
     ("ring_density_z", "ring density z"),

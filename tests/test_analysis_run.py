@@ -165,7 +165,7 @@ def test_analyze_verb_with_labels_writes_tables_and_report(
     assert main(["analyze", str(simulated / "images"), "--out", str(out)]) == 2
     assert "give either --model RUN" in capsys.readouterr().err
     assert main([*args, "--out", str(out), "--references", "1"]) == 2
-    assert "at least 2 random reference patterns" in capsys.readouterr().err
+    assert "n_reference must be an integer >= 2" in capsys.readouterr().err
 
 
 def test_analyze_verb_reports_failed_images_in_its_exit_status(

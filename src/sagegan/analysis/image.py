@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from sagegan.analysis.order import Window, order_metrics
+from sagegan.analysis.order import Window, check_order_options, order_metrics
 from sagegan.analysis.particles import ParticleTable, measure_particles
 from sagegan.analysis.sizes import fit_lognormal, size_summary
 from sagegan.data.calibration import PixelSize
 from sagegan.data.databar import DatabarMode, crop_databar, resolve_databar_rows
 from sagegan.data.io import read_image, read_mask
-from sagegan.errors import ConfigError, DataError
+from sagegan.errors import DataError
 
 UM_PER_NM = 1e-3
 
@@ -29,12 +29,7 @@ class OrderOptions:
     min_ring_size: int = 5
 
     def __post_init__(self) -> None:
-        if self.n_reference < 2:
-            raise ConfigError(f"need at least 2 random reference patterns, got {self.n_reference}")
-        if not self.cutoff_factor > 0:
-            raise ConfigError(f"ring cutoff factor must be positive, got {self.cutoff_factor}")
-        if self.min_ring_size < 3:
-            raise ConfigError(f"a ring needs at least 3 particles, got {self.min_ring_size}")
+        check_order_options(self.n_reference, self.cutoff_factor, self.min_ring_size)
 
 
 @dataclass

@@ -130,6 +130,13 @@ class OrderReport:
         )
 
 
+def check_order_options(n_reference: int, cutoff_factor: float, min_ring_size: int) -> None:
+    """Raise ConfigError for fewer than 2 reference patterns or bad ring options."""
+    check_ring_options(cutoff_factor, min_ring_size)
+    if isinstance(n_reference, bool) or not isinstance(n_reference, int) or n_reference < 2:
+        raise ConfigError(f"n_reference must be an integer >= 2, got {n_reference!r}")
+
+
 def order_metrics(
     points: np.ndarray,
     window: Window,
@@ -148,9 +155,7 @@ def order_metrics(
     why.
     """
     array = points_in_window(points, window)
-    check_ring_options(cutoff_factor, min_ring_size)
-    if isinstance(n_reference, bool) or not isinstance(n_reference, int) or n_reference < 2:
-        raise ConfigError(f"n_reference must be an integer >= 2, got {n_reference!r}")
+    check_order_options(n_reference, cutoff_factor, min_ring_size)
     n = len(array)
     r_max = default_r_max(array, window) if r_max is None else r_max
     edges = bin_edges(window, r_max, n_bins)
