@@ -121,7 +121,15 @@ def order_figure(order: dict, unit: str, path: Path, title: str) -> Path | None:
         if metrics[key]["observed"] is not None and metrics[key]["z"] is not None
     ]
     if lines:
-        axis.text(0.98, 0.05, "\n".join(lines), transform=axis.transAxes, ha="right", fontsize=8)
+        axis.text(
+            0.98,
+            0.05,
+            "\n".join(lines),
+            transform=axis.transAxes,
+            ha="right",
+            fontsize=8,
+            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
+        )
     axis.set_xlabel(f"r ({unit})")
     axis.set_ylabel("g(r)")
     axis.set_title(f"{title}: pair correlation of particle centroids", fontsize=10)

@@ -315,8 +315,8 @@ def write_outputs(
             figures.append(
                 {
                     "file": str(curve.relative_to(out)),
-                    "caption": f"{analysis.stem}: pair correlation g(r) and nearest-neighbour "
-                    "distances against complete spatial randomness (grey: 95% envelope).",
+                    "caption": f"{analysis.stem}: pair correlation g(r) of the particle centroids "
+                    "against complete spatial randomness (grey: 95% envelope).",
                 }
             )
     note = calibration_note(result.images)

@@ -230,7 +230,7 @@ def _image_record(
     threshold = settings["threshold"]
     return {
         "stem": sample.stem,
-        "source": str(sample.image_path),
+        "source": str(sample.image_path.resolve()),
         "sagegan_version": sagegan.__version__,
         "shape": [height, width],
         "source_shape": [height + sample.databar_rows, width],
