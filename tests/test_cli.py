@@ -164,6 +164,7 @@ def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     compare_args = ["compare", str(data), "--out", str(comparison), "--preset", "tiny"]
     assert main([*compare_args, "--methods", "unet", "sage_gan", "--seeds", "1"]) == 0
     assert "sage_gan" in (comparison / "comparison.md").read_text()
+    assert "Comparison" in (comparison / "report.html").read_text()
 
     generated = tmp_path / "generated"
     generate_args = ["generate", "--model", str(run), "--out", str(generated), "--synth", "2"]
