@@ -179,3 +179,29 @@ def test_methods_differ_only_in_their_definition():
     assert configs["sage_gan"].gan.epochs == preset.gan.epochs > 0
     assert configs["attention_unet_dice"].pretrain.loss == "dice"
     assert configs["sage_gan_dice"].pretrain.loss == "dice" and configs["sage_gan_dice"].gan.epochs
+
+
+def test_paper_protocol_adds_its_columns_without_retraining(comparison, data_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(comparison.out, out)
+    weights_before = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
+    result = run_comparison(
+        data_dir,
+        out,
+        methods=("unet",),
+        seeds=SEEDS,
+        train_sizes=(2, "all"),
+        preset="tiny",
+        progress=False,
+        overrides=QUIET,
+        paper_protocol=True,
+    )
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")} == weights_before
+    for row in result.runs:
+        assert 0.0 <= row["paper_dice"] <= 1.0 and 0.0 <= row["paper_f1@0.50"] <= 1.0
+        document = json.loads((out / row["run"] / "eval-test-paper" / "metrics.json").read_text())
+        assert document["protocol"] == "paper"
+    assert "F1@0.5 (paper protocol) mean ± sd" in result.files["markdown"].read_text()
+    assert {"paper_dice_mean", "paper_dice_sd"} <= set(result.summary[0])

@@ -303,6 +303,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         split_file=args.split,
         mask_dir=args.mask_dir,
         overrides=_overrides(args.set),
+        paper_protocol=args.paper_protocol,
     )
     print(result.files["markdown"].read_text())
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
@@ -506,6 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", choices=["cpu-small", "paper", "tiny"], default="cpu-small", help="size preset"
     )
     compare.add_argument("--split", metavar="JSON", help="split file (default: made once)")
+    compare.add_argument(
+        "--paper-protocol",
+        action="store_true",
+        help="also score every run the SAGE-GAN code's way (512x768, eroded masks, F1@0.5)",
+    )
     compare.add_argument("--mask-dir", metavar="NAME", help="mask folder name for evaluation")
     compare.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run"

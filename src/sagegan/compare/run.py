@@ -25,7 +25,13 @@ from tqdm import tqdm
 import sagegan
 from sagegan.compare.methods import DEFAULT_METHODS, METHODS, check_methods, method_config
 from sagegan.compare.splits import base_split, resolve_sizes, subset_split
-from sagegan.compare.tables import METRICS, aggregate, write_tables
+from sagegan.compare.tables import (
+    METRICS,
+    PAPER_METRICS,
+    PAPER_PREFIX,
+    aggregate,
+    write_tables,
+)
 from sagegan.data.splits import Split, SplitWarning
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate import evaluate_run
@@ -35,7 +41,7 @@ from sagegan.train import TrainConfig, config_from_cli, train
 
 LOGGER = logging.getLogger("sagegan")
 TRAINED_FILE = "trained.json"
-EVAL_FOLDER = "eval-test"
+EVAL_FOLDERS = {"native": "eval-test", "paper": "eval-test-paper"}
 
 
 @dataclass
@@ -72,6 +78,7 @@ class _Setting:
     overrides: Mapping[str, Any] | None
     mask_dir: str | None
     resume: bool
+    protocols: tuple[str, ...]
 
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
@@ -108,9 +115,12 @@ def _trained(run_dir: Path, job: _Job, config: TrainConfig, data_dir: Path, resu
     )
 
 
-def _evaluation(run_dir: Path, setting: _Setting, device: str) -> tuple[dict[str, Any], bool]:
-    """The run's test summary (read back when ``resume`` finds it) and whether it was reused."""
-    metrics_file = run_dir / EVAL_FOLDER / METRICS_FILE
+def _evaluation(
+    run_dir: Path, setting: _Setting, device: str, protocol: str
+) -> tuple[dict[str, Any], bool]:
+    """The run's test summary under ``protocol`` (read back when ``resume`` finds it) and
+    whether it was reused."""
+    metrics_file = run_dir / EVAL_FOLDERS[protocol] / METRICS_FILE
     if setting.resume and metrics_file.is_file():
         try:
             document = json.loads(metrics_file.read_text(encoding="utf-8"))
@@ -122,14 +132,20 @@ def _evaluation(run_dir: Path, setting: _Setting, device: str) -> tuple[dict[str
     result = evaluate_run(
         run_dir,
         setting.data_dir,
-        out=run_dir / EVAL_FOLDER,
+        out=run_dir / EVAL_FOLDERS[protocol],
         split="test",
+        protocol=protocol,
         split_file=setting.split_path,
         mask_dir=setting.mask_dir,
         progress=False,
         device=device,
     )
     return result.summary, False
+
+
+def _summary_key(column: str) -> str:
+    """The evaluation-summary metric behind a table column (``paper_dice`` -> ``dice``)."""
+    return column.removeprefix(PAPER_PREFIX)
 
 
 def _score(summary: Mapping[str, Any], column: str, source: Path) -> float:
@@ -151,6 +167,7 @@ def run_comparison(
     resume: bool = True,
     progress: bool = True,
     overrides: Mapping[str, Any] | None = None,
+    paper_protocol: bool = False,
 ) -> ComparisonResult:
     """Train and test-evaluate each method (see ``sagegan.compare.methods``) for every training
     size and seed on one split of ``data_dir``, then write the tables into ``out``.
@@ -160,6 +177,8 @@ def run_comparison(
     ``mask_dir``: mask folder for evaluation only (e.g. "labels" for simulator instances).
     ``overrides``: dotted config overrides applied to every method (e.g. {"runtime.device":
     "cpu"}); the methods' own overrides win.
+    ``paper_protocol``: also score every run with the SAGE-GAN code's protocol (512x768 resize,
+    eroded truth, F1@0.5; see `sagegan.metrics.protocol`), in extra table columns.
     """
     data_dir, out = Path(data_dir), Path(out)
     methods = check_methods(list(methods))
@@ -181,12 +200,16 @@ def run_comparison(
         for size in sizes
         for seed in seeds
     ]
-    setting = _Setting(out, data_dir, split_path, split, preset, overrides, mask_dir, resume)
+    protocols = ("native", "paper") if paper_protocol else ("native",)
+    setting = _Setting(
+        out, data_dir, split_path, split, preset, overrides, mask_dir, resume, protocols
+    )
     runs = [
         _run(job, setting)
         for job in tqdm(jobs, desc="comparison", unit="run", disable=not progress)
     ]
-    summary = aggregate(runs)
+    metrics = METRICS + (PAPER_METRICS if paper_protocol else ())
+    summary = aggregate(runs, metrics)
     record = {
         "sagegan_version": sagegan.__version__,
         "data_dir": str(data_dir),
@@ -199,7 +222,7 @@ def run_comparison(
         "test_stems": sorted(split.test),
         "metric": "test-set per-image mean; mean and sample sd over seeds",
     }
-    files = write_tables(out, runs, summary, record, len(split.test))
+    files = write_tables(out, runs, summary, record, len(split.test), metrics)
     LOGGER.info("comparison of %d runs written to %s", len(runs), out)
     return ComparisonResult(out=out, split_path=split_path, runs=runs, summary=summary, files=files)
 
@@ -208,17 +231,23 @@ def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
     """Train (or reuse) and evaluate one run; its row of the per-run table."""
     run_dir = job.run_dir(setting.out)
     config = method_config(job.method, setting.preset, job.seed, setting.overrides)
-    metrics_file = run_dir / EVAL_FOLDER / METRICS_FILE
-    if not (setting.resume and metrics_file.is_file()):
+    evaluated = [run_dir / EVAL_FOLDERS[p] / METRICS_FILE for p in setting.protocols]
+    if not (setting.resume and all(path.is_file() for path in evaluated)):
         _trained(run_dir, job, config, setting.data_dir, setting.resume)
-    summary, reused = _evaluation(run_dir, setting, _eval_device(config))
     row: dict[str, Any] = {
         "method": job.method,
         "train_images": job.size,
         "seed": job.seed,
         "run": str(run_dir.relative_to(setting.out)),
     }
-    row.update({column: _score(summary, column, metrics_file) for _, column in METRICS})
+    reused = True
+    for protocol, metrics_file in zip(setting.protocols, evaluated, strict=True):
+        summary, reused_one = _evaluation(run_dir, setting, _eval_device(config), protocol)
+        reused = reused and reused_one
+        columns = METRICS if protocol == "native" else PAPER_METRICS
+        row.update(
+            {column: _score(summary, _summary_key(column), metrics_file) for _, column in columns}
+        )
     LOGGER.info(
         "%s n=%d seed=%d: Dice %.3f, F1@0.5 %.3f%s",
         job.method,

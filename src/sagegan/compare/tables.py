@@ -23,6 +23,12 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("mean F1 (0.5:0.95)", "mean_f1"),
     ("PQ@0.5", "pq@0.50"),
 )
+# the same per-image means under the SAGE-GAN code's protocol (``run_comparison(paper_protocol=)``)
+PAPER_PREFIX = "paper_"
+PAPER_METRICS: tuple[tuple[str, str], ...] = (
+    ("Dice (paper protocol)", f"{PAPER_PREFIX}dice"),
+    ("F1@0.5 (paper protocol)", f"{PAPER_PREFIX}f1@0.50"),
+)
 RUNS_CSV = "comparison_runs.csv"
 SUMMARY_CSV = "comparison.csv"
 MARKDOWN = "comparison.md"
@@ -30,7 +36,9 @@ JSON_FILE = "comparison.json"
 PLOT = "dice_vs_size.png"
 
 
-def aggregate(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def aggregate(
+    runs: Sequence[Mapping[str, Any]], metrics: Sequence[tuple[str, str]] = METRICS
+) -> list[dict[str, Any]]:
     """One row per (method, train images), in first-seen order: mean and sample sd over seeds of
     every metric (sd NaN with a single seed)."""
     groups: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
@@ -39,7 +47,7 @@ def aggregate(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (method, size), members in groups.items():
         row: dict[str, Any] = {"method": method, "train_images": size, "n_seeds": len(members)}
-        for _, key in METRICS:
+        for _, key in metrics:
             values = np.array([member[key] for member in members], dtype=np.float64)
             row[f"{key}_mean"] = float(values.mean())
             row[f"{key}_sd"] = float(values.std(ddof=1)) if values.size > 1 else math.nan
@@ -64,10 +72,15 @@ def _mean_sd(row: Mapping[str, Any], key: str) -> str:
     return f"{mean:.3f}" if math.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], preset: str, n_test: int) -> str:
+def markdown_table(
+    rows: Sequence[Mapping[str, Any]],
+    preset: str,
+    n_test: int,
+    metrics: Sequence[tuple[str, str]] = METRICS,
+) -> str:
     """The aggregated rows as a markdown table with a caption stating seeds and test images."""
     seeds = sorted({row["n_seeds"] for row in rows})
-    header = ["method", "train images", *(f"{label} mean ± sd" for label, _ in METRICS)]
+    header = ["method", "train images", *(f"{label} mean ± sd" for label, _ in metrics)]
     lines = [
         f"Test-set per-image means over {'/'.join(map(str, seeds))} seed(s) per row "
         f"(sample sd over seeds), preset {preset!r}, {n_test} test images.",
@@ -77,7 +90,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], preset: str, n_test: int) 
     ]
     for row in rows:
         cells = [row["method"], str(row["train_images"])]
-        cells += [_mean_sd(row, key) for _, key in METRICS]
+        cells += [_mean_sd(row, key) for _, key in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -118,6 +131,7 @@ def write_tables(
     rows: Sequence[Mapping[str, Any]],
     record: Mapping[str, Any],
     n_test: int,
+    metrics: Sequence[tuple[str, str]] = METRICS,
 ) -> dict[str, Path]:
     """Write the per-run CSV, aggregated CSV, markdown, JSON and (with several sizes) the plot."""
     files = {
@@ -128,7 +142,7 @@ def write_tables(
     }
     write_bytes_atomic(files["runs_csv"], _csv(runs))
     write_bytes_atomic(files["csv"], _csv(rows))
-    markdown = markdown_table(rows, record["preset"], n_test)
+    markdown = markdown_table(rows, record["preset"], n_test, metrics)
     write_bytes_atomic(files["markdown"], markdown.encode())
     write_json_atomic(files["json"], json_ready({**record, "runs": runs, "summary": rows}))
     if len({row["train_images"] for row in rows}) > 1:
