@@ -13,6 +13,7 @@ from sagegan.data.splits import (
     kfold_splits,
     load_or_create_split,
     load_split,
+    make_grouped_split,
     make_split,
     save_split,
 )
@@ -146,3 +147,25 @@ def test_reload_with_other_settings_warns_and_keeps_file(tmp_path):
     created = load_or_create_split(path, STEMS, seed=0)
     with pytest.warns(SplitWarning, match="using the saved split"):
         assert load_or_create_split(path, STEMS, seed=9) == created
+
+
+def test_grouped_split_puts_every_group_in_test_and_keeps_one_to_train() -> None:
+    groups = {f"graphite_{i}": "graphite" for i in range(3)}
+    groups |= {f"ngc_{i}": "ngc" for i in range(2)}
+    groups |= {f"large_{i}": "large" for i in range(10)}
+    groups |= {"single_0": "single"}
+    split = make_grouped_split(list(groups), groups, seed=0, val_fraction=0.18, test_fraction=0.24)
+    group_sets = {
+        part: {groups[s] for s in stems}
+        for part, stems in (("train", split.train), ("val", split.val), ("test", split.test))
+    }
+    assert group_sets["test"] == {"graphite", "ngc", "large"}
+    assert group_sets["val"] == {"graphite", "large"}
+    assert group_sets["train"] == {"graphite", "ngc", "large", "single"}
+    assert sorted(split.train + split.val + split.test) == sorted(groups)
+    assert sum(groups[s] == "large" for s in split.test) == 2
+    again = make_grouped_split(
+        list(reversed(groups)), groups, seed=0, val_fraction=0.18, test_fraction=0.24
+    )
+    assert again == split
+    assert make_grouped_split(list(groups), groups, seed=1).test != split.test

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -88,6 +88,42 @@ def make_split(
         train=sorted(order[n_test + n_val :]),
         val=sorted(order[n_test : n_test + n_val]),
         test=sorted(order[:n_test]),
+        seed=seed,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+    )
+
+
+def make_grouped_split(
+    stems: Sequence[str],
+    group_of: Mapping[str, str],
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> Split:
+    """Like `make_split`, but stratified: each group (``group_of[stem]``, e.g. a sample or
+    microscope session) is split on its own, so that every group with >= 2 images has at least one
+    in test and every group with >= 3 at least one in validation; each keeps a training image."""
+    _check_fractions(val_fraction, test_fraction)
+    members: dict[str, list[str]] = {}
+    for stem in stems:
+        members.setdefault(group_of[stem], []).append(stem)
+    train: list[str] = []
+    val: list[str] = []
+    test: list[str] = []
+    for group in sorted(members):
+        order = _ordered(members[group], seed)
+        n = len(order)
+        n_test = max(1, round(n * test_fraction)) if n >= 2 and test_fraction > 0 else 0
+        n_val = max(1, round(n * val_fraction)) if n >= 3 and val_fraction > 0 else 0
+        n_val = min(n_val, n - n_test - 1)
+        test += order[:n_test]
+        val += order[n_test : n_test + n_val]
+        train += order[n_test + n_val :]
+    return Split(
+        train=sorted(train),
+        val=sorted(val),
+        test=sorted(test),
         seed=seed,
         val_fraction=val_fraction,
         test_fraction=test_fraction,

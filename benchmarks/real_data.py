@@ -1,0 +1,135 @@
+"""Real-data benchmark: Attention U-Net alone vs SAGE-GAN vs a baseline on real SEM/TEM images.
+
+For each dataset of ../shared/data (pdc_sem, tio2_sem, emps) this runs `sagegan compare` with a
+fixed split (``benchmarks/splits/<dataset>.json``: stems only, made once with seed 0 and then
+reused), nested training subsets including a scarce one, several seeds and one preset, and scores
+every run on the untouched test split at native resolution and with the SAGE-GAN code's protocol.
+Selection, early stopping and schedules see the validation split only. Everything is resumable:
+rerun the same command after an interruption. Prints one markdown table and writes JSON.
+
+    python benchmarks/real_data.py --out /tmp/real_data --results benchmarks/results/real_data.json
+    python benchmarks/real_data.py --datasets tio2_sem --seeds 3 --preset paper   # on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sagegan.compare import run_comparison
+from sagegan.compare.tables import PAPER_METRICS
+from sagegan.data.pairing import find_pairs
+from sagegan.data.splits import make_grouped_split, make_split, save_split
+
+SPLITS = Path(__file__).parent / "splits"
+# per dataset: validation and test fractions of the fixed split, the training sizes (image
+# counts; "all" = the whole training part) and, where the stems name sample groups, a pattern
+# whose first group is the stem's sample: the split is then stratified by sample. pdc_sem's
+# images are 2560x1780 (graphite_*, graphite10_*, ngc_*, large_*): training reads native-
+# resolution patches of them, so 3 images are already a few hundred patches.
+DATASETS: dict[str, dict[str, Any]] = {
+    "pdc_sem": {"val": 0.18, "test": 0.24, "sizes": (3, "all"), "groups": r"([a-z]+\d*)_\d+"},
+    "tio2_sem": {"val": 0.15, "test": 0.25, "sizes": (5, "all")},
+    "emps": {"val": 0.10, "test": 0.15, "sizes": (10, 50)},
+}
+DEFAULT_METHODS = ("unet", "attention_unet", "sage_gan")
+
+
+def fixed_split(name: str, data_dir: Path) -> Path:
+    """The dataset's committed split file, made (seed 0) when it does not exist yet."""
+    path = SPLITS / f"{name}.json"
+    if not path.is_file():
+        stems = [pair.stem for pair in find_pairs(data_dir)]
+        spec = DATASETS[name]
+        fractions = {"val_fraction": spec["val"], "test_fraction": spec["test"]}
+        if "groups" in spec:
+            group_of = {stem: re.fullmatch(spec["groups"], stem).group(1) for stem in stems}
+            split = make_grouped_split(stems, group_of, seed=0, **fractions)
+        else:
+            split = make_split(stems, seed=0, **fractions)
+        save_split(split, path)
+        print(f"made the fixed split {path}")
+    return path
+
+
+def _cell(row: dict[str, Any], key: str) -> str:
+    mean, sd = row[f"{key}_mean"], row[f"{key}_sd"]
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    if sd is None or (isinstance(sd, float) and math.isnan(sd)):
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {sd:.3f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    metrics = [("Dice", "dice"), ("F1@0.5", "f1@0.50"), *PAPER_METRICS]
+    header = ["dataset", "method", "train images", "seeds", *(label for label, _ in metrics)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, entry in results.items():
+        for row in entry["summary"]:
+            cells = [name, row["method"], str(row["train_images"]), str(row["n_seeds"])]
+            cells += [_cell(row, key) for _, key in metrics]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    parser.add_argument("--data", type=Path, default=default_data, help="shared data folder")
+    parser.add_argument("--out", type=Path, required=True, help="runs (resumable), e.g. /tmp/real")
+    parser.add_argument("--results", type=Path, help="JSON file for the summary")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS))
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per method (3)")
+    parser.add_argument("--preset", default="cpu-small", help="cpu-small (CPU) or paper (GPU)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    data_root = Path(os.environ.get("SAGEGAN_SHARED_DATA", args.data))
+    overrides = {key: yaml.safe_load(value) for key, value in (s.split("=", 1) for s in args.set)}
+    results: dict[str, Any] = {}
+    for name in args.datasets:
+        data_dir = data_root / name
+        if not data_dir.is_dir():
+            print(f"skipping {name}: {data_dir} not found")
+            continue
+        start = time.perf_counter()
+        result = run_comparison(
+            data_dir,
+            args.out / name,
+            methods=args.methods,
+            seeds=tuple(range(args.seeds)),
+            train_sizes=DATASETS[name]["sizes"],
+            preset=args.preset,
+            split_file=fixed_split(name, data_dir),
+            overrides=overrides,
+            paper_protocol=True,
+        )
+        results[name] = {
+            "seconds": time.perf_counter() - start,
+            "preset": args.preset,
+            "split": str(SPLITS / f"{name}.json"),
+            "summary": result.summary,
+            "runs": result.runs,
+        }
+    if not results:
+        raise SystemExit(f"no dataset found under {data_root}")
+    table = markdown(results)
+    print(table)
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        document = {"command": "python benchmarks/real_data.py", "args": vars(args), **results}
+        args.results.write_text(json.dumps(document, indent=2, default=str) + "\n")
+        print(f"wrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()
