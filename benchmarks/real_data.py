@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import yaml
 from sagegan.compare import run_comparison
 from sagegan.compare.tables import PAPER_METRICS
 from sagegan.data.pairing import find_pairs
-from sagegan.data.splits import make_grouped_split, make_split, save_split
+from sagegan.data.splits import groups_from_pattern, make_grouped_split, make_split, save_split
 
 SPLITS = Path(__file__).parent / "splits"
 # per dataset: validation and test fractions of the fixed split, the training sizes (image
@@ -36,7 +35,7 @@ SPLITS = Path(__file__).parent / "splits"
 # images are 2560x1780 (graphite_*, graphite10_*, ngc_*, large_*): training reads native-
 # resolution patches of them, so 3 images are already a few hundred patches.
 DATASETS: dict[str, dict[str, Any]] = {
-    "pdc_sem": {"val": 0.18, "test": 0.24, "sizes": (3, "all"), "groups": r"([a-z]+\d*)_\d+"},
+    "pdc_sem": {"val": 0.18, "test": 0.24, "sizes": (3, "all"), "groups": r"^([a-z]+\d*)_\d+$"},
     "tio2_sem": {"val": 0.15, "test": 0.25, "sizes": (5, "all")},
     "emps": {"val": 0.10, "test": 0.15, "sizes": (10, 50)},
 }
@@ -51,7 +50,7 @@ def fixed_split(name: str, data_dir: Path) -> Path:
         spec = DATASETS[name]
         fractions = {"val_fraction": spec["val"], "test_fraction": spec["test"]}
         if "groups" in spec:
-            group_of = {stem: re.fullmatch(spec["groups"], stem).group(1) for stem in stems}
+            group_of = groups_from_pattern(stems, spec["groups"])
             split = make_grouped_split(stems, group_of, seed=0, **fractions)
         else:
             split = make_split(stems, seed=0, **fractions)

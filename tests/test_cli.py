@@ -39,6 +39,14 @@ def test_synth_check_split_round_trip(tmp_path: Path, capsys: pytest.CaptureFixt
         f"synth_{i:04d}" for i in range(5)
     ]
     assert "train" in capsys.readouterr().out
+    # synth_000k: the last digit as the sample: 5 groups of one image stay in training
+    grouped = ["split", str(data), "--out", str(split_path), "--group", r"(\d)$"]
+    assert main(grouped) == 0
+    assert "stratified by 5 groups" in capsys.readouterr().out
+    assert json.loads(split_path.read_text())["test"] == []
+    assert main([*grouped, "--kfold", "2"]) == 2
+    assert main(["split", str(data), "--out", str(split_path), "--group", "^x"]) == 2
+    assert "does not match the stem" in capsys.readouterr().err
 
 
 def test_synth_refuses_to_overwrite_without_flag(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from sagegan.data.splits import (
     SplitWarning,
+    groups_from_pattern,
     kfold_splits,
     load_or_create_split,
     load_split,
@@ -169,3 +170,17 @@ def test_grouped_split_puts_every_group_in_test_and_keeps_one_to_train() -> None
     )
     assert again == split
     assert make_grouped_split(list(groups), groups, seed=1).test != split.test
+
+
+def test_groups_from_pattern_uses_the_first_group_and_names_misfits() -> None:
+    stems = ["graphite_0", "graphite10_1", "ngc_2"]
+    assert groups_from_pattern(stems, r"^([a-z]+\d*)_") == {
+        "graphite_0": "graphite",
+        "graphite10_1": "graphite10",
+        "ngc_2": "ngc",
+    }
+    assert groups_from_pattern(["a_1", "b_2"], r"^[a-z]") == {"a_1": "a", "b_2": "b"}
+    with pytest.raises(ConfigError, match="does not match the stem 'ngc_2'"):
+        groups_from_pattern(stems, r"^graphite")
+    with pytest.raises(ConfigError, match="bad group pattern"):
+        groups_from_pattern(stems, "(")

@@ -27,6 +27,7 @@ Typical use:
   sagegan split my_data/ --out split.json  fix the train/val/test split once for every later run
   sagegan train my_data/ --out runs/a      pretrain + SAGE-GAN stage (add --resume after a crash)
   sagegan segment imgs/ --model runs/a --out seg/   masks, instances, attention overlays
+  sagegan export --onnx runs/a             ONNX model for fast CPU inference (--backend onnx)
   sagegan analyze imgs/ --labels seg/ --out an/     sizes in nm, g(r), psi6, rings + report
   sagegan report runs/a --out report.html  one HTML file of a run and its results (offline)
 
@@ -83,6 +84,27 @@ def _add_prediction_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
     group.add_argument("--threshold", type=float, default=0.5, help="probability threshold (0.5)")
     group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    group.add_argument(
+        "--backend",
+        choices=["torch", "eager", "onnx"],
+        default="torch",
+        help="torch (default: channels_last, inference mode), eager (plain NCHW, the reference's "
+        "way) or onnx (ONNX Runtime on RUN/export/segmenter.onnx, exported when missing)",
+    )
+    group.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="fp32 (default) or bf16 autocast with --backend torch (faster; logits change ~1e-2)",
+    )
+    group.add_argument(
+        "--onnx", metavar="FILE", help="ONNX file for --backend onnx (default: the run's export)"
+    )
+
+
+def _backend_options(args: argparse.Namespace) -> dict[str, object]:
+    """The inference backend options of a prediction verb, as `segment_images` takes them."""
+    return {"backend": args.backend, "precision": args.precision, "onnx_path": args.onnx}
 
 
 def _databar_override(args: argparse.Namespace) -> str | int | None:
@@ -143,9 +165,24 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_split(args: argparse.Namespace) -> int:
     from sagegan.data.pairing import find_pairs
-    from sagegan.data.splits import kfold_splits, make_split, save_split
+    from sagegan.data.splits import (
+        groups_from_pattern,
+        kfold_splits,
+        make_grouped_split,
+        make_split,
+        save_split,
+    )
 
     stems = [pair.stem for pair in find_pairs(args.data, strict=args.strict)]
+    if args.group and args.kfold:
+        raise ConfigError("--group and --kfold cannot be combined")
+    if args.group:
+        groups = groups_from_pattern(stems, args.group)
+        split = make_grouped_split(stems, groups, args.seed, args.val, args.test)
+        save_split(split, args.out)
+        print(f"{_split_summary(split)}, stratified by {len(set(groups.values()))} groups")
+        print(f"-> {args.out}")
+        return 0
     if args.kfold:
         out = Path(args.out)
         for fold, split in enumerate(
@@ -225,6 +262,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         pixel_size_nm=_pixel_size_nm(args),
         device=args.device,
         which=args.checkpoint,
+        **_backend_options(args),
     )
     print(f"segmented {len(summary.results)} image(s) into {summary.out}")
     for failure in summary.failures:
@@ -251,9 +289,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         pixel_size_nm=_pixel_size_nm(args),
         mask_dir=args.mask_dir,
         device=args.device,
+        **_backend_options(args),
     )
     print(format_summary(result.summary))
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sagegan.infer.export import export_onnx, sidecar_path
+
+    path = export_onnx(args.onnx, out=args.out, which=args.checkpoint)
+    record = json.loads(sidecar_path(path).read_text())
+    diff = record["verification"]["max_abs_diff"]
+    print(f"exported {record['weights']} to {path} (ONNX Runtime vs PyTorch max |diff| {diff:.2g})")
+    print(f"sidecar: {sidecar_path(path)}")
     return 0
 
 
@@ -323,6 +373,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         "threshold": args.threshold,
         "device": args.device,
         "which": args.checkpoint,
+        **_backend_options(args),
     }
     result = analyze_images(
         args.inputs,
@@ -457,6 +508,24 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--out", required=True, help="output folder")
     _add_prediction_options(segment)
     _add_calibration_options(segment)
+
+    export = verb(
+        "export",
+        cmd_export,
+        "export a trained segmenter for fast CPU inference (ONNX Runtime: segment --backend onnx)",
+    )
+    export.add_argument(
+        "--onnx", required=True, metavar="RUN", help="training run folder (or weights file)"
+    )
+    export.add_argument(
+        "--out",
+        metavar="FILE",
+        help="ONNX file to write (default: RUN/export/segmenter.onnx; segmenter-last.onnx for "
+        "--checkpoint last)",
+    )
+    export.add_argument(
+        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
+    )
 
     evaluate = verb(
         "evaluate",
@@ -632,6 +701,11 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--val", type=float, default=0.15, help="validation fraction (0.15)")
     split.add_argument("--test", type=float, default=0.15, help="test fraction (0.15)")
     split.add_argument("--kfold", type=int, metavar="K", help="write K cross-validation folds")
+    split.add_argument(
+        "--group",
+        metavar="REGEX",
+        help="stratify by sample: REGEX's first group in the file name, e.g. '^([a-z]+)_'",
+    )
     split.add_argument("--strict", action="store_true", help="unpaired files are an error")
 
     verb("models", cmd_models, "list the available networks with sizes and citations")

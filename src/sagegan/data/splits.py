@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -92,6 +93,23 @@ def make_split(
         val_fraction=val_fraction,
         test_fraction=test_fraction,
     )
+
+
+def groups_from_pattern(stems: Sequence[str], pattern: str) -> dict[str, str]:
+    """Each stem's group: the first capture group (else the whole match) of the regular
+    expression ``pattern`` searched in the stem, e.g. ``^([a-z]+)_`` groups ``ngc_3`` as ``ngc``.
+    A stem the pattern does not match, or a bad pattern, is a ConfigError."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as err:
+        raise ConfigError(f"bad group pattern {pattern!r}: {err}") from None
+    groups = {}
+    for stem in stems:
+        match = regex.search(stem)
+        if match is None:
+            raise ConfigError(f"group pattern {pattern!r} does not match the stem {stem!r}")
+        groups[stem] = match.group(1) if regex.groups else match.group(0)
+    return groups
 
 
 def make_grouped_split(
