@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 import sagegan
@@ -29,14 +28,15 @@ from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate.outputs import write_outputs
 from sagegan.evaluate.selection import select_pairs
 from sagegan.evaluate.tables import MEAN_F1
+from sagegan.infer.backends import check_backend_options
 from sagegan.infer.instances import split_instances
+from sagegan.infer.loading import load_backend
 from sagegan.infer.tiling import TtaMode, check_tiling_options, predict_tiled
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
 from sagegan.metrics.scores import EMPTY_SCORE
 from sagegan.models.checkpoint import (
     SEGMENTER_FILE,
-    load_model,
     read_training_info,
     resolve_checkpoint,
     training_databar,
@@ -96,13 +96,14 @@ def _model_predictor(
     batch_size: int,
     min_distance_px: int,
     min_size_px: int,
+    backend: str,
+    precision: str,
+    onnx_path: str | Path | None,
 ) -> Predictor:
-    network, _ = load_model(model, which=which, map_location=device)
+    runner, _ = load_backend(model, which, backend, precision, device, onnx_path)
 
     def predict(sample: Sample) -> np.ndarray:
-        prediction = predict_tiled(
-            network, sample.image, tile, overlap, batch_size, tta, torch.device(device)
-        )
+        prediction = predict_tiled(runner, sample.image, tile, overlap, batch_size, tta)
         return split_instances(prediction.probability, threshold, min_distance_px, min_size_px)
 
     return predict
@@ -174,6 +175,9 @@ def evaluate_run(
     device: str = "cpu",
     batch_size: int = 1,
     predictor: Predictor | None = None,
+    backend: str = "torch",
+    precision: str = "fp32",
+    onnx_path: str | Path | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained model on the ``split`` part ("test", "val", "train" or "all") of the
     pairs in ``data_dir`` and write metrics.json, per_image.csv and summary.md into ``out``.
@@ -185,8 +189,10 @@ def evaluate_run(
     Tiling options go to `predict_tiled`, ``threshold``/``min_*_px`` to `split_instances`.
     ``predictor`` replaces the model's prediction: it maps a loaded `Sample` to instance labels
     (or a binary mask) of its image; the model then only supplies the split and databar setting.
+    ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`).
     """
     _check_options(protocol, tile, overlap, tta, threshold, batch_size, pixel_size_nm)
+    check_backend_options(backend, precision)
     weights, info = _weights_and_info(model, which)
     chosen_split = Path(split_file) if split_file is not None else training_split_file(model, info)
     pairs = select_pairs(data_dir, split, None if split == "all" else chosen_split, mask_dir)
@@ -205,6 +211,9 @@ def evaluate_run(
             batch_size,
             min_distance_px,
             min_size_px,
+            backend,
+            precision,
+            onnx_path,
         )
     thresholds = default_thresholds(protocol)
     pixel_sizes, hd95_unit = _pixel_sizes(pairs, pixel_size_nm)
@@ -238,6 +247,7 @@ def evaluate_run(
             "databar": databar,
             "instances": {"min_distance_px": min_distance_px, "min_size_px": min_size_px},
             "predictor": "custom" if custom_predictor else "model",
+            "backend": None if custom_predictor else {"name": backend, "precision": precision},
         },
         "hd95_unit": summary.get("hd95_unit"),
     }

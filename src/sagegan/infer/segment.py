@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from matplotlib import colormaps
 from PIL import Image
 from tqdm import tqdm
@@ -36,14 +35,11 @@ from sagegan.data.dataset import Sample, load_sample
 from sagegan.data.io import write_image, write_labels, write_mask
 from sagegan.data.pairing import Pair, find_images
 from sagegan.errors import ConfigError, DataError, SageganError
+from sagegan.infer.backends import check_backend_options
 from sagegan.infer.instances import split_instances
+from sagegan.infer.loading import load_backend
 from sagegan.infer.tiling import Prediction, TtaMode, check_tiling_options, predict_tiled
-from sagegan.models.checkpoint import (
-    load_model,
-    read_training_info,
-    training_databar,
-    write_json_atomic,
-)
+from sagegan.models.checkpoint import read_training_info, training_databar, write_json_atomic
 
 LOGGER = logging.getLogger("sagegan")
 OVERLAY_COLORMAP = "inferno"
@@ -135,6 +131,9 @@ def segment_images(
     batch_size: int = 1,
     min_distance_px: int = 3,
     min_size_px: int = 10,
+    backend: str = "torch",
+    precision: str = "fp32",
+    onnx_path: str | Path | None = None,
 ) -> SegmentSummary:
     """Segment every image of ``inputs`` (files, folders, globs) with a trained model.
 
@@ -142,10 +141,13 @@ def segment_images(
     file. ``databar`` None uses the model's training setting ("auto" when unknown); "auto",
     "none" or a row count override it. ``pixel_size_nm`` overrides the files' calibration. Tiling
     options go to `predict_tiled`, ``threshold``/``min_distance_px``/``min_size_px`` to
-    `split_instances`. An input that cannot be read or segmented is logged (one line naming the
-    file) and skipped; the summary lists it. Options errors raise ConfigError before any work.
+    `split_instances`. ``backend``/``precision``/``onnx_path`` pick the inference backend
+    (`sagegan.infer.loading.load_backend`: torch, eager or onnx). An input that cannot be read or
+    segmented is logged (one line naming the file) and skipped; the summary lists it. Options
+    errors raise ConfigError before any work.
     """
     check_tiling_options(tile, overlap, batch_size, tta)
+    check_backend_options(backend, precision)
     if not 0.0 <= threshold < 1.0:
         raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
     if pixel_size_nm is not None and not pixel_size_nm > 0:
@@ -153,7 +155,7 @@ def segment_images(
     out = Path(out)
     failures: list[SegmentFailure] = []
     images = _expand_inputs(inputs, failures)
-    model, info = load_model(model_path, which=which, map_location=device)
+    runner, info = load_backend(model_path, which, backend, precision, device, onnx_path)
     weights = Path(info["path"])
     if databar is None:
         databar = training_databar(read_training_info(weights))
@@ -171,13 +173,12 @@ def segment_images(
         "model": str(weights),
         "model_name": info.get("model"),
         "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
+        "backend": {"name": backend, "precision": precision, "onnx": info.get("onnx")},
     }
     for path in tqdm(images, desc="segmenting", unit="img", disable=not progress):
         try:
             sample = load_sample(Pair(path.stem, path, None), databar, pixel_size_nm)
-            prediction = predict_tiled(
-                model, sample.image, tile, overlap, batch_size, tta, torch.device(device)
-            )
+            prediction = predict_tiled(runner, sample.image, tile, overlap, batch_size, tta)
             labels = split_instances(
                 prediction.probability, threshold, min_distance_px, min_size_px
             )

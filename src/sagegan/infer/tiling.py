@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from sagegan.errors import ConfigError
+from sagegan.infer.backends import InferenceBackend, as_backend
 from sagegan.models.attention_unet import upsample_attention
 from sagegan.models.output import SegmentationOutput
 
@@ -57,12 +58,6 @@ class Prediction:
 
     probability: np.ndarray
     attention: np.ndarray | None
-
-
-def network_stride(model: nn.Module) -> int:
-    """The input multiple a segmenter pads to (``2**depth``; 1 for a model without ``depth``)."""
-    depth = getattr(model, "depth", 0)
-    return 2 ** int(depth) if isinstance(depth, int) else 1
 
 
 def window_size(length: int, tile: int, stride: int) -> int:
@@ -123,7 +118,9 @@ def _batches(windows: list[tuple[int, int]], batch_size: int) -> Iterator[list[t
         yield windows[first : first + batch_size]
 
 
-def _run_network(model: nn.Module, batch: Tensor, tta: str) -> tuple[Tensor, Tensor | None]:
+def _run_network(
+    backend: InferenceBackend, batch: Tensor, tta: str
+) -> tuple[Tensor, Tensor | None]:
     """Logits (B x 1 x h x w) and finest attention map upsampled to h x w (or None), averaged over
     the flips of ``tta`` with each flip undone on the outputs."""
     flips = FLIP_DIMS if tta == "flips" else FLIP_DIMS[:1]
@@ -131,7 +128,7 @@ def _run_network(model: nn.Module, batch: Tensor, tta: str) -> tuple[Tensor, Ten
     logits_sum: Tensor | None = None
     attention_sum: Tensor | None = None
     for dims in flips:
-        output = model(torch.flip(batch, dims) if dims else batch)
+        output = backend(torch.flip(batch, dims) if dims else batch)
         if not isinstance(output, SegmentationOutput):
             raise ConfigError(f"model returned {type(output).__name__}, not SegmentationOutput")
         if output.logits.shape[1] != 1:
@@ -161,7 +158,7 @@ def _padded_crop(image: np.ndarray, top: int, left: int, window: tuple[int, int]
 
 
 def predict_tiled(
-    model: nn.Module,
+    model: nn.Module | InferenceBackend,
     image: np.ndarray,
     tile: tuple[int, int] = (512, 512),
     overlap: float = 0.25,
@@ -174,16 +171,19 @@ def predict_tiled(
 
     ``tile`` is the window (height, width) before rounding up to the network stride, ``overlap``
     the share of a window shared with its neighbour, ``tta="flips"`` averages the logits over the
-    four horizontal/vertical flip combinations (each flip undone on the output). The model runs in
-    eval mode under ``torch.inference_mode`` (a model in training mode is switched to eval for the
-    call and back afterwards). See the module docstring for window placement and blending.
+    four horizontal/vertical flip combinations (each flip undone on the output). ``model`` is an
+    inference backend (`sagegan.infer.backends`; ``device`` is then its own) or a plain module,
+    which runs as the ``eager`` backend on ``device``. The network runs in eval mode under
+    ``torch.inference_mode`` (a module in training mode is switched to eval for the call and back
+    afterwards). See the module docstring for window placement and blending.
     """
     image = np.asarray(image, dtype=np.float32)
     check_tiling_options(tile, overlap, batch_size, tta)
     if image.ndim != 2 or image.size == 0:
         raise ConfigError(f"expected a non-empty 2-D image, got shape {image.shape}")
     height, width = image.shape
-    stride = network_stride(model)
+    backend = as_backend(model, device)
+    stride = backend.stride
     window = (window_size(height, int(tile[0]), stride), window_size(width, int(tile[1]), stride))
     windows = [
         (top, left)
@@ -193,35 +193,28 @@ def predict_tiled(
     logit_sum = np.zeros((height, width), dtype=np.float32)
     weight_sum = np.zeros((height, width), dtype=np.float32)
     attention_sum: np.ndarray | None = None
-    device = torch.device(device)
-    was_training = model.training
-    model.eval()
-    try:
-        with (
-            torch.inference_mode(),
-            tqdm(total=len(windows), desc="tiles", unit="tile", disable=not progress) as bar,
-        ):
-            for group in _batches(windows, batch_size):
-                crops = np.stack([_padded_crop(image, top, left, window) for top, left in group])
-                logits, attention = _run_network(
-                    model, torch.from_numpy(crops)[:, None].to(device), tta
-                )
-                logits_np = logits[:, 0].float().cpu().numpy()
-                attention_np = None if attention is None else attention[:, 0].float().cpu().numpy()
-                if attention_np is not None and attention_sum is None:
-                    attention_sum = np.zeros((height, width), dtype=np.float32)
-                for index, (top, left) in enumerate(group):
-                    weights = window_weights(window, top, left, (height, width))
-                    rows = slice(top, min(top + window[0], height))
-                    cols = slice(left, min(left + window[1], width))
-                    inside = (slice(0, rows.stop - top), slice(0, cols.stop - left))
-                    logit_sum[rows, cols] += weights[inside] * logits_np[index][inside]
-                    weight_sum[rows, cols] += weights[inside]
-                    if attention_sum is not None:
-                        attention_sum[rows, cols] += weights[inside] * attention_np[index][inside]
-                bar.update(len(group))
-    finally:
-        model.train(was_training)
+    with (
+        backend.prepared(),
+        torch.inference_mode(),
+        tqdm(total=len(windows), desc="tiles", unit="tile", disable=not progress) as bar,
+    ):
+        for group in _batches(windows, batch_size):
+            crops = np.stack([_padded_crop(image, top, left, window) for top, left in group])
+            logits, attention = _run_network(backend, torch.from_numpy(crops)[:, None], tta)
+            logits_np = logits[:, 0].float().cpu().numpy()
+            attention_np = None if attention is None else attention[:, 0].float().cpu().numpy()
+            if attention_np is not None and attention_sum is None:
+                attention_sum = np.zeros((height, width), dtype=np.float32)
+            for index, (top, left) in enumerate(group):
+                weights = window_weights(window, top, left, (height, width))
+                rows = slice(top, min(top + window[0], height))
+                cols = slice(left, min(left + window[1], width))
+                inside = (slice(0, rows.stop - top), slice(0, cols.stop - left))
+                logit_sum[rows, cols] += weights[inside] * logits_np[index][inside]
+                weight_sum[rows, cols] += weights[inside]
+                if attention_sum is not None:
+                    attention_sum[rows, cols] += weights[inside] * attention_np[index][inside]
+            bar.update(len(group))
     logit_sum /= weight_sum
     if attention_sum is not None:
         attention_sum /= weight_sum
