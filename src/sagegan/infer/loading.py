@@ -1,0 +1,58 @@
+"""`load_backend`: a saved segmenter ready to run on the chosen inference backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sagegan.errors import ConfigError, DataError
+from sagegan.infer.backends import (
+    EagerBackend,
+    InferenceBackend,
+    OnnxBackend,
+    TorchBackend,
+    check_backend_options,
+    require_onnx,
+)
+from sagegan.infer.export import current_onnx_export, file_sha256
+from sagegan.models.checkpoint import load_model
+
+
+def load_backend(
+    model_path: str | Path,
+    which: str = "best",
+    backend: str = "torch",
+    precision: str = "fp32",
+    device: str | torch.device = "cpu",
+    onnx_path: str | Path | None = None,
+) -> tuple[InferenceBackend, dict[str, Any]]:
+    """The segmenter of a run folder (its ``which`` checkpoint), checkpoint folder or weights
+    file on ``backend``, and its info (weights metadata, ``path``; ``onnx`` for that backend).
+
+    The ``onnx`` backend uses ``onnx_path`` or the run's default export, exported first when
+    missing or stale; an ONNX file made from other weights is refused (DataError).
+    """
+    check_backend_options(backend, precision)
+    if onnx_path is not None and backend != "onnx":
+        raise ConfigError(f"an ONNX file is only used by the onnx backend, not {backend!r}")
+    if backend == "onnx":
+        require_onnx()
+        if torch.device(device).type != "cpu":
+            raise ConfigError("the onnx backend runs on the CPU; use the torch backend on cuda")
+    model, info = load_model(model_path, which=which, map_location=device)
+    if backend == "eager":
+        return EagerBackend(model, device), info
+    if backend == "torch":
+        return TorchBackend(model, device, precision), info
+    del model
+    path = Path(onnx_path) if onnx_path is not None else current_onnx_export(model_path, which)
+    runner = OnnxBackend(path)
+    if runner.metadata.get("weights_sha256") != file_sha256(info["path"]):
+        raise DataError(
+            path,
+            f"was exported from other weights than {info['path']}; "
+            "export again with `sagegan export --onnx RUN`",
+        )
+    return runner, {**info, "onnx": str(path)}
