@@ -8,51 +8,27 @@ row per image), ``analysis.json`` (everything, including g(r) curves and the fol
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-import sagegan
-from sagegan.analysis.figures import order_figure, particle_overlay, size_histogram
 from sagegan.analysis.image import ImageAnalysis, OrderOptions, analyze_image, unit_name
+from sagegan.analysis.outputs import AnalysisResult, write_outputs
 from sagegan.analysis.sizes import fit_lognormal, size_summary
 from sagegan.data.calibration import PixelSize, read_pixel_size
 from sagegan.data.databar import DatabarMode
 from sagegan.data.pairing import find_images, find_label_files
 from sagegan.errors import ConfigError, DataError, SageganError
-from sagegan.evaluate.outputs import json_ready
 from sagegan.infer import segment_images
-from sagegan.models.checkpoint import write_bytes_atomic, write_json_atomic
 
 LOGGER = logging.getLogger("sagegan")
-PARTICLES_CSV = "particles.csv"
-IMAGES_CSV = "images.csv"
-ANALYSIS_JSON = "analysis.json"
-SUMMARY_MD = "summary.md"
-FIGURES = "figures"
 SEGMENTED = "segmented"
-ANALYSIS_KIND = "sagegan-analysis"
 # order statistics averaged over the images in the folder summary (each image has its own window)
 ORDER_MEANS = ("clark_evans", "clark_evans_z", "psi6_mean", "psi6_z", "g_peak_z", "ring_density_z")
-
-
-@dataclass
-class AnalysisResult:
-    """The analysed images, the folder summary, the inputs that failed and the files written."""
-
-    out: Path
-    unit: str
-    images: list[ImageAnalysis]
-    folder: dict[str, Any]
-    failures: list[tuple[Path, str]] = field(default_factory=list)
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 def _pixel_sizes(images: Sequence[Path], override_nm: float | None) -> dict[Path, PixelSize | None]:
@@ -211,130 +187,3 @@ def folder_summary(analyses: Sequence[ImageAnalysis], unit: str) -> dict[str, An
         values = [a.scalars[key] for a in analyses if a.scalars.get(key) is not None]
         summary[f"{key}_image_mean"] = float(np.mean(values)) if values else None
     return summary
-
-
-def calibration_note(analyses: Sequence[ImageAnalysis]) -> str:
-    """One sentence on the unit of every length in the outputs and where it came from."""
-    if analyses[0].unit == "px":
-        return (
-            "Uncalibrated: no pixel size in the files and none given (--pixel-size); lengths are "
-            "in pixels (px), areas in px^2."
-        )
-    sources = sorted({f"{a.pixel_size.nm:g} nm/px ({a.pixel_size.source})" for a in analyses})
-    return f"Lengths in nm, areas in nm^2; pixel sizes: {'; '.join(sources)}."
-
-
-def _csv_text(rows: Sequence[dict[str, Any]]) -> str:
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: "" if value is None else value for key, value in row.items()})
-    return buffer.getvalue()
-
-
-def _number(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _markdown(result: AnalysisResult, note: str) -> str:
-    lines = [f"# Particle analysis ({len(result.images)} images)", "", note, ""]
-    lines += ["| folder | value |", "|---|---|"]
-    lines += [f"| {key} | {_number(value)} |" for key, value in result.folder.items()]
-    columns = [key for key in result.images[0].scalars if key not in ("unit", "pixel_size_nm")]
-    lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for analysis in result.images:
-        lines.append("| " + " | ".join(_number(analysis.scalars.get(c)) for c in columns) + " |")
-    if result.failures:
-        lines += ["", "Skipped:", *[f"- {message}" for _, message in result.failures]]
-    return "\n".join(lines) + "\n"
-
-
-def write_outputs(
-    result: AnalysisResult, settings: dict[str, Any], max_figures: int
-) -> dict[str, Path]:
-    """Write the tables, the JSON, the markdown summary and the figures into ``result.out``."""
-    out = result.out
-    files = {
-        "particles": out / PARTICLES_CSV,
-        "images": out / IMAGES_CSV,
-        "json": out / ANALYSIS_JSON,
-        "markdown": out / SUMMARY_MD,
-    }
-    particle_rows = [
-        {"image": a.stem, **row, "measured": bool(kept)}
-        for a in result.images
-        for row, kept in zip(a.particles.rows(), a.measured, strict=True)
-    ]
-    write_bytes_atomic(files["particles"], _csv_text(particle_rows).encode())
-    write_bytes_atomic(files["images"], _csv_text([a.scalars for a in result.images]).encode())
-    unit = result.unit
-    ecd = np.concatenate([a.particles.columns["ecd"][a.measured] for a in result.images])
-    figures = [
-        {
-            "file": str(
-                size_histogram(
-                    ecd,
-                    fit_lognormal(ecd),
-                    unit,
-                    out / FIGURES / "size_histogram.png",
-                    f"{ecd.size} particles in {len(result.images)} images"
-                    + (" (edge particles excluded)" if settings["exclude_edges"] else ""),
-                ).relative_to(out)
-            ),
-            "caption": "Equivalent circular diameters of the measured particles, all images "
-            "pooled, with the maximum-likelihood log-normal fit.",
-        }
-    ]
-    for analysis in result.images[:max_figures]:
-        overlay = particle_overlay(
-            analysis.image,
-            analysis.labels,
-            analysis.measured,
-            out / FIGURES / f"{analysis.stem}_overlay.png",
-            f"{analysis.stem}: {analysis.scalars['count']} particles",
-        )
-        figures.append(
-            {
-                "file": str(overlay.relative_to(out)),
-                "caption": f"{analysis.stem}: measured particles outlined in cyan, particles "
-                "touching the border (excluded from size statistics) in orange.",
-            }
-        )
-        curve = order_figure(
-            analysis.order, unit, out / FIGURES / f"{analysis.stem}_order.png", analysis.stem
-        )
-        if curve is not None:
-            figures.append(
-                {
-                    "file": str(curve.relative_to(out)),
-                    "caption": f"{analysis.stem}: pair correlation g(r) of the particle centroids "
-                    "against complete spatial randomness (grey: 95% envelope).",
-                }
-            )
-    note = calibration_note(result.images)
-    document = {
-        "kind": ANALYSIS_KIND,
-        "sagegan_version": sagegan.__version__,
-        "unit": unit,
-        "calibration_note": note,
-        "settings": settings,
-        "folder": result.folder,
-        "images": [
-            {**a.scalars, "source": str(a.source), "labels": str(a.label_file)}
-            for a in result.images
-        ],
-        "order": {a.stem: a.order for a in result.images},
-        "figures": figures,
-        "failures": [{"path": str(path), "message": message} for path, message in result.failures],
-    }
-    write_json_atomic(files["json"], json_ready(document))
-    write_bytes_atomic(files["markdown"], _markdown(result, note).encode())
-    return files

@@ -10,7 +10,10 @@ Typical use::
 
 from __future__ import annotations
 
+from sagegan.infer.backends import EagerBackend, OnnxBackend, TorchBackend
+from sagegan.infer.export import export_onnx
 from sagegan.infer.instances import split_instances
+from sagegan.infer.loading import load_backend
 from sagegan.infer.segment import (
     ImageResult,
     SegmentFailure,
@@ -21,11 +24,16 @@ from sagegan.infer.segment import (
 from sagegan.infer.tiling import Prediction, predict_tiled
 
 __all__ = [
+    "EagerBackend",
     "ImageResult",
+    "OnnxBackend",
     "Prediction",
     "SegmentFailure",
     "SegmentSummary",
+    "TorchBackend",
     "attention_overlay",
+    "export_onnx",
+    "load_backend",
     "predict_tiled",
     "segment_images",
     "split_instances",

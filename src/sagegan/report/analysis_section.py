@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sagegan.analysis.outputs import ANALYSIS_KIND
 from sagegan.errors import DataError
 from sagegan.report import html
 from sagegan.report.detect import ANALYSIS_FILE
 from sagegan.report.embed import png_of_file
 from sagegan.report.reading import read_json, require_keys
 
-ANALYSIS_KIND = "sagegan-analysis"
 STEM = "stem"
 
 

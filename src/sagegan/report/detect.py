@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sagegan.analysis.outputs import ANALYSIS_JSON as ANALYSIS_FILE
+from sagegan.compare.tables import JSON_FILE as COMPARISON_FILE
 from sagegan.errors import ConfigError
+from sagegan.evaluate.outputs import METRICS_FILE as EVALUATION_FILE
 
 # in the order the report shows them
 KINDS = ("run", "evaluation", "segmentation", "comparison", "analysis")
-EVALUATION_FILE = "metrics.json"
-COMPARISON_FILE = "comparison.json"
-ANALYSIS_FILE = "analysis.json"
 RUN_FILES = ("log.jsonl", "config.yaml")
 MASK_SUFFIX = "_mask.png"
 
