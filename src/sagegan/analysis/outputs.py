@@ -82,6 +82,60 @@ def _markdown(result: AnalysisResult, note: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _histogram(sizes: np.ndarray, unit: str, path: Path, title: str) -> Path:
+    return size_histogram(sizes, fit_lognormal(sizes), unit, path, title)
+
+
+def write_figures(
+    result: AnalysisResult, folder: Path, exclude_edges: bool, max_figures: int
+) -> list[tuple[Path, str]]:
+    """The pooled size histogram, then for the first ``max_figures`` images their outlines, size
+    histogram and g(r); (file, caption) pairs."""
+    unit = result.unit
+    ecd = np.concatenate([a.particles.columns["ecd"][a.measured] for a in result.images])
+    title = f"{ecd.size} particles in {len(result.images)} images"
+    figures = [
+        (
+            _histogram(ecd, unit, folder / "size_histogram.png", title),
+            "Equivalent circular diameters of the measured particles"
+            + (" (edge particles excluded)" if exclude_edges else "")
+            + ", all images pooled, with the maximum-likelihood log-normal fit.",
+        )
+    ]
+    for analysis in result.images[:max_figures]:
+        stem = analysis.stem
+        sizes = analysis.particles.columns["ecd"][analysis.measured]
+        size_title = f"{stem}: {sizes.size} measured particles"
+        overlay = particle_overlay(
+            analysis.image,
+            analysis.labels,
+            analysis.measured,
+            folder / f"{stem}_overlay.png",
+            f"{stem}: {analysis.scalars['count']} particles",
+        )
+        figures += [
+            (
+                overlay,
+                f"{stem}: measured particles outlined in cyan, particles touching the border "
+                "(excluded from size statistics) in orange.",
+            ),
+            (
+                _histogram(sizes, unit, folder / f"{stem}_sizes.png", size_title),
+                f"{stem}: equivalent circular diameters with the log-normal fit.",
+            ),
+        ]
+        curve = order_figure(analysis.order, unit, folder / f"{stem}_order.png", stem)
+        if curve is not None:
+            figures.append(
+                (
+                    curve,
+                    f"{stem}: pair correlation g(r) of the particle centroids against complete "
+                    "spatial randomness (grey: 95% envelope).",
+                )
+            )
+    return figures
+
+
 def write_outputs(
     result: AnalysisResult, settings: dict[str, Any], max_figures: int
 ) -> dict[str, Path]:
@@ -100,55 +154,12 @@ def write_outputs(
     ]
     write_bytes_atomic(files["particles"], _csv_text(particle_rows).encode())
     write_bytes_atomic(files["images"], _csv_text([a.scalars for a in result.images]).encode())
-    unit = result.unit
-    ecd = np.concatenate([a.particles.columns["ecd"][a.measured] for a in result.images])
-    figures = [
-        {
-            "file": str(
-                size_histogram(
-                    ecd,
-                    fit_lognormal(ecd),
-                    unit,
-                    out / FIGURES / "size_histogram.png",
-                    f"{ecd.size} particles in {len(result.images)} images"
-                    + (" (edge particles excluded)" if settings["exclude_edges"] else ""),
-                ).relative_to(out)
-            ),
-            "caption": "Equivalent circular diameters of the measured particles, all images "
-            "pooled, with the maximum-likelihood log-normal fit.",
-        }
-    ]
-    for analysis in result.images[:max_figures]:
-        overlay = particle_overlay(
-            analysis.image,
-            analysis.labels,
-            analysis.measured,
-            out / FIGURES / f"{analysis.stem}_overlay.png",
-            f"{analysis.stem}: {analysis.scalars['count']} particles",
-        )
-        figures.append(
-            {
-                "file": str(overlay.relative_to(out)),
-                "caption": f"{analysis.stem}: measured particles outlined in cyan, particles "
-                "touching the border (excluded from size statistics) in orange.",
-            }
-        )
-        curve = order_figure(
-            analysis.order, unit, out / FIGURES / f"{analysis.stem}_order.png", analysis.stem
-        )
-        if curve is not None:
-            figures.append(
-                {
-                    "file": str(curve.relative_to(out)),
-                    "caption": f"{analysis.stem}: pair correlation g(r) of the particle centroids "
-                    "against complete spatial randomness (grey: 95% envelope).",
-                }
-            )
+    figures = write_figures(result, out / FIGURES, settings["exclude_edges"], max_figures)
     note = calibration_note(result.images)
     document = {
         "kind": ANALYSIS_KIND,
         "sagegan_version": sagegan.__version__,
-        "unit": unit,
+        "unit": result.unit,
         "calibration_note": note,
         "settings": settings,
         "folder": result.folder,
@@ -157,7 +168,9 @@ def write_outputs(
             for a in result.images
         ],
         "order": {a.stem: a.order for a in result.images},
-        "figures": figures,
+        "figures": [
+            {"file": str(path.relative_to(out)), "caption": caption} for path, caption in figures
+        ],
         "failures": [{"path": str(path), "message": message} for path, message in result.failures],
     }
     write_json_atomic(files["json"], json_ready(document))
