@@ -124,6 +124,9 @@ def test_demo_runs_end_to_end_and_resumes(
     for stem in split["test"]:
         assert (out / "segmented" / f"{stem}_labels.tif").is_file()
     assert "test particles counted (predicted / true)" in first
+    stages = json.loads((out / "demo.json").read_text())["seconds"]
+    assert list(stages) == ["simulate", "train", "segment", "evaluate", "analyze", "report"]
+    assert all(seconds > 0 for seconds in stages.values()) and "wall time: simulate" in first
     assert (out / "analysis" / "particles.csv").is_file()
     report = out / "report.html"
     assert f"report: {report}" in first

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +29,14 @@ DEMO_STYLE = "mixed"
 
 @dataclass
 class DemoResult:
-    """Where the demo wrote things and its headline numbers."""
+    """Where the demo wrote things, its headline numbers and the wall seconds of each stage."""
 
     out: Path
     data_dir: Path
     split_path: Path
     run_dir: Path
     report: Path
+    seconds: dict[str, float] = field(default_factory=dict)
     headline: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,6 +51,16 @@ def simulate_demo_data(data_dir: Path, n_images: int, seed: int) -> Path:
             LOGGER.info("reusing the simulated dataset in %s", data_dir)
             return data_dir
     return write_dataset(data_dir, n=n_images, seed=seed, config=config, overwrite=True)
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the wall time of the block to ``seconds[stage]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
 
 
 def _analysis_headline(
@@ -74,7 +88,9 @@ def run_demo(
     Running it again reuses the simulation and resumes (or just reloads) the training run.
     """
     out = Path(out)
-    data_dir = simulate_demo_data(out / "data", n_images, seed)
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "simulate"):
+        data_dir = simulate_demo_data(out / "data", n_images, seed)
     check = check_dataset(data_dir)
     print(check.to_text())
     if not check.ok:
@@ -92,27 +108,35 @@ def run_demo(
     )
     run_dir = out / "run"
     resume = (run_dir / "last.json").is_file()
-    run = train(data_dir, run_dir, None if resume else config, resume=resume, split_path=split_path)
+    with _timed(seconds, "train"):
+        run = train(
+            data_dir, run_dir, None if resume else config, resume=resume, split_path=split_path
+        )
     best = run.best or {}
     test_images = [pairs[stem].image for stem in split.test]
-    segmented = segment_images(test_images, run_dir, out / "segmented")
-    # the simulator's labels/ hold the exact instances (masks/ merges touching particles)
-    scores = evaluate_run(run_dir, data_dir, out=out / "evaluation", mask_dir="labels").summary
-    predicted = analyze_images(test_images, out / "analysis", labels_dir=out / "segmented")
-    truth = analyze_images(
-        test_images, out / "analysis-truth", labels_dir=data_dir / "labels", progress=False
-    )
-    report_path = write_report(
-        [run_dir, out / "evaluation", out / "segmented", out / "analysis"],
-        out / "report.html",
-        title="sagegan demo: simulated SEM nanoparticles",
-    )
+    with _timed(seconds, "segment"):
+        segmented = segment_images(test_images, run_dir, out / "segmented")
+    with _timed(seconds, "evaluate"):
+        # the simulator's labels/ hold the exact instances (masks/ merges touching particles)
+        scores = evaluate_run(run_dir, data_dir, out=out / "evaluation", mask_dir="labels").summary
+    with _timed(seconds, "analyze"):
+        predicted = analyze_images(test_images, out / "analysis", labels_dir=out / "segmented")
+        truth = analyze_images(
+            test_images, out / "analysis-truth", labels_dir=data_dir / "labels", progress=False
+        )
+    with _timed(seconds, "report"):
+        report_path = write_report(
+            [run_dir, out / "evaluation", out / "segmented", out / "analysis"],
+            out / "report.html",
+            title="sagegan demo: simulated SEM nanoparticles",
+        )
     result = DemoResult(
         out=out,
         data_dir=data_dir,
         split_path=split_path,
         run_dir=run_dir,
         report=report_path,
+        seconds=seconds,
         headline={
             "images": len(stems),
             "particles": sum(f.n_instances for f in check.files),
@@ -127,8 +151,10 @@ def run_demo(
             "report": str(report_path),
         },
     )
-    (out / "demo.json").write_text(json.dumps({k: str(v) for k, v in vars(result).items()}))
+    record = {**{k: str(v) for k, v in vars(result).items()}, "seconds": seconds}
+    (out / "demo.json").write_text(json.dumps({**record, "headline": result.headline}, indent=2))
     print(f"\nsagegan demo finished: results in {out}")
     for key, value in result.headline.items():
         print(f"  {key}: {value}")
+    print("  wall time: " + ", ".join(f"{stage} {t:.0f} s" for stage, t in seconds.items()))
     return result
