@@ -102,9 +102,20 @@ def _add_prediction_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _backend_options(args: argparse.Namespace) -> dict[str, object]:
-    """The inference backend options of a prediction verb, as `segment_images` takes them."""
-    return {"backend": args.backend, "precision": args.precision, "onnx_path": args.onnx}
+def _prediction_kwargs(args: argparse.Namespace) -> dict[str, object]:
+    """The options `_add_prediction_options` adds, as `segment_images` and `evaluate_run` take
+    them."""
+    return {
+        "tile": args.tile,
+        "overlap": args.overlap,
+        "tta": "flips" if args.tta else "none",
+        "threshold": args.threshold,
+        "which": args.checkpoint,
+        "device": args.device,
+        "backend": args.backend,
+        "precision": args.precision,
+        "onnx_path": args.onnx,
+    }
 
 
 def _databar_override(args: argparse.Namespace) -> str | int | None:
@@ -254,15 +265,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
         args.inputs,
         args.model,
         Path(args.out),
-        tile=args.tile,
-        overlap=args.overlap,
-        tta="flips" if args.tta else "none",
-        threshold=args.threshold,
         databar=_databar_override(args),
         pixel_size_nm=_pixel_size_nm(args),
-        device=args.device,
-        which=args.checkpoint,
-        **_backend_options(args),
+        **_prediction_kwargs(args),
     )
     print(f"segmented {len(summary.results)} image(s) into {summary.out}")
     for failure in summary.failures:
@@ -280,16 +285,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         split_file=args.split_file,
         protocol=args.protocol,
-        tile=args.tile,
-        overlap=args.overlap,
-        tta="flips" if args.tta else "none",
-        threshold=args.threshold,
-        which=args.checkpoint,
         databar=_databar_override(args),
         pixel_size_nm=_pixel_size_nm(args),
         mask_dir=args.mask_dir,
-        device=args.device,
-        **_backend_options(args),
+        **_prediction_kwargs(args),
     )
     print(format_summary(result.summary))
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
@@ -366,15 +365,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if (args.model is None) == (args.labels is None):
         raise ConfigError("give either --model RUN (segment first) or --labels DIR")
-    segment_options = {
-        "tile": args.tile,
-        "overlap": args.overlap,
-        "tta": "flips" if args.tta else "none",
-        "threshold": args.threshold,
-        "device": args.device,
-        "which": args.checkpoint,
-        **_backend_options(args),
-    }
     result = analyze_images(
         args.inputs,
         args.out,
@@ -386,7 +376,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         min_area_px=args.min_area,
         order=OrderOptions(n_reference=args.references, seed=args.seed),
         max_figures=args.max_figures,
-        segment_options=segment_options if args.model else None,
+        segment_options=_prediction_kwargs(args) if args.model else None,
     )
     print(result.files["markdown"].read_text())
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")

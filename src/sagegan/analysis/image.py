@@ -10,7 +10,7 @@ import numpy as np
 
 from sagegan.analysis.order import Window, check_order_options, order_metrics
 from sagegan.analysis.particles import ParticleTable, measure_particles
-from sagegan.analysis.sizes import fit_lognormal, size_summary
+from sagegan.analysis.sizes import LogNormalFit, fit_lognormal, size_summary
 from sagegan.data.calibration import PixelSize
 from sagegan.data.databar import DatabarMode, crop_databar, resolve_databar_rows
 from sagegan.data.io import read_image, read_mask
@@ -96,12 +96,36 @@ def unit_name(name: str, dimension: int, unit: str) -> str:
     return f"{name}_{unit}{'2' if dimension == 2 else ''}"
 
 
+def per_area(name: str, unit: str) -> str:
+    """A per-area quantity's name with its area unit: per µm² when in nm, else per px²."""
+    return f"{name}_per_um2" if unit == "nm" else f"{name}_per_px2"
+
+
+def to_per_area_unit(value: float | None, unit: str) -> float | None:
+    """A value per ``unit``² converted to the unit `per_area` names (nm⁻² -> µm⁻²)."""
+    if value is None:
+        return None
+    return value / UM_PER_NM**2 if unit == "nm" else value
+
+
+def size_scalars(ecd: np.ndarray, unit: str) -> tuple[dict[str, Any], LogNormalFit | None]:
+    """Summary statistics of the equivalent diameters ``ecd`` (``ecd_<stat>_<unit>``) and the
+    log-normal fit's median and geometric sd; the fit itself for anything else."""
+    scalars = {
+        unit_name(f"ecd_{key}", 1, unit): value
+        for key, value in size_summary(ecd).items()
+        if key != "n"
+    }
+    fit = fit_lognormal(ecd)
+    scalars[unit_name("lognormal_median", 1, unit)] = None if fit is None else fit.median
+    scalars["lognormal_gsd"] = None if fit is None else fit.geometric_sd
+    return scalars, fit
+
+
 def order_scalars(report: dict[str, Any], unit: str) -> dict[str, Any]:
     """The headline order numbers of an `order_metrics` dict, each with its z-score against
     complete spatial randomness where that says "ordered" or "clustered"."""
     metrics = report["metrics"]
-    area_scale = (1.0 / UM_PER_NM) ** 2 if unit == "nm" else 1.0
-    ring_density = metrics["ring_density"]["observed"]
     return {
         unit_name("nnd_mean", 1, unit): metrics["nnd_mean"]["observed"],
         "clark_evans": metrics["clark_evans"]["observed"],
@@ -112,9 +136,7 @@ def order_scalars(report: dict[str, Any], unit: str) -> dict[str, Any]:
         unit_name("g_peak_r", 1, unit): metrics["g_peak_r"]["observed"],
         "g_peak": metrics["g_peak"]["observed"],
         "g_peak_z": metrics["g_peak"]["z"],
-        ("ring_density_per_um2" if unit == "nm" else "ring_density_per_px2"): (
-            None if ring_density is None else ring_density * area_scale
-        ),
+        per_area("ring_density", unit): to_per_area_unit(metrics["ring_density"]["observed"], unit),
         "ring_density_z": metrics["ring_density"]["z"],
         "ring_particle_fraction": metrics["ring_particle_fraction"]["observed"],
         "largest_cluster_fraction": metrics["largest_cluster_fraction"]["observed"],
@@ -150,7 +172,6 @@ def analyze_image(
     measured = ~edge if exclude_edges else np.ones(len(table), dtype=bool)
     height, width = labels.shape
     window = Window(width * scale, height * scale)
-    density_scale = (1.0 / UM_PER_NM) ** 2 if unit == "nm" else 1.0
     ecd = table.columns["ecd"][measured]
     scalars: dict[str, Any] = {
         "stem": stem,
@@ -162,17 +183,10 @@ def analyze_image(
         "count_edge": int(edge.sum()),
         "count_below_min_area": removed,
         "count_measured": int(measured.sum()),
-        ("density_per_um2" if unit == "nm" else "density_per_px2"): (
-            len(table) / window.area * density_scale
-        ),
+        per_area("density", unit): to_per_area_unit(len(table) / window.area, unit),
         "coverage": float(np.count_nonzero(labels) / labels.size),
     }
-    for key, value in size_summary(ecd).items():
-        if key != "n":
-            scalars[unit_name(f"ecd_{key}", 1, unit)] = value
-    fit = fit_lognormal(ecd)
-    scalars[unit_name("lognormal_median", 1, unit)] = None if fit is None else fit.median
-    scalars["lognormal_gsd"] = None if fit is None else fit.geometric_sd
+    scalars.update(size_scalars(ecd, unit)[0])
     for name in ("circularity", "aspect_ratio", "solidity"):
         values = table.columns[name][measured]
         scalars[f"{name}_mean"] = float(values.mean()) if values.size else None

@@ -16,9 +16,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from sagegan.analysis.image import ImageAnalysis, OrderOptions, analyze_image, unit_name
+from sagegan.analysis.image import (
+    ImageAnalysis,
+    OrderOptions,
+    analyze_image,
+    per_area,
+    size_scalars,
+    to_per_area_unit,
+)
 from sagegan.analysis.outputs import AnalysisResult, write_outputs
-from sagegan.analysis.sizes import fit_lognormal, size_summary
 from sagegan.data.calibration import PixelSize, read_pixel_size
 from sagegan.data.databar import DatabarMode
 from sagegan.data.pairing import find_images, find_label_files
@@ -160,28 +166,18 @@ def folder_summary(analyses: Sequence[ImageAnalysis], unit: str) -> dict[str, An
     """Pooled numbers over all images: counts, density, coverage, the size distribution of the
     measured particles with its log-normal fit, and the per-image mean of each order statistic."""
     ecd = np.concatenate([a.particles.columns["ecd"][a.measured] for a in analyses])
-    area = sum(
-        a.scalars[unit_name("field_width", 1, unit)] * a.scalars[unit_name("field_height", 1, unit)]
-        for a in analyses
-    )
-    density_key = "density_per_um2" if unit == "nm" else "density_per_px2"
-    density_scale = 1e6 if unit == "nm" else 1.0
-    foreground = sum(int(np.count_nonzero(a.labels)) for a in analyses)
-    pixels = sum(a.labels.size for a in analyses)
+    area = sum(a.field_area for a in analyses)
     count = sum(a.scalars["count"] for a in analyses)
+    foreground = sum(int(np.count_nonzero(a.labels)) for a in analyses)
     summary: dict[str, Any] = {
         "images": len(analyses),
         "count": count,
         "count_measured": int(ecd.size),
-        density_key: count / area * density_scale,
-        "coverage": foreground / pixels,
+        per_area("density", unit): to_per_area_unit(count / area, unit),
+        "coverage": foreground / sum(a.labels.size for a in analyses),
     }
-    for key, value in size_summary(ecd).items():
-        if key != "n":
-            summary[unit_name(f"ecd_{key}", 1, unit)] = value
-    fit = fit_lognormal(ecd)
-    summary[unit_name("lognormal_median", 1, unit)] = None if fit is None else fit.median
-    summary["lognormal_gsd"] = None if fit is None else fit.geometric_sd
+    sizes, fit = size_scalars(ecd, unit)
+    summary.update(sizes)
     summary["lognormal_ks"] = None if fit is None else fit.ks_statistic
     for key in ORDER_MEANS:
         values = [a.scalars[key] for a in analyses if a.scalars.get(key) is not None]
