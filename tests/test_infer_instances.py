@@ -75,3 +75,28 @@ def test_bad_probability_map_is_rejected() -> None:
         split_instances(np.zeros((4, 4, 3), dtype=np.float32))
     with pytest.raises(ConfigError):
         split_instances(np.zeros((4, 4), dtype=np.float32), threshold=1.5)
+
+
+def _same_partition(first: np.ndarray, second: np.ndarray) -> bool:
+    """True when two label images hold the same instances, whatever their numbers."""
+    if first.max() != second.max() or ((first > 0) != (second > 0)).any():
+        return False
+    foreground = first > 0
+    pairs = np.unique(np.stack([first[foreground], second[foreground]]), axis=1)
+    return pairs.shape[1] == first.max()
+
+
+def test_blocks_bound_memory_without_changing_the_instances() -> None:
+    rng = np.random.default_rng(3)
+    centers = zip(rng.integers(0, SHAPE[0], 25), rng.integers(0, SHAPE[1], 25), strict=True)
+    shapes = [
+        _disc((int(y), int(x)), int(r))
+        for (y, x), r in zip(centers, rng.integers(3, 12, 25), strict=True)
+    ]
+    probability = _probability(*shapes)
+    whole = split_instances(probability, block_px=4096)
+    assert whole.max() >= 10
+    for block_px in (8, 17, 40):
+        assert _same_partition(split_instances(probability, block_px=block_px), whole)
+    with pytest.raises(ConfigError, match="block_px"):
+        split_instances(probability, block_px=0)

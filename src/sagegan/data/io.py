@@ -52,7 +52,7 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 
 def write_mask(path: str | Path, mask: np.ndarray) -> None:
     """Write a binary mask as 0/255 uint8 (PNG or TIFF by suffix); non-zero values are particle."""
-    write_image(path, np.where(np.asarray(mask) > 0, 255, 0).astype(np.uint8))
+    write_image(path, (np.asarray(mask) > 0).astype(np.uint8) * np.uint8(255))
 
 
 def write_labels(path: str | Path, labels: np.ndarray) -> None:

@@ -21,8 +21,11 @@ def normalize_image(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> 
     lo, hi = np.percentile(image, [low, high])
     if not hi > lo:
         return np.zeros(image.shape, dtype=np.float32)
-    scaled = (image - lo) * np.float32(2.0 / (hi - lo)) - np.float32(1.0)
-    return np.clip(scaled, -1.0, 1.0).astype(np.float32, copy=False)
+    # float32 throughout and in place: one image-sized temporary, even for an 8192^2 image
+    scaled = image - np.float32(lo)
+    scaled *= np.float32(2.0 / (hi - lo))
+    scaled -= np.float32(1.0)
+    return np.clip(scaled, -1.0, 1.0, out=scaled)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -14,6 +14,13 @@
    lost. Watershed pieces smaller than ``min_size_px`` are merged into the neighbour they share the
    longest border with.
 4. Labels are renumbered consecutively 1..N.
+
+Memory is bounded by ``block_px``, not by the image: steps 2-3 run window by window. Every
+component belongs to the block holding its bounding box's top-left corner; a block's window is the
+union of its components' boxes plus a margin wide enough for the smoothing and the peak search, and
+only its own components' instances are kept. Components are separated by background, so each one's
+result is that of a whole-image pass (the margin brings in the neighbours the smoothing sees). Only
+a component larger than the block makes a window larger than the block.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from skimage.segmentation import relabel_sequential, watershed
 from sagegan.errors import ConfigError
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+GAUSSIAN_TRUNCATE = 4.0  # scipy's default: the smoothing reaches 4 sigma
 
 
 def _check_options(
@@ -87,29 +95,88 @@ def split_instances(
     min_depth_px: float = 1.0,
     smoothing_px: float = 1.0,
     compactness: float = 0.0,
+    block_px: int = 1024,
 ) -> np.ndarray:
     """Instance labels (int32, 0 background, 1..N) of a foreground probability map.
 
     See the module docstring for the steps; raise ``min_depth_px`` or ``min_distance_px`` when
-    particles are over-split, lower them when touching particles stay merged.
+    particles are over-split, lower them when touching particles stay merged. ``block_px`` bounds
+    the working memory (windows of about that side) and does not change the result.
     """
     probability = np.asarray(probability, dtype=np.float32)
     _check_options(probability, threshold, min_distance_px, min_size_px)
+    if block_px < 1:
+        raise ConfigError(f"block_px must be at least 1, got {block_px}")
     mask = probability > threshold
     components, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
+    del mask
+    labels = np.zeros(probability.shape, dtype=np.int32)
     if count == 0:
-        return np.zeros(probability.shape, dtype=np.int32)
+        return labels
     sizes = np.bincount(components.ravel())
-    small = sizes < min_size_px
-    small[0] = True
-    mask &= ~small[components]
-    components[~mask] = 0
+    kept = np.flatnonzero(sizes >= min_size_px)
+    kept = kept[kept > 0]
+    margin = 2 * (int(np.ceil(GAUSSIAN_TRUNCATE * smoothing_px)) + 1) + min_distance_px
+    boxes = ndimage.find_objects(components)
+    next_label = 1
+    for members in _blocks(kept, boxes, block_px, components.shape[1]):
+        window = _window(members, boxes, margin, components.shape)
+        local = components[window]
+        # neighbours of other blocks stay in the window (the smoothing sees them), small specks
+        # leave it as they leave the whole-image mask
+        local = np.where(np.isin(local, kept), local, 0)
+        pieces = _split_components(
+            local, min_distance_px, min_size_px, min_depth_px, smoothing_px, compactness
+        )
+        own = np.isin(local, members) & (pieces > 0)
+        numbered, _, _ = relabel_sequential(np.where(own, pieces, 0), offset=next_label)
+        labels[window][own] = numbered[own]
+        next_label = int(numbered.max(initial=next_label - 1)) + 1
+    return labels
+
+
+def _blocks(kept: np.ndarray, boxes: list, block_px: int, width: int) -> list[np.ndarray]:
+    """The kept component labels grouped by the block holding their bounding box's top-left
+    corner, blocks in raster order."""
+    if not len(kept):
+        return []
+    rows = np.array([boxes[label - 1][0].start for label in kept]) // block_px
+    cols = np.array([boxes[label - 1][1].start for label in kept]) // block_px
+    block = rows * (width // block_px + 1) + cols
+    order = np.argsort(block, kind="stable")
+    starts = np.flatnonzero(np.diff(block[order]))
+    return np.split(kept[order], starts + 1)
+
+
+def _window(
+    members: np.ndarray, boxes: list, margin: int, shape: tuple[int, ...]
+) -> tuple[slice, slice]:
+    """The union of the members' bounding boxes grown by ``margin``, clipped to the image."""
+    spans = np.array(
+        [(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in (boxes[m - 1] for m in members)]
+    )
+    top, left = max(spans[:, 0].min() - margin, 0), max(spans[:, 2].min() - margin, 0)
+    bottom = min(spans[:, 1].max() + margin, shape[0])
+    right = min(spans[:, 3].max() + margin, shape[1])
+    return slice(int(top), int(bottom)), slice(int(left), int(right))
+
+
+def _split_components(
+    components: np.ndarray,
+    min_distance_px: int,
+    min_size_px: int,
+    min_depth_px: float,
+    smoothing_px: float,
+    compactness: float,
+) -> np.ndarray:
+    """Watershed instances (int32, not renumbered) of the labelled components of one window."""
+    mask = components > 0
     if not mask.any():
-        return np.zeros(probability.shape, dtype=np.int32)
+        return np.zeros(components.shape, dtype=np.int32)
     distance = ndimage.distance_transform_edt(mask)
     if smoothing_px > 0:
-        distance = ndimage.gaussian_filter(distance, smoothing_px) * mask
+        distance = ndimage.gaussian_filter(distance, smoothing_px, truncate=GAUSSIAN_TRUNCATE)
+        distance *= mask
     markers = _markers(distance, components, min_distance_px, min_depth_px)
-    labels = watershed(-distance, markers, mask=mask, compactness=compactness)
-    labels = _merge_small_pieces(labels, min_size_px)
-    return relabel_sequential(labels)[0].astype(np.int32)
+    pieces = watershed(-distance, markers, mask=mask, compactness=compactness)
+    return _merge_small_pieces(pieces.astype(np.int32), min_size_px)

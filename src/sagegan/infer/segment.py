@@ -44,6 +44,7 @@ from sagegan.models.checkpoint import read_training_info, training_databar, writ
 LOGGER = logging.getLogger("sagegan")
 OVERLAY_COLORMAP = "inferno"
 OVERLAY_ALPHA = 0.4
+OVERLAY_BLOCK_ROWS = 256
 
 
 @dataclass
@@ -80,11 +81,24 @@ class SegmentSummary:
 
 
 def attention_overlay(image: np.ndarray, attention: np.ndarray) -> np.ndarray:
-    """RGB uint8 heat map of ``attention`` ([0, 1]) blended over a [-1, 1] grayscale image."""
-    gray = (np.clip(image, -1.0, 1.0)[..., None] + 1.0) / 2.0
-    heat = colormaps[OVERLAY_COLORMAP](np.clip(attention, 0.0, 1.0))[..., :3]
-    blended = (1.0 - OVERLAY_ALPHA) * gray + OVERLAY_ALPHA * heat
-    return np.round(blended * 255.0).astype(np.uint8)
+    """RGB uint8 heat map of ``attention`` ([0, 1]) blended over a [-1, 1] grayscale image.
+
+    Built ``OVERLAY_BLOCK_ROWS`` rows at a time in float32 from the colormap's lookup table (the
+    colours matplotlib itself gives), so a large image needs little more than the uint8 result.
+    """
+    colormap = colormaps[OVERLAY_COLORMAP]
+    lut = colormap(np.arange(colormap.N))[:, :3].astype(np.float32) * np.float32(OVERLAY_ALPHA)
+    overlay = np.empty((*image.shape, 3), dtype=np.uint8)
+    for top in range(0, image.shape[0], OVERLAY_BLOCK_ROWS):
+        rows = slice(top, top + OVERLAY_BLOCK_ROWS)
+        gray = (np.clip(image[rows], -1.0, 1.0, dtype=np.float32) + 1.0) * np.float32(
+            (1.0 - OVERLAY_ALPHA) / 2.0
+        )
+        level = np.clip(attention[rows], 0.0, 1.0, dtype=np.float32) * colormap.N
+        index = np.minimum(level.astype(np.intp), colormap.N - 1)
+        blended = lut[index] + gray[..., None]
+        overlay[rows] = np.round(blended * np.float32(255.0))
+    return overlay
 
 
 def _expand_inputs(inputs: Sequence[str | Path], failures: list[SegmentFailure]) -> list[Path]:
