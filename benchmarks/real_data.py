@@ -91,6 +91,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per method (3)")
     parser.add_argument("--preset", default="cpu-small", help="cpu-small (CPU) or paper (GPU)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="train nothing: tabulate the runs finished so far (e.g. while the benchmark runs)",
+    )
     args = parser.parse_args()
     data_root = Path(os.environ.get("SAGEGAN_SHARED_DATA", args.data))
     overrides = {key: yaml.safe_load(value) for key, value in (s.split("=", 1) for s in args.set)}
@@ -111,6 +116,7 @@ def main() -> None:
             split_file=fixed_split(name, data_dir),
             overrides=overrides,
             paper_protocol=True,
+            finished_only=args.finished_only,
         )
         results[name] = {
             "seconds": time.perf_counter() - start,
@@ -121,13 +127,22 @@ def main() -> None:
         }
     if not results:
         raise SystemExit(f"no dataset found under {data_root}")
-    table = markdown(results)
-    print(table)
+    print(markdown(results))
     if args.results:
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        document = {"command": "python benchmarks/real_data.py", "args": vars(args), **results}
-        args.results.write_text(json.dumps(document, indent=2, default=str) + "\n")
-        print(f"wrote {args.results}")
+        write_results(args.results, results, vars(args))
+
+
+def write_results(path: Path, results: dict[str, Any], args: dict[str, Any]) -> None:
+    """Merge this invocation's datasets into the JSON at ``path`` (datasets run separately, e.g.
+    in parallel, add up) and write the table of all of them next to it as markdown."""
+    datasets = json.loads(path.read_text())["datasets"] if path.is_file() else {}
+    for name, entry in results.items():
+        datasets[name] = {**entry, "args": args}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"command": "python benchmarks/real_data.py", "datasets": datasets}
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    path.with_suffix(".md").write_text(markdown(datasets))
+    print(f"wrote {path} and {path.with_suffix('.md')}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import pytest
 
 from sagegan.compare import METHODS, method_config, run_comparison
 from sagegan.data.splits import load_split
-from sagegan.errors import ConfigError
+from sagegan.errors import ConfigError, DataError
 from sagegan.synth import SimulatorConfig, write_dataset
 from sagegan.train import config_from_cli
 
@@ -205,3 +205,37 @@ def test_paper_protocol_adds_its_columns_without_retraining(comparison, data_dir
         assert document["protocol"] == "paper"
     assert "F1@0.5 (paper protocol) mean ± sd" in result.files["markdown"].read_text()
     assert {"paper_dice_mean", "paper_dice_sd"} <= set(result.summary[0])
+
+
+def test_runs_go_size_by_size_and_seed_by_seed(comparison):
+    order = [(r["train_images"], r["seed"], r["method"]) for r in comparison.runs]
+    assert order == sorted(order, key=lambda key: (key[0], key[1], METHODS_RUN.index(key[2])))
+
+
+def test_finished_only_tabulates_without_training(comparison, data_dir, tmp_path):
+    # one more seed is asked for but not trained: only the finished runs are tabulated
+    partial = run_comparison(
+        data_dir,
+        comparison.out,
+        methods=METHODS_RUN,
+        seeds=(*SEEDS, 7),
+        train_sizes=(2, "all"),
+        preset="tiny",
+        progress=False,
+        overrides=QUIET,
+        finished_only=True,
+    )
+    assert partial.runs == comparison.runs
+    assert not (comparison.out / "runs" / "unet" / "n2" / "s7").exists()
+    with pytest.raises(DataError, match="no finished run"):
+        run_comparison(
+            data_dir,
+            tmp_path / "empty",
+            methods=("unet",),
+            seeds=(0,),
+            train_sizes=(2,),
+            preset="tiny",
+            progress=False,
+            overrides=QUIET,
+            finished_only=True,
+        )

@@ -168,6 +168,7 @@ def run_comparison(
     progress: bool = True,
     overrides: Mapping[str, Any] | None = None,
     paper_protocol: bool = False,
+    finished_only: bool = False,
 ) -> ComparisonResult:
     """Train and test-evaluate each method (see ``sagegan.compare.methods``) for every training
     size and seed on one split of ``data_dir``, then write the tables into ``out``.
@@ -179,6 +180,8 @@ def run_comparison(
     "cpu"}); the methods' own overrides win.
     ``paper_protocol``: also score every run with the SAGE-GAN code's protocol (512x768 resize,
     eroded truth, F1@0.5; see `sagegan.metrics.protocol`), in extra table columns.
+    ``finished_only``: train and evaluate nothing; tabulate the runs already evaluated (the
+    tables of an unfinished comparison, e.g. while it runs elsewhere).
     """
     data_dir, out = Path(data_dir), Path(out)
     methods = check_methods(list(methods))
@@ -194,12 +197,18 @@ def run_comparison(
     )
     sizes = resolve_sizes(list(train_sizes), len(split.train))
     size_files = {size: subset_split(split, size, out / "splits") for size in sizes}
+    # smallest size first, then seed by seed: an interrupted comparison already holds complete,
+    # paired method comparisons for the scarce sizes
     jobs = [
         _Job(method, size, seed, size_files[size])
-        for method in methods
         for size in sizes
         for seed in seeds
+        for method in methods
     ]
+    if finished_only:
+        jobs = [job for job in jobs if _finished(job, out, paper_protocol)]
+        if not jobs:
+            raise DataError(out, "no finished run to tabulate yet")
     protocols = ("native", "paper") if paper_protocol else ("native",)
     setting = _Setting(
         out, data_dir, split_path, split, preset, overrides, mask_dir, resume, protocols
@@ -225,6 +234,13 @@ def run_comparison(
     files = write_tables(out, runs, summary, record, len(split.test), metrics)
     LOGGER.info("comparison of %d runs written to %s", len(runs), out)
     return ComparisonResult(out=out, split_path=split_path, runs=runs, summary=summary, files=files)
+
+
+def _finished(job: _Job, out: Path, paper_protocol: bool) -> bool:
+    """Whether the run of ``job`` is trained and test-evaluated under every protocol."""
+    protocols = ("native", "paper") if paper_protocol else ("native",)
+    run_dir = job.run_dir(out)
+    return all((run_dir / EVAL_FOLDERS[p] / METRICS_FILE).is_file() for p in protocols)
 
 
 def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
