@@ -3,7 +3,7 @@
 For every size a simulated ``pdc`` image (seed 0, cached under ``--work``) is segmented by
 `segment_images` in a fresh subprocess with ``--threads`` threads, writing every output (mask,
 probability, labels, attention overlay, JSON); the subprocess reports its own peak RSS
-(``ru_maxrss``). The table gives peak RSS in MB and in bytes per image pixel: a pipeline whose
+(VmHWM). The table gives peak RSS in MB and in bytes per image pixel: a pipeline whose
 working memory is bounded by the tile shows a per-pixel figure that stays flat as the image grows
 (what remains per pixel are the image-sized inputs, accumulators and outputs themselves).
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from memory import peak_rss_mb
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     if not summary.ok:
         raise SystemExit(summary.failures[0].message)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     return {
         "seconds": seconds,
         "peak_rss_mb": peak_mb,

@@ -9,6 +9,9 @@ base width 64) on synthetic images of each ``--sizes``, with the backends
 * ``torch-bf16``: the same with bfloat16 autocast (opt-in: logits change by ~1e-2);
 * ``onnx``: ONNX Runtime on the `export_onnx` file.
 
+``--fast-tile`` runs the optimised backends with a larger tile than eager's ``--tile`` (fewer
+overlapping windows, so less work per image; the probabilities then also differ by the tiling).
+
 Per row: median latency, images/s, peak RSS of the process (and its RSS before inference), GFLOP
 of the whole image (torch's FlopCounterMode for one window, times the windows), achieved GFLOP/s
 and its share of the GEMM peak measured in the same run (fp32, or bf16 for ``torch-bf16``), the
@@ -22,7 +25,7 @@ discriminators and the perceptual loss; full online augmentation schedule) for e
 by this script as the trainer has no such option, ``channels_last`` and ``bf16+channels_last``.
 
 Every measurement runs in a fresh subprocess (``--worker``) with ``--threads`` threads, so its
-peak RSS (``ru_maxrss``) is its own. Times are medians over up to ``--repeats`` runs (stopping
+peak RSS (VmHWM) is its own. Times are medians over up to ``--repeats`` runs (stopping
 after ``--max-seconds``) after a one-window warm-up. Prints markdown tables and writes JSON
 (``--out``).
 
@@ -37,7 +40,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -52,6 +54,7 @@ import torch
 from scipy import ndimage
 from torch.utils.flop_counter import FlopCounterMode
 
+from memory import peak_rss_mb
 from sagegan.infer.export import export_onnx
 from sagegan.infer.loading import load_backend
 from sagegan.infer.tiling import predict_tiled, window_size, window_starts
@@ -81,11 +84,6 @@ RESULT_PREFIX = "RESULT "
 def parse_size(text: str) -> tuple[int, int]:
     height, _, width = text.lower().partition("x")
     return int(height), int(width)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def current_rss_mb() -> float:
@@ -268,18 +266,19 @@ def measure_inference(
         stride = 2 ** int(spec["model_kwargs"]["depth"])
         onnx_file = export_onnx(weights) if "onnx" in args.backends else None
         for size in map(parse_size, args.sizes):
-            window, windows = tiling_windows(size, args.tile, stride)
-            gflop = window_gflop(spec, window) * windows
             compare = size[0] * size[1] <= COMPARE_MAX_PIXELS
             probabilities: dict[str, Path] = {}
             for name in args.backends:
+                tile = backend_tile(name, args)
+                window, windows = tiling_windows(size, tile, stride)
+                gflop = window_gflop(spec, window) * windows
                 job = {
                     "kind": "infer",
                     "weights": str(weights),
                     "onnx": str(onnx_file) if name == "onnx" else None,
                     "backend": name,
                     "size": list(size),
-                    "tile": list(args.tile),
+                    "tile": list(tile),
                     "repeats": args.repeats,
                     "max_seconds": args.max_seconds,
                 }
@@ -310,6 +309,14 @@ def measure_inference(
                 print(json.dumps(row), flush=True)
             add_comparisons(rows[-len(args.backends) :], probabilities)
     return rows
+
+
+def backend_tile(name: str, args: argparse.Namespace) -> tuple[int, int]:
+    """The tile a backend runs with: ``--tile`` for eager (the baseline), ``--fast-tile`` (when
+    given) for the optimised backends."""
+    if name == "eager" or args.fast_tile is None:
+        return args.tile
+    return args.fast_tile
 
 
 def add_comparisons(rows: list[dict[str, Any]], probabilities: dict[str, Path]) -> None:
@@ -366,21 +373,22 @@ def _number(row: dict[str, Any], key: str, fmt: str) -> str:
 
 def inference_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| model | network | size | backend | windows | latency s | img/s | peak RSS MB "
+        "| model | network | size | backend | window | windows | latency s | img/s | peak RSS MB "
         "| RSS before MB | GFLOP | GFLOP/s | % GEMM peak | speed-up | max dprob | mask changed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         if "error" in row:
             lines.append(
                 f"| {row['model']} | {row['network']} | {row['size']} | {row['backend']} "
-                f"| {row['windows']} | failed: {row['error']} |||||||||"
+                f"| {row['window']} | {row['windows']} | failed: {row['error']} |||||||||"
             )
             continue
         share = row["share_of_gemm_peak"] * 100
         lines.append(
             f"| {row['model']} | {row['network']} | {row['size']} | {row['backend']} "
-            f"| {row['windows']} | {row['latency_s']:.3f} | {row['images_per_s']:.3g} "
+            f"| {row['window']} | {row['windows']} | {row['latency_s']:.3f} "
+            f"| {row['images_per_s']:.3g} "
             f"| {row['peak_rss_mb']:.0f} | {row['rss_before_mb']:.0f} | {row['gflop']:.1f} "
             f"| {row['gflops_per_s']:.0f} | {share:.0f} "
             f"| {_number(row, 'speedup_vs_eager', '.2f')} "
@@ -419,6 +427,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="HxW images")
     parser.add_argument("--backends", nargs="+", choices=list(BACKENDS), default=list(BACKENDS))
     parser.add_argument("--tile", type=parse_size, default=(512, 512), help="tile HxW (512x512)")
+    parser.add_argument(
+        "--fast-tile",
+        type=parse_size,
+        help="tile HxW of the optimised backends (default: --tile); eager keeps --tile",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement")
     parser.add_argument(
@@ -480,6 +493,7 @@ def main() -> None:
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
         "tile": list(args.tile),
+        "fast_tile": None if args.fast_tile is None else list(args.fast_tile),
         "overlap": OVERLAP,
         "repeats": args.repeats,
         "max_seconds": args.max_seconds,
