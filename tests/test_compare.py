@@ -44,6 +44,13 @@ def comparison(data_dir, tmp_path_factory):
     return result
 
 
+def _tiny_comparison(data_dir, out, **options):
+    """A one-size (2 images) comparison with the tiny preset."""
+    return run_comparison(
+        data_dir, out, train_sizes=(2,), preset="tiny", progress=False, overrides=QUIET, **options
+    )
+
+
 def _read_csv(path):
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
@@ -135,17 +142,7 @@ def test_rerun_with_resume_reuses_every_run(comparison, data_dir):
 
 def test_existing_runs_are_not_overwritten_without_resume(comparison, data_dir):
     with pytest.raises(ConfigError, match="already holds a training run"):
-        run_comparison(
-            data_dir,
-            comparison.out,
-            methods=("unet",),
-            seeds=(0,),
-            train_sizes=(2,),
-            preset="tiny",
-            resume=False,
-            progress=False,
-            overrides=QUIET,
-        )
+        _tiny_comparison(data_dir, comparison.out, methods=("unet",), seeds=(0,), resume=False)
 
 
 @pytest.mark.parametrize(
@@ -228,14 +225,6 @@ def test_finished_only_tabulates_without_training(comparison, data_dir, tmp_path
     assert partial.runs == comparison.runs
     assert not (comparison.out / "runs" / "unet" / "n2" / "s7").exists()
     with pytest.raises(DataError, match="no finished run"):
-        run_comparison(
-            data_dir,
-            tmp_path / "empty",
-            methods=("unet",),
-            seeds=(0,),
-            train_sizes=(2,),
-            preset="tiny",
-            progress=False,
-            overrides=QUIET,
-            finished_only=True,
+        _tiny_comparison(
+            data_dir, tmp_path / "empty", methods=("unet",), seeds=(0,), finished_only=True
         )
