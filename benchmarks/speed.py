@@ -477,15 +477,6 @@ def main() -> None:
             inference = measure_inference(args, peaks, Path(folder))
     if not args.skip_training:
         training = measure_training(args)
-    print(
-        f"\nGEMM peak ({GEMM_SIZE}^2, {args.threads} threads): "
-        f"fp32 {peaks['gemm_fp32_gflops']:.0f} GFLOP/s, "
-        f"bf16 {peaks['gemm_bf16_gflops']:.0f} GFLOP/s"
-    )
-    if inference:
-        print("\n" + inference_table(inference))
-    if training:
-        print("\n" + training_table(training))
     meta = {
         "torch": torch.__version__,
         "threads": args.threads,
@@ -505,7 +496,23 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {"meta": meta, "inference": inference, "training": training}
     args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    print("\n" + markdown(record))
+    args.out.with_suffix(".md").write_text(markdown(record))
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The GEMM peaks and the inference and training tables of a result record."""
+    meta = record["meta"]
+    parts = [
+        f"GEMM peak ({GEMM_SIZE}^2, {meta['threads']} threads): "
+        f"fp32 {meta['gemm_fp32_gflops']:.0f} GFLOP/s, bf16 {meta['gemm_bf16_gflops']:.0f} GFLOP/s"
+    ]
+    if record["inference"]:
+        parts.append(inference_table(record["inference"]))
+    if record["training"]:
+        parts.append(training_table(record["training"]))
+    return "\n\n".join(parts) + "\n"
 
 
 if __name__ == "__main__":
