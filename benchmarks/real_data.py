@@ -27,6 +27,7 @@ from sagegan.compare import run_comparison
 from sagegan.compare.tables import PAPER_METRICS
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import groups_from_pattern, make_grouped_split, make_split, save_split
+from sagegan.errors import DataError
 
 SPLITS = Path(__file__).parent / "splits"
 # per dataset: validation and test fractions of the fixed split, the training sizes (image
@@ -106,18 +107,24 @@ def main() -> None:
             print(f"skipping {name}: {data_dir} not found")
             continue
         start = time.perf_counter()
-        result = run_comparison(
-            data_dir,
-            args.out / name,
-            methods=args.methods,
-            seeds=tuple(range(args.seeds)),
-            train_sizes=DATASETS[name]["sizes"],
-            preset=args.preset,
-            split_file=fixed_split(name, data_dir),
-            overrides=overrides,
-            paper_protocol=True,
-            finished_only=args.finished_only,
-        )
+        try:
+            result = run_comparison(
+                data_dir,
+                args.out / name,
+                methods=args.methods,
+                seeds=tuple(range(args.seeds)),
+                train_sizes=DATASETS[name]["sizes"],
+                preset=args.preset,
+                split_file=fixed_split(name, data_dir),
+                overrides=overrides,
+                paper_protocol=True,
+                finished_only=args.finished_only,
+            )
+        except DataError as err:
+            if not args.finished_only:
+                raise
+            print(f"skipping {name}: {err}")
+            continue
         results[name] = {
             "seconds": time.perf_counter() - start,
             "preset": args.preset,
