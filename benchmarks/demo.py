@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from memory import peak_rss_mb
 from sagegan.demo import run_demo
 
 TARGET_SECONDS = 15 * 60
@@ -35,7 +35,7 @@ def main() -> None:
     start = time.perf_counter()
     result = run_demo(out=out)
     total = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print("\n| stage | wall s |\n|---|---|")
     for stage, seconds in result.seconds.items():
         print(f"| {stage} | {seconds:.0f} |")

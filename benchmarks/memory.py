@@ -1,7 +1,8 @@
-"""Peak memory of the running process, shared by the benchmark scripts."""
+"""Current and peak memory of the running process, shared by the benchmark scripts."""
 
 from __future__ import annotations
 
+import os
 import resource
 
 
@@ -17,3 +18,9 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    """This process's resident set size now, in MB."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20

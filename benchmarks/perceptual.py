@@ -13,12 +13,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from memory import current_rss_mb, peak_rss_mb
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "src"))
@@ -30,18 +31,6 @@ CASES: dict[str, dict[str, object]] = {
     "all 5 layers, downscale 2": {"layers": None, "downscale": 2},
 }
 SIZES = ((256, 256), (512, 768))
-
-
-def rss_mib() -> float:
-    """Current resident set size of this process in MiB."""
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_case(case: str, height: int, width: int, args: argparse.Namespace) -> dict[str, object]:
@@ -62,7 +51,7 @@ def run_case(case: str, height: int, width: int, args: argparse.Namespace) -> di
     shape = (args.batch, 1, height, width)
     fake = (torch.rand(shape, generator=generator) * 2 - 1).requires_grad_(True)
     real = torch.rand(shape, generator=generator) * 2 - 1
-    rss_after_build = rss_mib()
+    rss_after_build = current_rss_mb()
     times = []
     for step in range(args.warmup + args.repeats):
         fake.grad = None
@@ -80,7 +69,7 @@ def run_case(case: str, height: int, width: int, args: argparse.Namespace) -> di
         "forward_backward_s": round(statistics.median(times), 3),
         "times_s": [round(t, 3) for t in times],
         "rss_after_build_mib": round(rss_after_build, 1),
-        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "peak_rss_mib": round(peak_rss_mb(), 1),
     }
 
 

@@ -54,7 +54,7 @@ import torch
 from scipy import ndimage
 from torch.utils.flop_counter import FlopCounterMode
 
-from memory import peak_rss_mb
+from memory import current_rss_mb, peak_rss_mb
 from sagegan.infer.export import export_onnx
 from sagegan.infer.loading import load_backend
 from sagegan.infer.tiling import predict_tiled, window_size, window_starts
@@ -84,11 +84,6 @@ RESULT_PREFIX = "RESULT "
 def parse_size(text: str) -> tuple[int, int]:
     height, _, width = text.lower().partition("x")
     return int(height), int(width)
-
-
-def current_rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def segmenter_spec(model: str) -> dict[str, Any]:

@@ -20,10 +20,11 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from memory import peak_rss_mb  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "synth_speed.json"
 LARGE_PIXELS = 1_000_000
@@ -57,7 +58,7 @@ def run_case(size: tuple[int, int], style: str, n: int) -> dict:
         "ms_per_image_cpu_median": 1000 * statistics.median(cpu),
         "ms_per_image_max": 1000 * max(wall),
         "particles_per_image": statistics.mean(particles),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
