@@ -205,11 +205,11 @@ def run_comparison(
         for seed in seeds
         for method in methods
     ]
+    protocols = ("native", "paper") if paper_protocol else ("native",)
     if finished_only:
-        jobs = [job for job in jobs if _finished(job, out, paper_protocol)]
+        jobs = [job for job in jobs if _evaluated(job.run_dir(out), protocols)]
         if not jobs:
             raise DataError(out, "no finished run to tabulate yet")
-    protocols = ("native", "paper") if paper_protocol else ("native",)
     setting = _Setting(
         out, data_dir, split_path, split, preset, overrides, mask_dir, resume, protocols
     )
@@ -236,19 +236,21 @@ def run_comparison(
     return ComparisonResult(out=out, split_path=split_path, runs=runs, summary=summary, files=files)
 
 
-def _finished(job: _Job, out: Path, paper_protocol: bool) -> bool:
-    """Whether the run of ``job`` is trained and test-evaluated under every protocol."""
-    protocols = ("native", "paper") if paper_protocol else ("native",)
-    run_dir = job.run_dir(out)
-    return all((run_dir / EVAL_FOLDERS[p] / METRICS_FILE).is_file() for p in protocols)
+def _metrics_files(run_dir: Path, protocols: Sequence[str]) -> list[Path]:
+    """The run's test-evaluation files, one per protocol."""
+    return [run_dir / EVAL_FOLDERS[protocol] / METRICS_FILE for protocol in protocols]
+
+
+def _evaluated(run_dir: Path, protocols: Sequence[str]) -> bool:
+    """Whether the run is trained and test-evaluated under every protocol."""
+    return all(path.is_file() for path in _metrics_files(run_dir, protocols))
 
 
 def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
     """Train (or reuse) and evaluate one run; its row of the per-run table."""
     run_dir = job.run_dir(setting.out)
     config = method_config(job.method, setting.preset, job.seed, setting.overrides)
-    evaluated = [run_dir / EVAL_FOLDERS[p] / METRICS_FILE for p in setting.protocols]
-    if not (setting.resume and all(path.is_file() for path in evaluated)):
+    if not (setting.resume and _evaluated(run_dir, setting.protocols)):
         _trained(run_dir, job, config, setting.data_dir, setting.resume)
     row: dict[str, Any] = {
         "method": job.method,
@@ -257,6 +259,7 @@ def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
         "run": str(run_dir.relative_to(setting.out)),
     }
     reused = True
+    evaluated = _metrics_files(run_dir, setting.protocols)
     for protocol, metrics_file in zip(setting.protocols, evaluated, strict=True):
         summary, reused_one = _evaluation(run_dir, setting, _eval_device(config), protocol)
         reused = reused and reused_one

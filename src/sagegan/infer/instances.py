@@ -113,9 +113,9 @@ def split_instances(
     labels = np.zeros(probability.shape, dtype=np.int32)
     if count == 0:
         return labels
-    sizes = np.bincount(components.ravel())
-    kept = np.flatnonzero(sizes >= min_size_px)
-    kept = kept[kept > 0]
+    keep = np.bincount(components.ravel()) >= min_size_px  # per component label
+    keep[0] = False
+    kept = np.flatnonzero(keep)
     margin = 2 * (int(np.ceil(GAUSSIAN_TRUNCATE * smoothing_px)) + 1) + min_distance_px
     boxes = ndimage.find_objects(components)
     next_label = 1
@@ -124,7 +124,7 @@ def split_instances(
         local = components[window]
         # neighbours of other blocks stay in the window (the smoothing sees them), small specks
         # leave it as they leave the whole-image mask
-        local = np.where(np.isin(local, kept), local, 0)
+        local = np.where(keep[local], local, 0)
         pieces = _split_components(
             local, min_distance_px, min_size_px, min_depth_px, smoothing_px, compactness
         )
