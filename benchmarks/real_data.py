@@ -32,7 +32,8 @@ from sagegan.errors import DataError
 SPLITS = Path(__file__).parent / "splits"
 # per dataset: validation and test fractions of the fixed split, the training sizes (image
 # counts; "all" = the whole training part) and, where the stems name sample groups, a pattern
-# whose first group is the stem's sample: the split is then stratified by sample. pdc_sem's
+# whose first group is the stem's sample: the split and the training subsets are then stratified
+# by sample (a scarce subset holds one image of each of as many samples as it can). pdc_sem's
 # images are 2560x1780 (graphite_*, graphite10_*, ngc_*, large_*): training reads native-
 # resolution patches of them, so 3 images are already a few hundred patches.
 DATASETS: dict[str, dict[str, Any]] = {
@@ -119,6 +120,7 @@ def main() -> None:
                 overrides=overrides,
                 paper_protocol=True,
                 finished_only=args.finished_only,
+                group_pattern=DATASETS[name].get("groups"),
             )
         except DataError as err:
             if not args.finished_only:

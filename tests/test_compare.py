@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from sagegan.compare import METHODS, method_config, run_comparison
-from sagegan.data.splits import load_split
+from sagegan.compare.splits import subset_order
+from sagegan.data.pairing import find_pairs
+from sagegan.data.splits import Split, groups_from_pattern, load_split, save_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.synth import SimulatorConfig, write_dataset
 from sagegan.train import config_from_cli
@@ -228,3 +230,39 @@ def test_finished_only_tabulates_without_training(comparison, data_dir, tmp_path
         _tiny_comparison(
             data_dir, tmp_path / "empty", methods=("unet",), seeds=(0,), finished_only=True
         )
+
+
+def test_stratified_subsets_take_the_samples_in_turn():
+    stems = [f"large_{i}" for i in range(6)] + ["graphite_0", "graphite10_0", "ngc_0"]
+    group_of = groups_from_pattern(stems, r"^([a-z]+\d*)_\d+$")
+    for seed in range(5):
+        order = subset_order(stems, seed, group_of)
+        assert sorted(order) == sorted(stems)
+        assert len({group_of[stem] for stem in order[:4]}) == 4  # one of each sample first
+        assert order == subset_order(list(reversed(stems)), seed, group_of)  # names, not order
+    plain = [subset_order(stems, seed)[:3] for seed in range(20)]
+    assert any(all(stem.startswith("large") for stem in first) for first in plain)
+
+
+def test_grouped_comparison_writes_stratified_subsets(data_dir, tmp_path):
+    stems = [pair.stem for pair in find_pairs(data_dir)]
+    split = Split(train=stems[:4], val=stems[4:5], test=stems[5:6], seed=0)
+    split_file = tmp_path / "split.json"
+    save_split(split, split_file)
+    pattern = "^(.*)$"  # every image its own sample: the subset is the first of each in turn
+    out = tmp_path / "cmp"
+    with pytest.raises(DataError, match="no finished run"):
+        run_comparison(
+            data_dir,
+            out,
+            methods=("unet",),
+            seeds=(0,),
+            train_sizes=(2,),
+            preset="tiny",
+            split_file=split_file,
+            finished_only=True,
+            group_pattern=pattern,
+        )
+    chosen = load_split(out / "splits" / "n2.json").train
+    group_of = groups_from_pattern(split.train, pattern)
+    assert chosen == sorted(subset_order(split.train, 0, group_of)[:2])

@@ -353,6 +353,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         mask_dir=args.mask_dir,
         overrides=_overrides(args.set),
         paper_protocol=args.paper_protocol,
+        group_pattern=args.group,
     )
     print(result.files["markdown"].read_text())
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
@@ -566,6 +567,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", choices=["cpu-small", "paper", "tiny"], default="cpu-small", help="size preset"
     )
     compare.add_argument("--split", metavar="JSON", help="split file (default: made once)")
+    compare.add_argument(
+        "--group",
+        metavar="REGEX",
+        help="stratify the training subsets by sample: a pattern whose first group is a file "
+        "stem's sample, e.g. '^([a-z]+)_' (the subsets take the samples in turn)",
+    )
     compare.add_argument(
         "--paper-protocol",
         action="store_true",

@@ -32,7 +32,7 @@ from sagegan.compare.tables import (
     aggregate,
     write_tables,
 )
-from sagegan.data.splits import Split, SplitWarning
+from sagegan.data.splits import Split, SplitWarning, groups_from_pattern
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate import evaluate_run
 from sagegan.evaluate.outputs import METRICS_FILE
@@ -169,6 +169,7 @@ def run_comparison(
     overrides: Mapping[str, Any] | None = None,
     paper_protocol: bool = False,
     finished_only: bool = False,
+    group_pattern: str | None = None,
 ) -> ComparisonResult:
     """Train and test-evaluate each method (see ``sagegan.compare.methods``) for every training
     size and seed on one split of ``data_dir``, then write the tables into ``out``.
@@ -182,6 +183,8 @@ def run_comparison(
     eroded truth, F1@0.5; see `sagegan.metrics.protocol`), in extra table columns.
     ``finished_only``: train and evaluate nothing; tabulate the runs already evaluated (the
     tables of an unfinished comparison, e.g. while it runs elsewhere).
+    ``group_pattern``: a regular expression whose first group is a stem's sample (e.g.
+    ``^([a-z]+)_``): training subsets then take the samples in turn (see `subset_order`).
     """
     data_dir, out = Path(data_dir), Path(out)
     methods = check_methods(list(methods))
@@ -196,7 +199,8 @@ def run_comparison(
         preset_config.data.test_fraction,
     )
     sizes = resolve_sizes(list(train_sizes), len(split.train))
-    size_files = {size: subset_split(split, size, out / "splits") for size in sizes}
+    group_of = None if group_pattern is None else groups_from_pattern(split.train, group_pattern)
+    size_files = {size: subset_split(split, size, out / "splits", group_of) for size in sizes}
     # smallest size first, then seed by seed: an interrupted comparison already holds complete,
     # paired method comparisons for the scarce sizes
     jobs = [

@@ -4,12 +4,14 @@ The base split (``OUT/split.json``) is made once, seeded, or copied from a given
 validation and test parts are shared by every run. A training size k keeps the first k stems of a
 seeded permutation of the training part, so smaller subsets are nested in larger ones, and is
 written as its own split file (``OUT/splits/n<k>.json``) with the same validation and test parts.
+Given sample groups, the permutation takes the groups in turn, so a scarce subset holds one image
+of as many groups (samples, sessions) as it has images instead of whatever a draw happens to hit.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,9 +50,24 @@ def base_split(
     return path, split
 
 
-def subset_order(stems: Sequence[str], seed: int) -> list[str]:
-    """A seeded permutation of ``stems`` that depends only on the names and the seed."""
-    return sorted(stems, key=lambda s: hashlib.sha256(f"subset:{seed}:{s}".encode()).hexdigest())
+def _hashed(names: Sequence[str], seed: int) -> list[str]:
+    return sorted(names, key=lambda s: hashlib.sha256(f"subset:{seed}:{s}".encode()).hexdigest())
+
+
+def subset_order(
+    stems: Sequence[str], seed: int, group_of: Mapping[str, str] | None = None
+) -> list[str]:
+    """A seeded permutation of ``stems`` that depends only on the names and the seed. With
+    ``group_of`` (stem -> group) it is stratified: round by round, one stem of each group that
+    has stems left, the groups and each group's stems in seeded order."""
+    if group_of is None:
+        return _hashed(stems, seed)
+    members: dict[str, list[str]] = {}
+    for stem in _hashed(stems, seed):
+        members.setdefault(group_of[stem], []).append(stem)
+    queues = [members[group] for group in _hashed(list(members), seed)]
+    rounds = max(len(queue) for queue in queues) if queues else 0
+    return [queue[i] for i in range(rounds) for queue in queues if i < len(queue)]
 
 
 def resolve_sizes(train_sizes: Sequence[int | str], n_train: int) -> list[int]:
@@ -75,9 +92,12 @@ def resolve_sizes(train_sizes: Sequence[int | str], n_train: int) -> list[int]:
     return sizes
 
 
-def subset_split(split: Split, size: int, folder: Path) -> Path:
-    """Write (or reuse) the split file of training size ``size`` and return its path."""
-    chosen = sorted(subset_order(split.train, split.seed)[:size])
+def subset_split(
+    split: Split, size: int, folder: Path, group_of: Mapping[str, str] | None = None
+) -> Path:
+    """Write (or reuse) the split file of training size ``size`` (stratified by ``group_of``
+    when given) and return its path."""
+    chosen = sorted(subset_order(split.train, split.seed, group_of)[:size])
     subset = replace(split, train=chosen)
     path = folder / f"n{size}.json"
     if path.is_file():

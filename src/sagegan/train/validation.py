@@ -1,9 +1,10 @@
 """Validation of the segmenter on whole validation images (no patches, no resizing).
 
 Each image is segmented at native size (the networks pad internally to their size multiple and crop
-back); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5 (instances: the
-truth's labels as annotated, the prediction's 4-connected components), computed by
-``sagegan.metrics``.
+back); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5, computed by
+``sagegan.metrics``. Instances are counted as ``sagegan evaluate`` counts them: the truth's labels
+as annotated, the prediction split by `split_instances` with its default options, so touching
+particles are separate objects in validation as on the test split.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from sagegan.metrics.objects import labels_from_mask, match_instances
+from sagegan.infer.instances import split_instances
+from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
 from sagegan.models.checkpoint import unwrap
 from sagegan.train.runtime import Runtime, evaluating
@@ -35,8 +37,8 @@ def validate(segmenter: nn.Module, samples: Sequence[Any], runtime: Runtime) -> 
     """Mean pixel Dice and object F1@0.5 over ``samples`` (with ``image`` and ``labels``)."""
     dice, f1 = [], []
     for sample in samples:
-        predicted = (predict_logits(segmenter, sample.image, runtime) > 0).numpy()
+        probability = torch.sigmoid(predict_logits(segmenter, sample.image, runtime)).numpy()
         truth = np.asarray(sample.labels)
-        dice.append(pixel_scores(predicted, truth > 0)["dice"])
-        f1.append(match_instances(truth, labels_from_mask(predicted), thresh=0.5).f1)
+        dice.append(pixel_scores(probability > 0.5, truth > 0)["dice"])
+        f1.append(match_instances(truth, split_instances(probability), thresh=0.5).f1)
     return {"dice": float(np.mean(dice)), "f1@0.5": float(np.mean(f1))}
