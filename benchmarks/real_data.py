@@ -8,7 +8,8 @@ Selection, early stopping and schedules see the validation split only. Everythin
 rerun the same command after an interruption. Prints one markdown table and writes JSON.
 
     python benchmarks/real_data.py --out /tmp/real_data --results benchmarks/results/real_data.json
-    python benchmarks/real_data.py --datasets tio2_sem --seeds 3 --preset paper   # on a GPU
+    python benchmarks/real_data.py --datasets pdc_sem --seeds 1 --seed-start 2 --preset paper \
+        --set pretrain.val_every=10 --out /tmp/real_gpu      # on a GPU: one process per seed
 """
 
 from __future__ import annotations
@@ -90,7 +91,19 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="JSON file for the summary")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS))
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=lambda text: text if text == "all" else int(text),
+        help="training sizes (image counts or 'all'; default: each dataset's, see DATASETS)",
+    )
     parser.add_argument("--seeds", type=int, default=3, help="seeds per method (3)")
+    parser.add_argument(
+        "--seed-start",
+        type=int,
+        default=0,
+        help="first seed (0): seeds run from it, e.g. one process per seed on a GPU",
+    )
     parser.add_argument("--preset", default="cpu-small", help="cpu-small (CPU) or paper (GPU)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument(
@@ -113,8 +126,8 @@ def main() -> None:
                 data_dir,
                 args.out / name,
                 methods=args.methods,
-                seeds=tuple(range(args.seeds)),
-                train_sizes=DATASETS[name]["sizes"],
+                seeds=tuple(range(args.seed_start, args.seed_start + args.seeds)),
+                train_sizes=args.sizes or DATASETS[name]["sizes"],
                 preset=args.preset,
                 split_file=fixed_split(name, data_dir),
                 overrides=overrides,

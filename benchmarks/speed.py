@@ -23,6 +23,8 @@ discriminators and the perceptual loss; full online augmentation schedule) for e
 ``--presets`` (its patch size and widths, batch ``--train-batch``), for the variants ``eager``
 (fp32 NCHW: the trainer's CPU default), ``bf16`` (the trainer's ``runtime.amp=bf16``) and, applied
 by this script as the trainer has no such option, ``channels_last`` and ``bf16+channels_last``.
+``--train-device cuda`` times the training rows on a GPU (synchronised at every mark; fp32
+``eager`` then uses PyTorch's default TF32 convolutions) and adds the peak GPU memory.
 
 Every measurement runs in a fresh subprocess (``--worker``) with ``--threads`` threads, so its
 peak RSS (VmHWM) is its own. Times are medians over up to ``--repeats`` runs (stopping
@@ -164,13 +166,22 @@ def infer_worker(spec: dict[str, Any]) -> dict[str, Any]:
     return {"times_s": times, "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb()}
 
 
-def timed_batches(batches: list[dict[str, Any]], marks: list[float]) -> Iterator[dict[str, Any]]:
+def timed_batches(
+    batches: list[dict[str, Any]], marks: list[float], sync: Callable[[], None]
+) -> Iterator[dict[str, Any]]:
     """Yield ``batches``, appending the time at each request: consecutive marks bracket one
-    training iteration (the marks after the last batch end the last one)."""
+    training iteration (the marks after the last batch end the last one). ``sync`` waits for
+    queued GPU work before each mark."""
     for batch in batches:
+        sync()
         marks.append(time.perf_counter())
         yield batch
+    sync()
     marks.append(time.perf_counter())
+
+
+def _no_sync() -> None:
+    """CPU work is synchronous: nothing to wait for."""
 
 
 def training_batches(
@@ -197,11 +208,14 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
     from sagegan.train.runtime import setup_runtime
 
     variant = spec["variant"]
+    device = spec.get("device", "cpu")
     overrides = {
-        "runtime.device": "cpu",
+        "runtime.device": device,
         "runtime.amp": "bf16" if "bf16" in variant else "none",
         "runtime.progress": False,
     }
+    if spec.get("vgg_weights"):
+        overrides["gan.perceptual.vgg_weights"] = spec["vgg_weights"]
     config = config_from_cli(spec["preset"], None, overrides)
     runtime = setup_runtime(config.runtime)
     size = tuple(config.data.patch_size)
@@ -220,13 +234,17 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
             net.to(memory_format=torch.channels_last)
     rss_before = current_rss_mb()
     marks: list[float] = []
-    stage.train_epoch(epoch, timed_batches(batches, marks))
+    cuda = device == "cuda"
+    stage.train_epoch(
+        epoch, timed_batches(batches, marks, torch.cuda.synchronize if cuda else _no_sync)
+    )
     steps = np.diff(marks)[spec["warmup"] :].tolist()
     return {
         "times_s": steps,
         "patch": list(size),
         "rss_before_mb": rss_before,
         "peak_rss_mb": peak_rss_mb(),
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
     }
 
 
@@ -344,9 +362,17 @@ def measure_training(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "batch": args.train_batch,
                     "iters": args.train_iters,
                     "warmup": args.train_warmup,
+                    "device": args.train_device,
+                    "vgg_weights": args.vgg_weights,
                 }
                 result = run_worker(job, args.threads)
-                row = {"preset": preset, "stage": stage, "variant": variant, **result}
+                row = {
+                    "preset": preset,
+                    "stage": stage,
+                    "variant": variant,
+                    "device": args.train_device,
+                    **result,
+                }
                 if "error" not in result:
                     row["s_per_iteration"] = statistics.median(result["times_s"])
                 rows.append(row)
@@ -395,21 +421,23 @@ def inference_table(rows: list[dict[str, Any]]) -> str:
 
 def training_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| preset | stage | variant | patch | s/iteration | speed-up | peak RSS MB |",
-        "|---|---|---|---|---|---|---|",
+        "| preset | stage | device | variant | patch | s/iteration | speed-up | peak RSS MB "
+        "| peak GPU MB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
+        device = row.get("device", "cpu")
         if "error" in row:
             lines.append(
-                f"| {row['preset']} | {row['stage']} | {row['variant']} | failed: "
-                f"{row['error']} ||||"
+                f"| {row['preset']} | {row['stage']} | {device} | {row['variant']} | failed: "
+                f"{row['error']} |||||"
             )
             continue
         patch = "x".join(map(str, row["patch"]))
         lines.append(
-            f"| {row['preset']} | {row['stage']} | {row['variant']} | {patch} "
+            f"| {row['preset']} | {row['stage']} | {device} | {row['variant']} | {patch} "
             f"| {row['s_per_iteration']:.3f} | {_number(row, 'speedup_vs_eager', '.2f')} "
-            f"| {row['peak_rss_mb']:.0f} |"
+            f"| {row['peak_rss_mb']:.0f} | {_number(row, 'peak_gpu_mb', '.0f')} |"
         )
     return "\n".join(lines)
 
@@ -440,6 +468,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stages", nargs="+", choices=list(STAGES), default=list(STAGES))
     parser.add_argument(
         "--train-variants", nargs="+", choices=TRAIN_VARIANTS, default=list(TRAIN_VARIANTS)
+    )
+    parser.add_argument(
+        "--train-device", choices=("cpu", "cuda"), default="cpu", help="training rows' device"
+    )
+    parser.add_argument(
+        "--vgg-weights", help="VGG file for the GAN rows' perceptual loss (default: stlpips's)"
     )
     parser.add_argument("--train-iters", type=int, default=3, help="timed iterations")
     parser.add_argument("--train-warmup", type=int, default=1, help="untimed first iterations")
@@ -486,6 +520,8 @@ def main() -> None:
         "train_batch": args.train_batch,
         "train_iters": args.train_iters,
         "train_warmup": args.train_warmup,
+        "train_device": args.train_device,
+        "gpu": torch.cuda.get_device_name() if args.train_device == "cuda" else None,
         **peaks,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
