@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from sagegan.compare import METHODS, method_config, run_comparison
+from sagegan.compare.reuse import pretraining_twin
 from sagegan.compare.splits import subset_order
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import Split, groups_from_pattern, load_split, save_split
@@ -266,3 +267,46 @@ def test_grouped_comparison_writes_stratified_subsets(data_dir, tmp_path):
     chosen = load_split(out / "splits" / "n2.json").train
     group_of = groups_from_pattern(split.train, pattern)
     assert chosen == sorted(subset_order(split.train, 0, group_of)[:2])
+
+
+def test_sage_gan_reuses_its_twins_pretraining_with_the_same_result(data_dir, tmp_path):
+    paired = _tiny_comparison(data_dir, tmp_path / "paired", methods=("attention_unet", "sage_gan"))
+    alone = _tiny_comparison(data_dir, tmp_path / "alone", methods=("sage_gan",))
+    twin = paired.out / "runs" / "attention_unet" / "n2" / "s0"
+    reusing = paired.out / "runs" / "sage_gan" / "n2" / "s0"
+    retrained = alone.out / "runs" / "sage_gan" / "n2" / "s0"
+    assert json.loads((reusing / "pretraining.json").read_text())["donor"] == str(
+        twin.relative_to(paired.out)
+    )
+    assert not (retrained / "pretraining.json").exists()
+    stages = json.loads((reusing / "trained.json").read_text())["stages"]
+    assert stages["pretrain"]["reused_from"] == "runs/attention_unet/n2/s0"
+    assert stages["gan"]["last_epoch"] >= 0
+    # the copied stage 1 is the twin's, and the run is the one that pretrains again (CPU)
+    pretrained = json.loads((reusing / "best-pretrain.json").read_text())
+    assert pretrained["checkpoint"] == json.loads((twin / "best.json").read_text())["checkpoint"]
+    for run in (paired, alone):
+        assert [r["method"] for r in run.runs][-1] == "sage_gan"
+    reused_row = next(r for r in paired.runs if r["method"] == "sage_gan")
+    for key in ("dice", "f1@0.50"):
+        assert reused_row[key] == alone.runs[0][key]
+    assert _log_lines(reusing) == _log_lines(retrained)
+
+
+def _log_lines(run_dir):
+    """The run log without its timings."""
+    lines = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    for line in lines:
+        line.pop("seconds", None)
+    return lines
+
+
+def test_pretraining_twins_are_the_methods_that_pretrain_alike():
+    configs = {name: method_config(name, "tiny", 0) for name in METHODS}
+    twin = {name: pretraining_twin(config, configs) for name, config in configs.items()}
+    assert twin["sage_gan"] == "attention_unet"
+    assert twin["sage_gan_dice"] == "attention_unet_dice"
+    assert twin["cgan_seg"] is None  # no pretraining
+    assert all(twin[name] is None for name in ("unet", "attention_unet", "dc_unet"))
+    other_seed = {"attention_unet": method_config("attention_unet", "tiny", 1)}
+    assert pretraining_twin(configs["sage_gan"], other_seed) is None

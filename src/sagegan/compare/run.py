@@ -5,7 +5,8 @@ Layout of OUT: ``split.json`` (the shared split), ``splits/n<k>.json`` (one per 
 and ``eval-test/`` holds its test evaluation) and the tables written by
 :func:`sagegan.compare.tables.write_tables`. With ``resume`` a run whose evaluation exists is read
 back, a finished training run is only evaluated and an interrupted one continues from its last
-checkpoint.
+checkpoint; a SAGE-GAN run starts from a copy of its finished Attention U-Net twin's training
+(``pretraining.json``, see `sagegan.compare.reuse`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tqdm import tqdm
 
 import sagegan
 from sagegan.compare.methods import DEFAULT_METHODS, METHODS, check_methods, method_config
+from sagegan.compare.reuse import REUSE_FILE, copy_pretraining, pretraining_twin, reused_from
 from sagegan.compare.splits import base_split, resolve_sizes, subset_split
 from sagegan.compare.tables import (
     METRICS,
@@ -79,6 +81,7 @@ class _Setting:
     mask_dir: str | None
     resume: bool
     protocols: tuple[str, ...]
+    methods: tuple[str, ...]
 
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
@@ -95,24 +98,54 @@ def _eval_device(config: TrainConfig) -> str:
     return config.runtime.device
 
 
-def _trained(run_dir: Path, job: _Job, config: TrainConfig, data_dir: Path, resume: bool) -> None:
-    """Train the run unless ``resume`` finds it finished; then mark it finished."""
+def _trained(run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting) -> None:
+    """Train the run unless ``resume`` finds it finished; then mark it finished. A run whose
+    stage 1 another finished run of the comparison already trained starts from a copy of it
+    (see `sagegan.compare.reuse`)."""
     marker = run_dir / TRAINED_FILE
-    if resume and marker.is_file():
+    if setting.resume and marker.is_file():
         return
+    _reuse_pretraining(run_dir, job, config, setting)
+    donor = reused_from(run_dir)
     with warnings.catch_warnings():
         # by design: a subset split leaves images out and its seed is the comparison's, not the
         # run's (train warns about both)
         warnings.simplefilter("ignore", SplitWarning)
-        result = train(data_dir, run_dir, config, resume=resume, split_path=job.split_path)
+        result = train(
+            setting.data_dir,
+            run_dir,
+            config,
+            stage="all" if donor is None else "gan",
+            resume=setting.resume,
+            split_path=job.split_path,
+        )
+    stages = {name: dataclasses.asdict(o) for name, o in result.stages.items()}
+    if donor is not None:
+        pretrain = json.loads((run_dir / REUSE_FILE).read_text(encoding="utf-8"))["pretrain"]
+        stages = {"pretrain": {**pretrain, "reused_from": donor}, **stages}
     write_json_atomic(
         marker,
-        {
-            "stages": {name: dataclasses.asdict(o) for name, o in result.stages.items()},
-            "stems_read": sorted(result.stems_read),
-            "split": str(job.split_path),
-        },
+        {"stages": stages, "stems_read": sorted(result.stems_read), "split": str(job.split_path)},
     )
+
+
+def _reuse_pretraining(run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting) -> None:
+    """Copy a finished twin's pretraining into a fresh ``run_dir`` (nothing when the folder has
+    started training, resume is off or no twin of the same size and seed has finished)."""
+    if not setting.resume or (run_dir / "last.json").is_file() or reused_from(run_dir):
+        return
+    others = {
+        name: method_config(name, setting.preset, job.seed, setting.overrides)
+        for name in setting.methods
+        if name != job.method
+    }
+    twin = pretraining_twin(config, others)
+    if twin is None:
+        return
+    donor = dataclasses.replace(job, method=twin).run_dir(setting.out)
+    if (donor / TRAINED_FILE).is_file():
+        copy_pretraining(donor, run_dir, config, str(donor.relative_to(setting.out)))
+        LOGGER.info("%s: stage 1 copied from %s", run_dir, donor)
 
 
 def _evaluation(
@@ -215,7 +248,7 @@ def run_comparison(
         if not jobs:
             raise DataError(out, "no finished run to tabulate yet")
     setting = _Setting(
-        out, data_dir, split_path, split, preset, overrides, mask_dir, resume, protocols
+        out, data_dir, split_path, split, preset, overrides, mask_dir, resume, protocols, methods
     )
     runs = [
         _run(job, setting)
@@ -255,7 +288,7 @@ def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
     run_dir = job.run_dir(setting.out)
     config = method_config(job.method, setting.preset, job.seed, setting.overrides)
     if not (setting.resume and _evaluated(run_dir, setting.protocols)):
-        _trained(run_dir, job, config, setting.data_dir, setting.resume)
+        _trained(run_dir, job, config, setting)
     row: dict[str, Any] = {
         "method": job.method,
         "train_images": job.size,

@@ -1,0 +1,66 @@
+"""A pretraining-only run reused as stage 1 of a method that pretrains the same way.
+
+``sage_gan`` pretrains exactly as ``attention_unet`` trains: same segmenter, loss, data, schedule
+and seed, and the GAN stage seeds itself. When the comparison has already trained that twin for
+the same size and seed, its best pretrained checkpoint, pointers, log lines and figures are copied
+into the fresh run folder and only the GAN stage is trained. That saves the whole stage 1 and
+makes the paired comparison exact; where training is deterministic (the CPU) the run is identical
+to one that pretrains again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sagegan.models.checkpoint import write_json_atomic
+from sagegan.train import TrainConfig
+
+REUSE_FILE = "pretraining.json"
+FIGURE_FOLDERS = ("attention", "grids")
+
+
+def _without_gan(config: TrainConfig) -> dict[str, Any]:
+    values = config.to_dict()
+    del values["gan"]
+    return values
+
+
+def pretraining_twin(config: TrainConfig, candidates: Mapping[str, TrainConfig]) -> str | None:
+    """The candidate (a method name) whose whole training is ``config``'s stage 1: no GAN stage
+    and everything else equal. None when ``config`` lacks either stage or no candidate fits."""
+    if config.pretrain.epochs == 0 or config.gan.epochs == 0:
+        return None
+    mine = _without_gan(config)
+    for name, other in candidates.items():
+        if other.gan.epochs == 0 and _without_gan(other) == mine:
+            return name
+    return None
+
+
+def reused_from(run_dir: Path) -> str | None:
+    """The donor run folder (relative to the comparison) whose pretraining ``run_dir`` holds."""
+    path = run_dir / REUSE_FILE
+    return json.loads(path.read_text(encoding="utf-8"))["donor"] if path.is_file() else None
+
+
+def copy_pretraining(donor: Path, run_dir: Path, config: TrainConfig, donor_name: str) -> None:
+    """Copy the finished ``donor``'s pretraining into the fresh ``run_dir``: its best pretrained
+    checkpoint, the ``best-pretrain`` and ``best`` pointers (naming ``config``), the log and the
+    figures; then mark the folder (``pretraining.json``): training starts at the GAN stage."""
+    pointer = json.loads((donor / "best-pretrain.json").read_text(encoding="utf-8"))
+    pointer["config"] = config.to_dict()
+    checkpoint = pointer["checkpoint"]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(donor / checkpoint, run_dir / checkpoint, dirs_exist_ok=True)
+    for folder in FIGURE_FOLDERS:
+        if (donor / folder).is_dir():
+            shutil.copytree(donor / folder, run_dir / folder, dirs_exist_ok=True)
+    shutil.copyfile(donor / "log.jsonl", run_dir / "log.jsonl")
+    write_json_atomic(run_dir / "best-pretrain.json", pointer)
+    write_json_atomic(run_dir / "best.json", pointer)
+    stages = json.loads((donor / "trained.json").read_text(encoding="utf-8"))["stages"]
+    write_json_atomic(run_dir / REUSE_FILE, {"donor": donor_name, "pretrain": stages["pretrain"]})
