@@ -41,16 +41,24 @@ def pretraining_twin(config: TrainConfig, candidates: Mapping[str, TrainConfig])
     return None
 
 
-def reused_from(run_dir: Path) -> str | None:
-    """The donor run folder (relative to the comparison) whose pretraining ``run_dir`` holds."""
+def reuse_record(run_dir: Path) -> dict[str, Any] | None:
+    """What ``run_dir``'s ``pretraining.json`` says: the donor run folder (relative to the
+    comparison) and its pretraining outcome; None when the run pretrained itself."""
     path = run_dir / REUSE_FILE
-    return json.loads(path.read_text(encoding="utf-8"))["donor"] if path.is_file() else None
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def copy_pretraining(donor: Path, run_dir: Path, config: TrainConfig, donor_name: str) -> None:
+def copy_pretraining(
+    donor: Path,
+    run_dir: Path,
+    config: TrainConfig,
+    donor_name: str,
+    pretrain_outcome: dict[str, Any],
+) -> dict[str, Any]:
     """Copy the finished ``donor``'s pretraining into the fresh ``run_dir``: its best pretrained
     checkpoint, the ``best-pretrain`` and ``best`` pointers (naming ``config``), the log and the
-    figures; then mark the folder (``pretraining.json``): training starts at the GAN stage."""
+    figures; then mark the folder (``pretraining.json``): training starts at the GAN stage.
+    Returns the mark's record (see `reuse_record`)."""
     pointer = json.loads((donor / "best-pretrain.json").read_text(encoding="utf-8"))
     pointer["config"] = config.to_dict()
     checkpoint = pointer["checkpoint"]
@@ -62,5 +70,6 @@ def copy_pretraining(donor: Path, run_dir: Path, config: TrainConfig, donor_name
     shutil.copyfile(donor / "log.jsonl", run_dir / "log.jsonl")
     write_json_atomic(run_dir / "best-pretrain.json", pointer)
     write_json_atomic(run_dir / "best.json", pointer)
-    stages = json.loads((donor / "trained.json").read_text(encoding="utf-8"))["stages"]
-    write_json_atomic(run_dir / REUSE_FILE, {"donor": donor_name, "pretrain": stages["pretrain"]})
+    record = {"donor": donor_name, "pretrain": pretrain_outcome}
+    write_json_atomic(run_dir / REUSE_FILE, record)
+    return record

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 import sagegan
 from sagegan.compare.methods import DEFAULT_METHODS, METHODS, check_methods, method_config
-from sagegan.compare.reuse import REUSE_FILE, copy_pretraining, pretraining_twin, reused_from
+from sagegan.compare.reuse import copy_pretraining, pretraining_twin, reuse_record
 from sagegan.compare.splits import base_split, resolve_sizes, subset_split
 from sagegan.compare.tables import (
     METRICS,
@@ -105,8 +105,7 @@ def _trained(run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting) -
     marker = run_dir / TRAINED_FILE
     if setting.resume and marker.is_file():
         return
-    _reuse_pretraining(run_dir, job, config, setting)
-    donor = reused_from(run_dir)
+    reused = reuse_record(run_dir) or _reuse_pretraining(run_dir, job, config, setting)
     with warnings.catch_warnings():
         # by design: a subset split leaves images out and its seed is the comparison's, not the
         # run's (train warns about both)
@@ -115,25 +114,27 @@ def _trained(run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting) -
             setting.data_dir,
             run_dir,
             config,
-            stage="all" if donor is None else "gan",
+            stage="all" if reused is None else "gan",
             resume=setting.resume,
             split_path=job.split_path,
         )
     stages = {name: dataclasses.asdict(o) for name, o in result.stages.items()}
-    if donor is not None:
-        pretrain = json.loads((run_dir / REUSE_FILE).read_text(encoding="utf-8"))["pretrain"]
-        stages = {"pretrain": {**pretrain, "reused_from": donor}, **stages}
+    if reused is not None:
+        stages = {"pretrain": {**reused["pretrain"], "reused_from": reused["donor"]}, **stages}
     write_json_atomic(
         marker,
         {"stages": stages, "stems_read": sorted(result.stems_read), "split": str(job.split_path)},
     )
 
 
-def _reuse_pretraining(run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting) -> None:
-    """Copy a finished twin's pretraining into a fresh ``run_dir`` (nothing when the folder has
-    started training, resume is off or no twin of the same size and seed has finished)."""
-    if not setting.resume or (run_dir / "last.json").is_file() or reused_from(run_dir):
-        return
+def _reuse_pretraining(
+    run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting
+) -> dict[str, Any] | None:
+    """Copy a finished twin's pretraining into a fresh ``run_dir`` and return the reuse record
+    (None when the folder has started training, resume is off or no twin of the same size and
+    seed has finished)."""
+    if not setting.resume or (run_dir / "last.json").is_file():
+        return None
     others = {
         name: method_config(name, setting.preset, job.seed, setting.overrides)
         for name in setting.methods
@@ -141,11 +142,13 @@ def _reuse_pretraining(run_dir: Path, job: _Job, config: TrainConfig, setting: _
     }
     twin = pretraining_twin(config, others)
     if twin is None:
-        return
+        return None
     donor = dataclasses.replace(job, method=twin).run_dir(setting.out)
-    if (donor / TRAINED_FILE).is_file():
-        copy_pretraining(donor, run_dir, config, str(donor.relative_to(setting.out)))
-        LOGGER.info("%s: stage 1 copied from %s", run_dir, donor)
+    if not (donor / TRAINED_FILE).is_file():
+        return None
+    outcome = json.loads((donor / TRAINED_FILE).read_text(encoding="utf-8"))["stages"]["pretrain"]
+    LOGGER.info("%s: stage 1 copied from %s", run_dir, donor)
+    return copy_pretraining(donor, run_dir, config, str(donor.relative_to(setting.out)), outcome)
 
 
 def _evaluation(
