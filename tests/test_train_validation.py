@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sagegan.models.attention_unet import AttentionUNet
 from sagegan.models.output import SegmentationOutput
 from sagegan.train.runtime import Runtime
 from sagegan.train.validation import validate
@@ -16,9 +17,10 @@ from sagegan.train.validation import validate
 class FixedLogits(nn.Module):
     """A 'segmenter' whose logits are a fixed map, whatever the input."""
 
-    def __init__(self, logits: np.ndarray) -> None:
+    def __init__(self, logits: np.ndarray | torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("logits", torch.from_numpy(logits)[None, None])
+        logits = torch.as_tensor(logits)
+        self.register_buffer("logits", logits[None, None])
 
     def forward(self, image: torch.Tensor) -> SegmentationOutput:
         return SegmentationOutput(self.logits.expand(image.shape[0], -1, -1, -1), [])
@@ -45,3 +47,22 @@ def test_touching_particles_are_two_objects_in_validation():
     assert scores["dice"] == 1.0
     # a connected-component count would see one merged blob and score F1 = 0
     assert scores["f1@0.5"] == 1.0
+
+
+def test_validation_leaves_the_training_module_as_it_was_and_matches_eager_nchw():
+    torch.manual_seed(0)
+    model = AttentionUNet(base_width=4, depth=2).train()
+    truth = touching_discs()
+    image = np.random.default_rng(0).uniform(-1, 1, truth.shape).astype(np.float32)
+    sample = SimpleNamespace(image=image, labels=truth)
+    runtime = Runtime(device=torch.device("cpu"), amp_dtype=None)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+
+    scores = validate(model, [sample], runtime)
+
+    assert model.training
+    for name, p in model.named_parameters():
+        assert p.is_contiguous(), f"{name} changed its memory layout"
+        assert torch.equal(p, before[name])
+    eager = FixedLogits(model.eval()(torch.from_numpy(image)[None, None]).logits[0, 0].detach())
+    assert scores == validate(eager, [sample], runtime)
