@@ -7,7 +7,8 @@ every run on the untouched test split at native resolution and with the SAGE-GAN
 Selection, early stopping and schedules see the validation split only. Everything is resumable:
 rerun the same command after an interruption. Prints one markdown table and writes JSON.
 
-    python benchmarks/real_data.py --out /tmp/real_data --results benchmarks/results/real_data.json
+    python benchmarks/real_data.py --workers 2 --out /tmp/real_data \
+        --results benchmarks/results/real_data.json
     python benchmarks/real_data.py --datasets pdc_sem --seeds 1 --seed-start 2 --preset paper \
         --set pretrain.val_every=10 --out /tmp/real_gpu      # on a GPU: one process per seed
 """
@@ -105,6 +106,12 @@ def main() -> None:
         help="first seed (0): seeds run from it, e.g. one process per seed on a GPU",
     )
     parser.add_argument("--preset", default="cpu-small", help="cpu-small (CPU) or paper (GPU)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes per dataset, each running one (size, seed) at a time (2 on 2 cores)",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument(
         "--finished-only",
@@ -134,6 +141,7 @@ def main() -> None:
                 paper_protocol=True,
                 finished_only=args.finished_only,
                 group_pattern=DATASETS[name].get("groups"),
+                workers=args.workers,
             )
         except DataError as err:
             if not args.finished_only:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from sagegan.compare import METHODS, method_config, run_comparison
 from sagegan.compare.reuse import pretraining_twin
@@ -155,6 +157,7 @@ def test_existing_runs_are_not_overwritten_without_resume(comparison, data_dir):
         ({"train_sizes": (99,)}, "training size 99"),
         ({"train_sizes": (6, "all")}, "repeats 6"),
         ({"seeds": ()}, "seeds must be"),
+        ({"workers": 0}, "workers must be a positive integer"),
     ],
 )
 def test_bad_options_are_config_errors(data_dir, tmp_path, options, message):
@@ -310,3 +313,28 @@ def test_pretraining_twins_are_the_methods_that_pretrain_alike():
     assert all(twin[name] is None for name in ("unet", "attention_unet", "dc_unet"))
     other_seed = {"attention_unet": method_config("attention_unet", "tiny", 1)}
     assert pretraining_twin(configs["sage_gan"], other_seed) is None
+
+
+def test_workers_give_the_serial_result(data_dir, tmp_path):
+    methods, seeds = ("attention_unet", "sage_gan"), (0, 1)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # as each of the two workers will have
+        serial = _tiny_comparison(data_dir, tmp_path / "serial", methods=methods, seeds=seeds)
+        torch.set_num_threads(2)
+        parallel = _tiny_comparison(
+            data_dir, tmp_path / "parallel", methods=methods, seeds=seeds, workers=2
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert parallel.runs == serial.runs
+    for seed in seeds:  # each worker ran a seed's methods in order: SAGE-GAN copied its twin
+        record = parallel.out / "runs" / "sage_gan" / "n2" / f"s{seed}" / "pretraining.json"
+        assert json.loads(record.read_text())["donor"] == f"runs/attention_unet/n2/s{seed}"
+
+
+def test_a_data_error_survives_the_trip_back_from_a_worker(tmp_path):
+    error = pickle.loads(pickle.dumps(DataError(tmp_path / "a.tif", "corrupt image")))
+    assert isinstance(error, DataError)
+    assert (error.path, error.problem) == (tmp_path / "a.tif", "corrupt image")
+    assert str(error) == f"{tmp_path / 'a.tif'}: corrupt image"

@@ -354,6 +354,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         overrides=_overrides(args.set),
         paper_protocol=args.paper_protocol,
         group_pattern=args.group,
+        workers=args.workers,
     )
     print(result.files["markdown"].read_text())
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
@@ -579,6 +580,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also score every run the SAGE-GAN code's way (512x768, eroded masks, F1@0.5)",
     )
     compare.add_argument("--mask-dir", metavar="NAME", help="mask folder name for evaluation")
+    compare.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes running (size, seed) groups side by side, sharing the torch threads "
+        "(default 1; e.g. 2 on a 2-core CPU: small networks use one thread best)",
+    )
     compare.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run"
     )

@@ -17,6 +17,10 @@ class DataError(SageganError, ValueError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 
+    def __reduce__(self) -> tuple[type[DataError], tuple[Path | None, str]]:
+        # pickled with its own arguments, e.g. to come back from a worker process
+        return type(self), (self.path, self.problem)
+
 
 class ConfigError(SageganError, ValueError):
     """Invalid configuration value or command-line option."""

@@ -7,13 +7,19 @@ and ``eval-test/`` holds its test evaluation) and the tables written by
 back, a finished training run is only evaluated and an interrupted one continues from its last
 checkpoint; a SAGE-GAN run starts from a copy of its finished Attention U-Net twin's training
 (``pretraining.json``, see `sagegan.compare.reuse`).
+
+With ``workers`` > 1 the runs go to that many processes, each with an equal share of the torch
+threads. A process takes one (training size, seed) at a time and runs its methods in order, so
+every twin is finished before the run that copies it; the results are those of one process.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
+import multiprocessing
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -206,6 +212,7 @@ def run_comparison(
     paper_protocol: bool = False,
     finished_only: bool = False,
     group_pattern: str | None = None,
+    workers: int = 1,
 ) -> ComparisonResult:
     """Train and test-evaluate each method (see ``sagegan.compare.methods``) for every training
     size and seed on one split of ``data_dir``, then write the tables into ``out``.
@@ -221,7 +228,10 @@ def run_comparison(
     tables of an unfinished comparison, e.g. while it runs elsewhere).
     ``group_pattern``: a regular expression whose first group is a stem's sample (e.g.
     ``^([a-z]+)_``): training subsets then take the samples in turn (see `subset_order`).
+    ``workers``: processes that run the (size, seed) groups side by side (see the module doc).
     """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     data_dir, out = Path(data_dir), Path(out)
     methods = check_methods(list(methods))
     seeds = _check_seeds(list(seeds))
@@ -253,10 +263,7 @@ def run_comparison(
     setting = _Setting(
         out, data_dir, split_path, split, preset, overrides, mask_dir, resume, protocols, methods
     )
-    runs = [
-        _run(job, setting)
-        for job in tqdm(jobs, desc="comparison", unit="run", disable=not progress)
-    ]
+    runs = _run_all(jobs, setting, workers, progress)
     metrics = METRICS + (PAPER_METRICS if paper_protocol else ())
     summary = aggregate(runs, metrics)
     record = {
@@ -284,6 +291,44 @@ def _metrics_files(run_dir: Path, protocols: Sequence[str]) -> list[Path]:
 def _evaluated(run_dir: Path, protocols: Sequence[str]) -> bool:
     """Whether the run is trained and test-evaluated under every protocol."""
     return all(path.is_file() for path in _metrics_files(run_dir, protocols))
+
+
+def _groups(jobs: Sequence[_Job]) -> list[tuple[_Job, ...]]:
+    """The jobs grouped by (training size, seed), each group's methods in the given order."""
+    groups: dict[tuple[int, int], list[_Job]] = {}
+    for job in jobs:
+        groups.setdefault((job.size, job.seed), []).append(job)
+    return [tuple(group) for group in groups.values()]
+
+
+def _run_group(
+    group: tuple[_Job, ...], setting: _Setting
+) -> tuple[tuple[_Job, ...], list[dict[str, Any]]]:
+    """Run one group's jobs in order (in a worker process)."""
+    return group, [_run(job, setting) for job in group]
+
+
+def _run_all(
+    jobs: Sequence[_Job], setting: _Setting, workers: int, progress: bool
+) -> list[dict[str, Any]]:
+    """Every job's row, in the order of ``jobs``, from this process or from ``workers``."""
+    if workers == 1:
+        bar = tqdm(jobs, desc="comparison", unit="run", disable=not progress)
+        return [_run(job, setting) for job in bar]
+    threads = max(1, torch.get_num_threads() // workers)
+    rows: dict[_Job, dict[str, Any]] = {}
+    context = multiprocessing.get_context("spawn")  # fork is unsafe with torch's threads
+    # leaving the block terminates the workers, so an error does not wait for the other runs
+    with (
+        context.Pool(workers, initializer=torch.set_num_threads, initargs=(threads,)) as pool,
+        tqdm(total=len(jobs), desc="comparison", unit="run", disable=not progress) as bar,
+    ):
+        for group, group_rows in pool.imap_unordered(
+            functools.partial(_run_group, setting=setting), _groups(jobs)
+        ):
+            rows.update(zip(group, group_rows, strict=True))
+            bar.update(len(group))
+    return [rows[job] for job in jobs]
 
 
 def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
