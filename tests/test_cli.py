@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,16 @@ def test_compare_help_lists_every_method(capsys: pytest.CaptureFixture[str]) -> 
     help_text = " ".join(capsys.readouterr().out.split())
     for name in METHODS:
         assert name in help_text
+
+
+def test_python_m_sagegan_compare_with_two_workers(tmp_path: Path) -> None:
+    # the way a user runs it: the spawned workers start from the `python -m sagegan` process
+    data, out = tmp_path / "synth", tmp_path / "comparison"
+    assert main(["synth", "--n", "6", "--size", "64x64", "--out", str(data), "--seed", "0"]) == 0
+    command = [sys.executable, "-m", "sagegan", "compare", str(data), "--out", str(out)]
+    options = ["--preset", "tiny", "--methods", "unet", "--seeds", "2", "--workers", "2"]
+    done = subprocess.run([*command, *options], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = (out / "comparison_runs.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2  # header, one row per seed
+    assert len(list((out / "runs" / "unet").glob("n*/s*/eval-test/metrics.json"))) == 2
