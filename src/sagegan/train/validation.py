@@ -36,7 +36,7 @@ def predict_logits(model: nn.Module, image: np.ndarray, runtime: Runtime) -> tor
     """Logits (H x W, fp32, on CPU) of one whole image (H x W float32 in [-1, 1])."""
     batch = torch.from_numpy(np.ascontiguousarray(image))[None, None].to(runtime.device)
     with runtime.autocast():
-        logits = model(batch.contiguous(memory_format=torch.channels_last)).logits
+        logits = model(batch).logits
     return logits[0, 0].float().cpu()
 
 
