@@ -5,8 +5,8 @@ back); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5, 
 ``sagegan.metrics``. Instances are counted as ``sagegan evaluate`` counts them: the truth's labels
 as annotated, the prediction split by `split_instances` with its default options, so touching
 particles are separate objects in validation as on the test split. The images run through an
-eval-mode channels_last copy of the segmenter: on the CPU that is 1.7x faster than NCHW for a
-2560 x 1780 image (equal within 1e-6 in probability), and the training module keeps its layout.
+eval-mode channels_last copy of the segmenter: on the CPU that is faster than NCHW (see
+docs/benchmarks.md, equal within 1e-6 in probability), and the training module keeps its layout.
 """
 
 from __future__ import annotations
