@@ -119,7 +119,8 @@ class TorchBackend(ModuleBackend):
         self.precision = precision
 
     def __call__(self, batch: Tensor) -> SegmentationOutput:
-        x = batch.to(self.device).contiguous(memory_format=torch.channels_last)
+        # a one-channel batch has the same strides in both memory formats: no conversion needed
+        x = batch.to(self.device)
         with torch.inference_mode():
             if self.precision == "fp32":
                 return self.module(x)

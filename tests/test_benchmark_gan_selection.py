@@ -1,0 +1,56 @@
+"""benchmarks/gan_selection.py: pairing SAGE-GAN runs with their Attention U-Net twins."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gan_selection.py"
+
+
+@pytest.fixture(scope="module")
+def gan_selection() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gan_selection", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(root: Path, method: str, seed: int, dice: float, f1: float) -> Path:
+    run = root / "tio2_sem" / "runs" / method / "n5" / f"s{seed}"
+    (run / "eval-test").mkdir(parents=True)
+    summary = {"dice_mean": dice, "f1@0.50_mean": f1}
+    (run / "eval-test" / "metrics.json").write_text(json.dumps({"summary": summary}))
+    return run
+
+
+def _sage_gan(root: Path, seed: int, gan_f1: list[float], best: str, dice: float, f1: float):
+    run = _run(root, "sage_gan", seed, dice, f1)
+    (run / "config.yaml").write_text("gan:\n  val_metric: f1@0.5\n")
+    epochs = [("pretrain", 0, 0.6), ("gan", -1, 0.6)]  # the GAN stage starts at 0.6
+    epochs += [("gan", e, v) for e, v in enumerate(gan_f1)]
+    rows = [{"stage": s, "epoch": e, "val": {"dice": 0.9, "f1@0.5": v}} for s, e, v in epochs]
+    (run / "log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (run / "best.json").write_text(json.dumps({"checkpoint": best}))
+
+
+def test_pairs_report_selection_and_paired_test_differences(gan_selection, tmp_path):
+    _run(tmp_path, "attention_unet", 0, dice=0.90, f1=0.60)
+    _sage_gan(tmp_path, 0, [0.5, 0.7], "checkpoints/gan-e0001", dice=0.92, f1=0.65)
+    _run(tmp_path, "attention_unet", 1, dice=0.80, f1=0.50)
+    _sage_gan(tmp_path, 1, [0.5, 0.55], "checkpoints/pretrain-e0000", dice=0.80, f1=0.50)
+    _sage_gan(tmp_path, 2, [0.7], "checkpoints/gan-e0000", dice=0.9, f1=0.6)  # twin unfinished
+
+    rows = gan_selection.selection_rows([tmp_path])
+
+    assert [(row["seed"], row["gan_taken"]) for row in rows] == [(0, True), (1, False)]
+    assert rows[0]["val_pretrained"] == 0.6
+    assert rows[0]["val_gan_epochs"] == [0.5, 0.7]
+    assert rows[0]["test_delta"] == pytest.approx({"dice": 0.02, "f1@0.5": 0.05})
+    totals = gan_selection.summary(rows)
+    assert totals["pairs"] == 2 and totals["gan_taken"] == 1
+    assert totals["mean_test_delta"] == pytest.approx({"dice": 0.01, "f1@0.5": 0.025})
