@@ -5,9 +5,14 @@ For each pair: the selection metric (``gan.val_metric``), the validation score o
 checkpoint the GAN stage starts from, the best GAN epoch's, whether ``best.json`` names a GAN
 checkpoint, and the test Dice and F1@0.5 (native protocol, per-image mean) of both runs. The test
 scores are read only to report them; selection never saw them. Prints a markdown table and a
-summary, writes JSON.
+summary per folder, writes JSON.
 
-    python benchmarks/gan_selection.py /tmp/real_data2 --out benchmarks/results/gan_selection.json
+``--evaluate-gan DATA`` first scores each SAGE-GAN run's ``best-gan`` checkpoint (its best GAN
+epoch on validation, whatever the pretrained checkpoint scored: the paper's SAGE-GAN model) on
+the test part, into ``RUN/eval-test-gan`` (skipped when there), and adds it to the table.
+
+    python benchmarks/gan_selection.py /tmp/real_data2 --evaluate-gan ../shared/data \
+        --out benchmarks/results/gan_selection.json
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import yaml
 
 TEST_METRICS = "eval-test/metrics.json"
+GAN_EVALUATION = "eval-test-gan"
 TWIN = "attention_unet"
 
 
@@ -28,8 +34,8 @@ def _log(run: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
-def _test_scores(run: Path) -> dict[str, float] | None:
-    path = run / TEST_METRICS
+def _test_scores(run: Path, metrics: str = TEST_METRICS) -> dict[str, float] | None:
+    path = run / metrics
     if not path.is_file():
         return None
     summary = json.loads(path.read_text(encoding="utf-8"))["summary"]
@@ -43,11 +49,16 @@ def selection_row(run: Path, comparison: Path) -> dict[str, Any] | None:
     mine, theirs = _test_scores(run), _test_scores(twin)
     if mine is None or theirs is None:
         return None
+
+    def minus_twin(scores: dict[str, float]) -> dict[str, float]:
+        return {key: scores[key] - theirs[key] for key in scores}
+
     metric = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))["gan"]["val_metric"]
     gan_rows = [row for row in _log(run) if row["stage"] == "gan" and "val" in row]
     start = [row["val"][metric] for row in gan_rows if row["epoch"] < 0]
     epochs = [row["val"][metric] for row in gan_rows if row["epoch"] >= 0]
     best = json.loads((run / "best.json").read_text(encoding="utf-8"))["checkpoint"]
+    gan = _test_scores(run, f"{GAN_EVALUATION}/metrics.json")
     return {
         "comparison": str(comparison),
         "dataset": dataset,
@@ -59,8 +70,32 @@ def selection_row(run: Path, comparison: Path) -> dict[str, Any] | None:
         "gan_taken": Path(best).name.startswith("gan-"),
         "test_sage_gan": mine,
         "test_attention_unet": theirs,
-        "test_delta": {key: mine[key] - theirs[key] for key in mine},
+        "test_delta": minus_twin(mine),
+        "test_best_gan": gan,
+        "test_best_gan_delta": None if gan is None else minus_twin(gan),
     }
+
+
+def evaluate_gan_checkpoints(comparisons: list[Path], data_root: Path) -> None:
+    """Score the ``best-gan`` checkpoint of every finished SAGE-GAN run on its comparison's test
+    part (native protocol) into ``RUN/eval-test-gan``, unless that is there."""
+    from sagegan.evaluate import evaluate_run
+
+    for comparison in comparisons:
+        for run in sorted(comparison.glob("*/runs/sage_gan/n*/s*")):
+            done = (run / GAN_EVALUATION / "metrics.json").is_file()
+            if done or not (run / TEST_METRICS).is_file():
+                continue
+            dataset = run.relative_to(comparison).parts[0]
+            print(f"scoring the best GAN-stage checkpoint of {run}")
+            evaluate_run(
+                run,
+                data_root / dataset,
+                out=run / GAN_EVALUATION,
+                split_file=comparison / dataset / "split.json",
+                which="best-gan",
+                progress=False,
+            )
 
 
 def selection_rows(comparisons: list[Path]) -> list[dict[str, Any]]:
@@ -74,16 +109,22 @@ def selection_rows(comparisons: list[Path]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["comparison"], r["dataset"], r["train_images"], r["seed"]))
 
 
+def _mean_delta(rows: list[dict[str, Any]], column: str) -> dict[str, float] | None:
+    deltas = [row[column] for row in rows if row[column] is not None]
+    if not deltas:
+        return None
+    return {key: sum(delta[key] for delta in deltas) / len(deltas) for key in ("dice", "f1@0.5")}
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """How often the GAN stage was taken, and the mean paired test difference."""
-    n = len(rows)
+    """How often the GAN stage was taken, and the mean paired test differences (SAGE-GAN as
+    selected, and its best GAN-stage checkpoint where scored, minus Attention U-Net)."""
     return {
-        "pairs": n,
+        "pairs": len(rows),
         "gan_taken": sum(row["gan_taken"] for row in rows),
-        "mean_test_delta": {
-            key: sum(row["test_delta"][key] for row in rows) / n if n else None
-            for key in ("dice", "f1@0.5")
-        },
+        "mean_test_delta": _mean_delta(rows, "test_delta"),
+        "best_gan_scored": sum(row["test_best_gan"] is not None for row in rows),
+        "mean_test_best_gan_delta": _mean_delta(rows, "test_best_gan_delta"),
     }
 
 
@@ -91,33 +132,55 @@ def _value(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _delta(delta: dict[str, float] | None) -> str:
+    return "- | -" if delta is None else f"{delta['dice']:+.3f} | {delta['f1@0.5']:+.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("comparisons", nargs="+", type=Path, help="benchmark --out folders")
+    parser.add_argument(
+        "--evaluate-gan",
+        type=Path,
+        metavar="DATA",
+        help="shared data folder: first score each run's best-gan checkpoint on the test part",
+    )
     parser.add_argument("--out", type=Path, help="JSON file for the rows and the summary")
     args = parser.parse_args()
+    if args.evaluate_gan is not None:
+        evaluate_gan_checkpoints(args.comparisons, args.evaluate_gan)
     rows = selection_rows(args.comparisons)
     print(
         "| comparison | dataset | train images | seed | selection metric | validation: pretrained "
-        "| validation: GAN epochs | GAN taken | test Dice: SAGE-GAN - AttU "
-        "| test F1@0.5: SAGE-GAN - AttU |"
+        "| validation: GAN epochs | GAN taken | test Dice - AttU | test F1@0.5 - AttU "
+        "| best GAN epoch: test Dice - AttU | best GAN epoch: test F1@0.5 - AttU |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         epochs = ", ".join(_value(value) for value in row["val_gan_epochs"])
         print(
             f"| {row['comparison']} | {row['dataset']} | {row['train_images']} | {row['seed']} | "
             f"{row['val_metric']} | {_value(row['val_pretrained'])} | {epochs} | "
-            f"{'yes' if row['gan_taken'] else 'no'} | {row['test_delta']['dice']:+.3f} | "
-            f"{row['test_delta']['f1@0.5']:+.3f} |"
+            f"{'yes' if row['gan_taken'] else 'no'} | {_delta(row['test_delta'])} | "
+            f"{_delta(row['test_best_gan_delta'])} |"
         )
-    totals = summary(rows)
-    if rows:
-        delta = totals["mean_test_delta"]
-        print(
-            f"\nGAN stage taken in {totals['gan_taken']} of {totals['pairs']} pairs; mean paired "
-            f"test difference: Dice {delta['dice']:+.3f}, F1@0.5 {delta['f1@0.5']:+.3f}"
+    totals = {
+        str(path): summary([r for r in rows if r["comparison"] == str(path)])
+        for path in args.comparisons
+    }
+    for path, total in totals.items():
+        if not total["pairs"]:
+            continue
+        line = (
+            f"{path}: GAN stage taken in {total['gan_taken']} of {total['pairs']} pairs; mean "
+            f"paired test difference (Dice | F1@0.5): {_delta(total['mean_test_delta'])}"
         )
+        if total["best_gan_scored"]:
+            line += (
+                f"; best GAN epoch ({total['best_gan_scored']} pairs): "
+                f"{_delta(total['mean_test_best_gan_delta'])}"
+            )
+        print(line)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         command = "python benchmarks/gan_selection.py"

@@ -20,11 +20,15 @@ def gan_selection() -> ModuleType:
     return module
 
 
+def _scores(folder: Path, dice: float, f1: float) -> None:
+    folder.mkdir(parents=True)
+    summary = {"dice_mean": dice, "f1@0.50_mean": f1}
+    (folder / "metrics.json").write_text(json.dumps({"summary": summary}))
+
+
 def _run(root: Path, method: str, seed: int, dice: float, f1: float) -> Path:
     run = root / "tio2_sem" / "runs" / method / "n5" / f"s{seed}"
-    (run / "eval-test").mkdir(parents=True)
-    summary = {"dice_mean": dice, "f1@0.50_mean": f1}
-    (run / "eval-test" / "metrics.json").write_text(json.dumps({"summary": summary}))
+    _scores(run / "eval-test", dice, f1)
     return run
 
 
@@ -44,6 +48,7 @@ def test_pairs_report_selection_and_paired_test_differences(gan_selection, tmp_p
     _run(tmp_path, "attention_unet", 1, dice=0.80, f1=0.50)
     _sage_gan(tmp_path, 1, [0.5, 0.55], "checkpoints/pretrain-e0000", dice=0.80, f1=0.50)
     _sage_gan(tmp_path, 2, [0.7], "checkpoints/gan-e0000", dice=0.9, f1=0.6)  # twin unfinished
+    _scores(tmp_path / "tio2_sem/runs/sage_gan/n5/s1/eval-test-gan", dice=0.7, f1=0.6)
 
     rows = gan_selection.selection_rows([tmp_path])
 
@@ -51,6 +56,10 @@ def test_pairs_report_selection_and_paired_test_differences(gan_selection, tmp_p
     assert rows[0]["val_pretrained"] == 0.6
     assert rows[0]["val_gan_epochs"] == [0.5, 0.7]
     assert rows[0]["test_delta"] == pytest.approx({"dice": 0.02, "f1@0.5": 0.05})
+    assert rows[0]["test_best_gan"] is None, "seed 0's best GAN checkpoint was not scored"
+    assert rows[1]["test_best_gan_delta"] == pytest.approx({"dice": -0.1, "f1@0.5": 0.1})
     totals = gan_selection.summary(rows)
     assert totals["pairs"] == 2 and totals["gan_taken"] == 1
     assert totals["mean_test_delta"] == pytest.approx({"dice": 0.01, "f1@0.5": 0.025})
+    assert totals["best_gan_scored"] == 1
+    assert totals["mean_test_best_gan_delta"] == pytest.approx({"dice": -0.1, "f1@0.5": 0.1})

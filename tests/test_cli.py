@@ -167,6 +167,12 @@ def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     metrics = json.loads((scores / "metrics.json").read_text())
     split = json.loads((run / "split.json").read_text())
     assert sorted(metrics["stems"]) == sorted(split["test"])
+    for which, stage in (("best-pretrain", "pretrain-"), ("best-gan", "gan-")):
+        stage_scores = tmp_path / f"scores-{which}"
+        evaluate_stage = ["evaluate", str(data), "--model", str(run), "--out", str(stage_scores)]
+        assert main([*evaluate_stage, "--checkpoint", which]) == 0
+        weights = Path(json.loads((stage_scores / "metrics.json").read_text())["model"])
+        assert weights.parent.name.startswith(stage), (which, weights)
 
     figures = tmp_path / "figures"
     assert main(["attention", "--model", str(run), "--out", str(figures), "--data", str(data)]) == 0
@@ -188,6 +194,13 @@ def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 3
     assert "no_such_key" in errors[-1]
+
+
+def test_checkpoint_choices_are_the_runs_pointers() -> None:
+    from sagegan.cli import SEGMENTER_CHECKPOINTS
+    from sagegan.models.checkpoint import POINTERS
+
+    assert set(SEGMENTER_CHECKPOINTS) == set(POINTERS)
 
 
 def test_compare_help_lists_every_method(capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,6 +35,13 @@ A dataset folder holds images/ and masks/ with matching file names (any image fo
 or one folder with X.tif + X_mask.png pairs. Masks: any non-zero pixel is particle;
 16-bit label maps are kept as instances.
 """
+# a run's segmenter checkpoints (the pointers of sagegan.models.checkpoint, kept here so that
+# parsing imports no torch)
+SEGMENTER_CHECKPOINTS = ("best", "last", "best-pretrain", "best-gan")
+CHECKPOINT_HELP = (
+    "which weights: best (default: chosen on validation over both stages), last, best-pretrain "
+    "(best of stage 1) or best-gan (best GAN-stage epoch)"
+)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -75,7 +82,7 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
 def _add_prediction_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("prediction")
     group.add_argument(
-        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
+        "--checkpoint", default="best", choices=SEGMENTER_CHECKPOINTS, help=CHECKPOINT_HELP
     )
     group.add_argument(
         "--tile", type=_size, default=(512, 512), help="sliding-window tile HxW (512x512)"
@@ -512,11 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--out",
         metavar="FILE",
-        help="ONNX file to write (default: RUN/export/segmenter.onnx; segmenter-last.onnx for "
-        "--checkpoint last)",
+        help="ONNX file to write (default: RUN/export/segmenter.onnx; segmenter-<checkpoint>.onnx "
+        "for another --checkpoint)",
     )
     export.add_argument(
-        "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
+        "--checkpoint", default="best", choices=SEGMENTER_CHECKPOINTS, help=CHECKPOINT_HELP
     )
 
     evaluate = verb(
