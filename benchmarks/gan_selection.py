@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,29 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _mean_sd(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def best_gan_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows: per comparison, dataset and training size, test Dice and F1@0.5 (mean ± sd
+    over seeds) of Attention U-Net, of SAGE-GAN as selected, and of its best GAN-stage
+    checkpoint, over the pairs whose best GAN-stage checkpoint was scored."""
+    scored = [row for row in rows if row["test_best_gan"] is not None]
+    settings = sorted({(r["comparison"], r["dataset"], r["train_images"]) for r in scored})
+    lines = []
+    for setting in settings:
+        group = [r for r in scored if (r["comparison"], r["dataset"], r["train_images"]) == setting]
+        cells = [str(part) for part in setting] + [str(len(group))]
+        for metric in ("dice", "f1@0.5"):
+            for column in ("test_attention_unet", "test_sage_gan", "test_best_gan"):
+                cells.append(_mean_sd([row[column][metric] for row in group]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def _value(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -164,6 +188,14 @@ def main() -> None:
             f"{'yes' if row['gan_taken'] else 'no'} | {_delta(row['test_delta'])} | "
             f"{_delta(row['test_best_gan_delta'])} |"
         )
+    table = best_gan_table(rows)
+    if table:
+        print(
+            "\n| comparison | dataset | train images | seeds | Dice: AttU | Dice: SAGE-GAN "
+            "| Dice: best GAN epoch | F1@0.5: AttU | F1@0.5: SAGE-GAN | F1@0.5: best GAN epoch |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(table) + "\n")
     totals = {
         str(path): summary([r for r in rows if r["comparison"] == str(path)])
         for path in args.comparisons

@@ -63,3 +63,6 @@ def test_pairs_report_selection_and_paired_test_differences(gan_selection, tmp_p
     assert totals["mean_test_delta"] == pytest.approx({"dice": 0.01, "f1@0.5": 0.025})
     assert totals["best_gan_scored"] == 1
     assert totals["mean_test_best_gan_delta"] == pytest.approx({"dice": -0.1, "f1@0.5": 0.1})
+    (line,) = gan_selection.best_gan_table(rows)  # only seed 1's best GAN checkpoint was scored
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[1:] == ["tio2_sem", "5", "1", "0.800", "0.800", "0.700", "0.500", "0.500", "0.600"]
