@@ -9,7 +9,8 @@ summary per folder, writes JSON.
 
 ``--evaluate-gan DATA`` first scores each SAGE-GAN run's ``best-gan`` checkpoint (its best GAN
 epoch on validation, whatever the pretrained checkpoint scored: the paper's SAGE-GAN model) on
-the test part, into ``RUN/eval-test-gan`` (skipped when there), and adds it to the table.
+the test part, into ``RUN/eval-test-gan`` (skipped when there). Scored checkpoints join the pair
+table and get a second one: mean ± sd per dataset and training size of all three.
 
     python benchmarks/gan_selection.py /tmp/real_data2 --evaluate-gan ../shared/data \
         --out benchmarks/results/gan_selection.json
