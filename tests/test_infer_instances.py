@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from sagegan.errors import ConfigError
-from sagegan.infer.instances import split_instances
+from sagegan.infer.instances import _merge_small_pieces, split_instances
 
 SHAPE = (96, 128)
 
@@ -100,3 +101,29 @@ def test_blocks_bound_memory_without_changing_the_instances() -> None:
         assert _same_partition(split_instances(probability, block_px=block_px), whole)
     with pytest.raises(ConfigError, match="block_px"):
         split_instances(probability, block_px=0)
+
+
+def _merge_in_whole_window(labels: np.ndarray, min_size_px: int) -> np.ndarray:
+    """The merge rule written plainly: every small piece dilated over the whole map."""
+    sizes = np.bincount(labels.ravel())
+    for label in np.flatnonzero((sizes > 0) & (sizes < min_size_px)):
+        if label == 0:
+            continue
+        piece = labels == label
+        ring = ndimage.binary_dilation(piece, structure=np.ones((3, 3), bool)) & ~piece
+        neighbours = labels[ring]
+        neighbours = neighbours[neighbours > 0]
+        if neighbours.size:
+            labels[piece] = np.bincount(neighbours).argmax()
+    return labels
+
+
+def test_small_pieces_merge_inside_their_boxes_as_over_the_whole_map():
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        blocks = rng.integers(0, 30, (20, 25)).repeat(4, 0).repeat(4, 1)
+        specks = rng.integers(1, 50, blocks.shape)
+        labels = np.where(rng.random(blocks.shape) < 0.1, specks, blocks).astype(np.int32)
+        for min_size in (3, 12, 40):
+            expected = _merge_in_whole_window(labels.copy(), min_size)
+            assert np.array_equal(_merge_small_pieces(labels.copy(), min_size), expected)

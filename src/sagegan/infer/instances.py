@@ -73,17 +73,45 @@ def _markers(
 
 def _merge_small_pieces(labels: np.ndarray, min_size_px: int) -> np.ndarray:
     """Merge watershed pieces below ``min_size_px`` into the neighbour sharing the most border
-    pixels with them (pieces without a neighbour are whole components and stay)."""
+    pixels with them (pieces without a neighbour are whole components and stay).
+
+    Each piece is handled inside its bounding box grown by one pixel, so the cost grows with the
+    pieces' own size, not with the number of pieces times the window. Pieces are taken in label
+    order and each sees the merges made before it, as a whole-window pass would.
+    """
     sizes = np.bincount(labels.ravel())
-    for label in np.flatnonzero((sizes > 0) & (sizes < min_size_px)):
-        if label == 0:
-            continue
-        piece = labels == label
+    small = np.flatnonzero((sizes > 0) & (sizes < min_size_px))
+    small = small[small > 0]
+    if not small.size:
+        return labels
+    # [top, bottom, left, right] of every label, grown when a piece merges into it
+    boxes = {
+        label: [box[0].start, box[0].stop, box[1].start, box[1].stop]
+        for label, box in enumerate(ndimage.find_objects(labels), start=1)
+        if box is not None
+    }
+    height, width = labels.shape
+    for label in small:
+        top, bottom, left, right = boxes[label]
+        window = (
+            slice(max(top - 1, 0), min(bottom + 1, height)),
+            slice(max(left - 1, 0), min(right + 1, width)),
+        )
+        local = labels[window]
+        piece = local == label
         ring = ndimage.binary_dilation(piece, structure=EIGHT_CONNECTED) & ~piece
-        neighbours = labels[ring]
+        neighbours = local[ring]
         neighbours = neighbours[neighbours > 0]
         if neighbours.size:
-            labels[piece] = np.bincount(neighbours).argmax()
+            target = int(np.bincount(neighbours).argmax())
+            local[piece] = target
+            grown = boxes[target]
+            boxes[target] = [
+                min(grown[0], top),
+                max(grown[1], bottom),
+                min(grown[2], left),
+                max(grown[3], right),
+            ]
     return labels
 
 
