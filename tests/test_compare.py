@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from sagegan.compare import METHODS, method_config, run_comparison
+from sagegan.compare.methods import DEFAULT_METHODS
 from sagegan.compare.reuse import pretraining_twin
 from sagegan.compare.splits import subset_order
 from sagegan.data.pairing import find_pairs
@@ -338,3 +339,15 @@ def test_a_data_error_survives_the_trip_back_from_a_worker(tmp_path):
     assert isinstance(error, DataError)
     assert (error.path, error.problem) == (tmp_path / "a.tif", "corrupt image")
     assert str(error) == f"{tmp_path / 'a.tif'}: corrupt image"
+
+
+def test_classical_baseline_is_scored_without_training(data_dir, tmp_path):
+    result = _tiny_comparison(data_dir, tmp_path, methods=("classical",), seeds=(0,))
+    run_dir = tmp_path / "runs" / "classical" / "n2" / "s0"
+    assert not (run_dir / "best.json").exists() and not (run_dir / "log.jsonl").exists()
+    metrics = json.loads((run_dir / "eval-test" / "metrics.json").read_text())
+    assert metrics["model"] is None and metrics["settings"]["predictor"] == "custom"
+    assert sorted(metrics["stems"]) == sorted(load_split(result.split_path).test)
+    # simulated SEM particles are bright on a darker support: Otsu finds most of them
+    assert result.runs[0]["dice"] > 0.5
+    assert "classical" in METHODS and "classical" not in DEFAULT_METHODS

@@ -562,8 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods",
         nargs="+",
         metavar="METHOD",
-        help="methods to run (default: all): unet, unet_plus_plus, half_unet, dc_unet, "
-        "attention_unet, cgan_seg, sage_gan, attention_unet_dice, sage_gan_dice",
+        help="methods to run (default: all but classical): unet, unet_plus_plus, half_unet, "
+        "dc_unet, attention_unet, cgan_seg, sage_gan, attention_unet_dice, sage_gan_dice, "
+        "classical (blur + Otsu + watershed, no training)",
     )
     compare.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
     compare.add_argument(

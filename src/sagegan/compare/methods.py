@@ -13,6 +13,8 @@ method differs:
 * ``sage_gan``: Attention U-Net, pretraining then the GAN stage (the preset as is).
 * ``attention_unet_dice``, ``sage_gan_dice``: the ablation, soft Dice loss instead of the hybrid
   BCE + focal Tversky loss.
+* ``classical``: no network and no training: blur + Otsu + watershed
+  (`sagegan.infer.classical`), the floor every learned method must beat, measured in the same run.
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ METHODS: dict[str, dict[str, Any]] = {
         **PRETRAIN_ONLY,
     },
     "sage_gan_dice": {"model.segmenter": "attention_unet", "pretrain.loss": "dice"},
+    "classical": {"pretrain.epochs": 0, "gan.epochs": 0},
 }
+# methods that train nothing: their runs hold only the test evaluations
+UNTRAINED = frozenset({"classical"})
 # methods without pretraining whose GAN stage gets the whole epoch budget
 JOINT_FROM_SCRATCH = frozenset({"cgan_seg"})
-DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)
+DEFAULT_METHODS: tuple[str, ...] = tuple(name for name in METHODS if name not in UNTRAINED)
 
 
 def check_methods(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -30,7 +30,13 @@ import torch
 from tqdm import tqdm
 
 import sagegan
-from sagegan.compare.methods import DEFAULT_METHODS, METHODS, check_methods, method_config
+from sagegan.compare.methods import (
+    DEFAULT_METHODS,
+    METHODS,
+    UNTRAINED,
+    check_methods,
+    method_config,
+)
 from sagegan.compare.reuse import copy_pretraining, pretraining_twin, reuse_record
 from sagegan.compare.splits import base_split, resolve_sizes, subset_split
 from sagegan.compare.tables import (
@@ -44,6 +50,7 @@ from sagegan.data.splits import Split, SplitWarning, groups_from_pattern
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate import evaluate_run
 from sagegan.evaluate.outputs import METRICS_FILE
+from sagegan.infer.classical import classical_instances
 from sagegan.models.checkpoint import write_json_atomic
 from sagegan.train import TrainConfig, config_from_cli, train
 
@@ -144,7 +151,7 @@ def _reuse_pretraining(
     others = {
         name: method_config(name, setting.preset, job.seed, setting.overrides)
         for name in setting.methods
-        if name != job.method
+        if name != job.method and name not in UNTRAINED
     }
     twin = pretraining_twin(config, others)
     if twin is None:
@@ -158,10 +165,10 @@ def _reuse_pretraining(
 
 
 def _evaluation(
-    run_dir: Path, setting: _Setting, device: str, protocol: str
+    run_dir: Path, setting: _Setting, device: str, protocol: str, method: str
 ) -> tuple[dict[str, Any], bool]:
     """The run's test summary under ``protocol`` (read back when ``resume`` finds it) and
-    whether it was reused."""
+    whether it was reused. An untrained method is scored with its predictor and the split."""
     metrics_file = run_dir / EVAL_FOLDERS[protocol] / METRICS_FILE
     if setting.resume and metrics_file.is_file():
         try:
@@ -171,8 +178,9 @@ def _evaluation(
         if sorted(document.get("stems", [])) != sorted(setting.split.test):
             raise DataError(metrics_file, "evaluated on other images than the split's test part")
         return document["summary"], True
+    untrained = method in UNTRAINED
     result = evaluate_run(
-        run_dir,
+        None if untrained else run_dir,
         setting.data_dir,
         out=run_dir / EVAL_FOLDERS[protocol],
         split="test",
@@ -181,6 +189,7 @@ def _evaluation(
         mask_dir=setting.mask_dir,
         progress=False,
         device=device,
+        predictor=(lambda sample: classical_instances(sample.image)) if untrained else None,
     )
     return result.summary, False
 
@@ -335,7 +344,9 @@ def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
     """Train (or reuse) and evaluate one run; its row of the per-run table."""
     run_dir = job.run_dir(setting.out)
     config = method_config(job.method, setting.preset, job.seed, setting.overrides)
-    if not (setting.resume and _evaluated(run_dir, setting.protocols)):
+    if job.method not in UNTRAINED and not (
+        setting.resume and _evaluated(run_dir, setting.protocols)
+    ):
         _trained(run_dir, job, config, setting)
     row: dict[str, Any] = {
         "method": job.method,
@@ -346,7 +357,9 @@ def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
     reused = True
     evaluated = _metrics_files(run_dir, setting.protocols)
     for protocol, metrics_file in zip(setting.protocols, evaluated, strict=True):
-        summary, reused_one = _evaluation(run_dir, setting, _eval_device(config), protocol)
+        summary, reused_one = _evaluation(
+            run_dir, setting, _eval_device(config), protocol, job.method
+        )
         reused = reused and reused_one
         columns = METRICS if protocol == "native" else PAPER_METRICS
         row.update(

@@ -154,7 +154,7 @@ def _check_options(
 
 
 def evaluate_run(
-    model: str | Path,
+    model: str | Path | None,
     data_dir: str | Path,
     *,
     out: str | Path,
@@ -188,13 +188,21 @@ def evaluate_run(
     ``mask_dir`` picks the mask folder (e.g. "labels" for a simulator's exact instances).
     Tiling options go to `predict_tiled`, ``threshold``/``min_*_px`` to `split_instances`.
     ``predictor`` replaces the model's prediction: it maps a loaded `Sample` to instance labels
-    (or a binary mask) of its image; the model then only supplies the split and databar setting.
+    (or a binary mask) of its image; the model then only supplies the split and databar setting,
+    and may be None when ``split_file`` is given (or ``split`` is "all"): a method without a
+    model, such as the classical baseline.
     ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`).
     """
     _check_options(protocol, tile, overlap, tta, threshold, batch_size, pixel_size_nm)
     check_backend_options(backend, precision)
-    weights, info = _weights_and_info(model, which)
-    chosen_split = Path(split_file) if split_file is not None else training_split_file(model, info)
+    if model is None and (predictor is None or (split_file is None and split != "all")):
+        raise ConfigError("evaluating without a model needs a predictor and a split file")
+    weights, info = (None, {}) if model is None else _weights_and_info(model, which)
+    chosen_split = None
+    if split_file is not None:
+        chosen_split = Path(split_file)
+    elif model is not None:
+        chosen_split = training_split_file(model, info)
     pairs = select_pairs(data_dir, split, None if split == "all" else chosen_split, mask_dir)
     if databar is None:
         databar = training_databar(info)
@@ -233,7 +241,7 @@ def evaluate_run(
     record = {
         "sagegan_version": sagegan.__version__,
         "protocol": protocol,
-        "model": str(weights),
+        "model": None if weights is None else str(weights),
         "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
         "data_dir": str(data_dir),
         "split": split,
