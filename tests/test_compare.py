@@ -351,3 +351,9 @@ def test_classical_baseline_is_scored_without_training(data_dir, tmp_path):
     # simulated SEM particles are bright on a darker support: Otsu finds most of them
     assert result.runs[0]["dice"] > 0.5
     assert "classical" in METHODS and "classical" not in DEFAULT_METHODS
+
+
+def test_sage_gan_keeps_a_gan_stage_under_the_auto_preset():
+    assert config_from_cli("auto").gan.epochs == 0
+    assert method_config("sage_gan", "auto", seed=0).gan.epochs > 0
+    assert method_config("attention_unet", "auto", seed=0).gan.epochs == 0

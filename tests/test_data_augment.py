@@ -198,3 +198,20 @@ def test_rescale_area_average_and_nearest_labels():
     assert odd.shape == (7, 5) and np.allclose(odd, 1.0)
     with pytest.raises(ConfigError):
         rescale(image, labels, 0.5)
+
+
+def test_inversion_negates_the_image_only_and_is_off_by_default():
+    labels = _blocky_labels()
+    image = _image_of(labels)
+    inverted, out_labels, _ = augment(
+        image,
+        labels,
+        None,
+        AugmentConfig(**INTENSITY_OFF, **GEOMETRY_OFF, invert=1.0),
+        np.random.default_rng(0),
+    )
+    np.testing.assert_array_equal(inverted, -image)
+    np.testing.assert_array_equal(out_labels, labels)
+    assert AugmentConfig().invert == 0.0
+    with pytest.raises(ConfigError, match="invert"):
+        AugmentConfig(invert=1.5)

@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -240,6 +241,19 @@ def _overrides(pairs: Sequence[str]) -> dict[str, object]:
     return overrides
 
 
+DURATION_UNITS = {"s": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}
+
+
+def _minutes(text: str) -> float:
+    """A duration such as "45m", "1.5h", "600s" or "30" (minutes) in minutes."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h)?\s*", text)
+    if match is None or not float(match.group(1)) > 0:
+        raise ConfigError(
+            f"--budget: {text!r} is not a positive duration such as 45m, 1.5h or 600s"
+        )
+    return float(match.group(1)) * DURATION_UNITS[match.group(2) or "m"]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from sagegan.train import config_from_cli, train
 
@@ -250,6 +264,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     for key, value in (("seed", args.seed), ("runtime.device", args.device)):
         if value is not None:
             overrides[key] = value
+    if args.budget is not None or args.iterations is not None:
+        if args.preset != "auto":
+            raise ConfigError("--budget and --iterations need --preset auto (the planned recipe)")
+        if args.budget is not None:
+            overrides["plan.budget_minutes"] = _minutes(args.budget)
+        else:
+            overrides["plan.iterations"] = args.iterations
     config = None
     if not args.resume or args.config or args.set:
         config = config_from_cli(args.preset, args.config, overrides)
@@ -468,10 +489,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run folder for checkpoints, logs and figures")
     train.add_argument(
         "--preset",
-        choices=["cpu-small", "paper", "tiny"],
-        default="cpu-small",
-        help="size preset: cpu-small (about 10 min on 2 CPU cores, default), "
+        choices=["auto", "cpu-small", "paper", "tiny"],
+        default="auto",
+        help="auto (default: depth, patch size, augmentation and iterations planned from your "
+        "training set, written to RUN/plan.json), cpu-small (the fixed ~10 min CPU recipe), "
         "paper (the paper's sizes, for a GPU), tiny (smoke tests)",
+    )
+    length = train.add_mutually_exclusive_group()
+    length.add_argument(
+        "--budget",
+        metavar="TIME",
+        help="train for this wall time, e.g. 45m, 1.5h or 600s: the step time is measured, the "
+        "iterations are set to fit and stage 1 stops at the budget (with --preset auto)",
+    )
+    length.add_argument(
+        "--iterations",
+        type=int,
+        metavar="N",
+        help="exactly N stage-1 iterations (with --preset auto; default 1500)",
     )
     train.add_argument("--config", metavar="YAML", help="config file merged over the preset")
     train.add_argument(
@@ -573,7 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated training-set sizes, e.g. 10,20,all (default all)",
     )
     compare.add_argument(
-        "--preset", choices=["cpu-small", "paper", "tiny"], default="cpu-small", help="size preset"
+        "--preset",
+        choices=["auto", "cpu-small", "paper", "tiny"],
+        default="cpu-small",
+        help="size preset (default cpu-small; auto plans each run from its training subset)",
     )
     compare.add_argument("--split", metavar="JSON", help="split file (default: made once)")
     compare.add_argument(

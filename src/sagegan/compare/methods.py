@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sagegan.errors import ConfigError
-from sagegan.train.config import TrainConfig, config_from_cli
+from sagegan.train.config import CPU_SMALL, TrainConfig, config_from_cli
 
 PRETRAIN_ONLY = {"gan.epochs": 0}
 JOINT_BUDGET_KEY = "gan.epochs"
@@ -48,6 +48,8 @@ METHODS: dict[str, dict[str, Any]] = {
 UNTRAINED = frozenset({"classical"})
 # methods without pretraining whose GAN stage gets the whole epoch budget
 JOINT_FROM_SCRATCH = frozenset({"cgan_seg"})
+# methods defined by their GAN stage: under a preset without one (auto) they get cpu-small's
+GAN_METHODS = frozenset({"sage_gan", "sage_gan_dice"})
 DEFAULT_METHODS: tuple[str, ...] = tuple(name for name in METHODS if name not in UNTRAINED)
 
 
@@ -71,6 +73,8 @@ def method_config(
     shared = {**(overrides or {}), "seed": seed}
     base = config_from_cli(preset, None, shared)
     specific = dict(METHODS[name])
+    if name in GAN_METHODS and base.gan.epochs == 0:
+        specific["gan.epochs"] = CPU_SMALL["gan"]["epochs"]
     if name in JOINT_FROM_SCRATCH:
         specific[JOINT_BUDGET_KEY] = base.pretrain.epochs + base.gan.epochs
     return config_from_cli(preset, None, {**shared, **specific})

@@ -3,8 +3,8 @@
 Geometric ops (flips, 90° rotations, zoom) move image, labels and valid identically; labels are
 resampled by nearest neighbour so instance ids survive. Intensity ops touch the image only and the
 result is clipped to [-1, 1] (never wrapped). Each op fires with its own probability; ranges are
-inclusive (low, high) draws from a uniform distribution. Order: flips, rotation, zoom, CLAHE,
-brightness, contrast, gamma, blur, Gaussian noise, Poisson noise.
+inclusive (low, high) draws from a uniform distribution. Order: flips, rotation, zoom, inversion,
+CLAHE, brightness, contrast, gamma, blur, Gaussian noise, Poisson noise.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ class AugmentConfig:
     * `poisson_noise`: the [0, 1] image times a photon count from `poisson_counts`, Poisson
       sampled and divided back (fewer counts = more noise).
     * `clahe`: skimage `equalize_adapthist` clip limit from `clahe_clip`.
+    * `invert`: the image is negated (bright particles on dark become dark on bright), for
+      datasets that mix both contrasts (off by default: it would teach a single-contrast dataset
+      to accept the wrong one).
     """
 
     hflip: float = 0.5
@@ -52,6 +55,7 @@ class AugmentConfig:
     poisson_counts: tuple[float, float] = (20.0, 200.0)
     clahe: float = 0.1
     clahe_clip: tuple[float, float] = (0.005, 0.02)
+    invert: float = 0.0
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -135,6 +139,9 @@ def _geometric(
 
 def _intensity(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     image = image.astype(np.float64)
+    # drawn only when enabled, so configs without inversion keep their random stream
+    if cfg.invert > 0 and rng.random() < cfg.invert:
+        image = -image
     if rng.random() < cfg.clahe:
         unit = np.clip((image + 1.0) / 2.0, 0.0, 1.0)
         image = exposure.equalize_adapthist(unit, clip_limit=_uniform(rng, cfg.clahe_clip)) * 2 - 1

@@ -78,7 +78,8 @@ def _projection(in_channels: int, out_channels: int, norm: str) -> nn.Sequential
 class AttentionUNet(PaddedSegmenter):
     """Attention U-Net segmenter returning logits and the attention map of every gated skip.
 
-    Widths are ``base_width * 2**k`` for levels k = 0..depth (paper: 64 -> 1024 with depth 4).
+    Widths are ``base_width * 2**k`` for levels k = 0..depth (paper: 64 -> 1024 with depth 4),
+    capped at ``max_width`` when given.
     Attention maps come coarsest first, each at its skip's resolution cropped to the input:
     ``attention[i]`` has size ``ceil(H / 2**(depth-1-i)) x ceil(W / 2**(depth-1-i))``.
     """
@@ -89,6 +90,7 @@ class AttentionUNet(PaddedSegmenter):
         out_channels: int = 1,
         base_width: int = 16,
         depth: int = 4,
+        max_width: int | None = None,
         norm: str = "batch",
         dropout: float = 0.0,
         upsampling: str = "transpose",
@@ -96,7 +98,7 @@ class AttentionUNet(PaddedSegmenter):
         pad_mode: str = "reflect",
     ) -> None:
         check_choice("gating", gating, GATINGS)
-        widths = channel_widths(base_width, depth)
+        widths = channel_widths(base_width, depth, max_width)
         super().__init__(depth, pad_mode)
         self.gating = gating
         self.encoder = UNetEncoder(in_channels, widths, norm)

@@ -165,11 +165,16 @@ def init_weights(module: nn.Module, nonlinearity: str = "relu") -> None:
             nn.init.zeros_(layer.bias)
 
 
-def channel_widths(base_width: int, depth: int) -> list[int]:
-    """Widths ``base_width * 2**k`` of the levels k = 0..depth of a U-shaped network."""
+def channel_widths(base_width: int, depth: int, max_width: int | None = None) -> list[int]:
+    """Widths ``base_width * 2**k`` of the levels k = 0..depth of a U-shaped network, capped at
+    ``max_width`` (as nnU-Net caps its deep levels: depth then buys receptive field without the
+    cost of 2**depth-wide layers)."""
     if base_width < 1 or depth < 1:
         raise ConfigError(f"base_width and depth must be >= 1, got {base_width} and {depth}")
-    return [base_width * 2**level for level in range(depth + 1)]
+    if max_width is not None and max_width < base_width:
+        raise ConfigError(f"max_width must be >= base_width ({base_width}), got {max_width}")
+    widths = [base_width * 2**level for level in range(depth + 1)]
+    return widths if max_width is None else [min(width, max_width) for width in widths]
 
 
 def max_pool(x: Tensor) -> Tensor:

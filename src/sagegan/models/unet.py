@@ -23,7 +23,8 @@ from sagegan.models.blocks import (
 
 
 class UNet(PaddedSegmenter):
-    """U-Net segmenter; widths ``base_width * 2**k`` for levels k = 0..depth (paper: 64 -> 1024)."""
+    """U-Net segmenter; widths ``base_width * 2**k`` for levels k = 0..depth (paper: 64 -> 1024),
+    capped at ``max_width`` when given."""
 
     def __init__(
         self,
@@ -31,11 +32,12 @@ class UNet(PaddedSegmenter):
         out_channels: int = 1,
         base_width: int = 16,
         depth: int = 4,
+        max_width: int | None = None,
         norm: str = "batch",
         upsampling: str = "transpose",
         pad_mode: str = "reflect",
     ) -> None:
-        widths = channel_widths(base_width, depth)
+        widths = channel_widths(base_width, depth, max_width)
         super().__init__(depth, pad_mode)
         self.encoder = UNetEncoder(in_channels, widths, norm)
         levels = list(reversed(range(depth)))

@@ -13,6 +13,7 @@ starts, and all unreadable pairs are reported together.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,12 @@ from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.models.checkpoint import RUN_SPLIT_FILE, load_weights, resolve_checkpoint
 from sagegan.train.checkpointing import Checkpointer
-from sagegan.train.config import TrainConfig, load_yaml, save_config
+from sagegan.train.config import TrainConfig, deep_merge, load_yaml, nest_dotted, save_config
 from sagegan.train.engine import RunContext, StageOutcome, run_stage
 from sagegan.train.gan_stage import GanStage, gan_settings
 from sagegan.train.guards import SplitGuard
 from sagegan.train.mask_sources import MaskSources
+from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
 from sagegan.train.pretrain import PretrainStage, pretrain_settings
 from sagegan.train.run_log import RunLog
 from sagegan.train.runtime import (
@@ -132,6 +134,8 @@ def _train(
     by_stem = {pair.stem: pair for pair in pairs}
     train_samples = _load_samples([by_stem[s] for s in split.train], config, guard, "training")
     val_samples = _load_samples([by_stem[s] for s in split.val], config, guard, "validation")
+    if config.plan.enabled:
+        config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
     dataset = SegmentationDataset(
         train_samples,
         patch_size=config.data.patch_size,
@@ -157,12 +161,17 @@ def _train(
         val_samples=val_samples,
         split_guard=guard,
         info={"config": config.to_dict(), "split": str(split_file.resolve())},
+        pretrain_budget_seconds=None
+        if config.plan.budget_minutes is None or not config.plan.enabled
+        else 60.0 * config.plan.budget_minutes,
     )
     outcomes: dict[str, StageOutcome] = {}
     resumed_stage = None if resumed is None else resumed[1]["stage"]
     if stage in ("all", "pretrain") and resumed_stage != "gan" and config.pretrain.epochs > 0:
         seed_everything(derive_seed(config.seed, STAGE_KEYS["pretrain"], runtime.rank))
-        pretrain = PretrainStage(config, runtime, ctx.nonfinite)
+        per_rank = math.ceil(len(dataset) / runtime.world_size)
+        steps = math.ceil(per_rank / config.pretrain.batch_size)
+        pretrain = PretrainStage(config, runtime, ctx.nonfinite, steps)
         outcomes["pretrain"] = run_stage(pretrain, pretrain_settings(config), ctx, resumed)
         resumed = None
     if stage in ("all", "gan") and config.gan.epochs > 0:
@@ -183,6 +192,26 @@ def _train(
         best=checkpointer.read_pointer("best"),
         stems_read=frozenset(guard.read),
     )
+
+
+def _planned(
+    config: TrainConfig,
+    train_samples: list[Sample],
+    val_samples: list[Sample],
+    run_dir: Path,
+    runtime: Runtime,
+    resume: bool,
+) -> TrainConfig:
+    """``config`` with its plan applied: the run's ``plan.json`` when resuming, else a new plan
+    made on rank 0 (written, logged and shared with every rank)."""
+    overrides = load_plan_overrides(run_dir) if resume else None
+    if overrides is None:
+        if runtime.is_main:
+            plan, overrides = plan_run(config, train_samples, val_samples, runtime.device)
+            save_plan(plan, overrides, run_dir)
+            LOGGER.info(plan.summary())
+        overrides = runtime.from_main(overrides)
+    return TrainConfig.from_dict(deep_merge(config.to_dict(), nest_dotted(overrides)))
 
 
 def _check_run_folder(

@@ -26,6 +26,7 @@ BN_GUARDS = ("frozen", "separate", "none")
 MASK_SOURCE_NAMES = ("real", "rearranged", "simulator")
 AMP_MODES = ("auto", "none", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
+SCHEDULES = ("plateau", "poly")
 
 
 @dataclass
@@ -62,8 +63,10 @@ class ModelConfig:
 class PretrainConfig:
     """Stage 1: the segmenter alone on real pairs.
 
-    The scheduler is ReduceLROnPlateau on the validation metric in mode "max";
-    ``faithful_scheduler_mode`` uses the reference's inverted "min" (the LR then decays on a timer).
+    ``schedule`` "plateau": ReduceLROnPlateau on the validation metric in mode "max"
+    (``faithful_scheduler_mode`` uses the reference's inverted "min": the LR then decays on a
+    timer). "poly": per iteration, a linear warm-up over ``warmup_iterations`` then
+    ``(1 - progress) ** 0.9`` decay to zero at the last iteration (nnU-Net's schedule).
     """
 
     epochs: int = 200
@@ -78,6 +81,8 @@ class PretrainConfig:
     patience: int = 200
     val_metric: str = "f1@0.5"
     val_every: int = 1
+    schedule: str = "plateau"
+    warmup_iterations: int = 0
 
 
 def _reference_loss_weights() -> dict[str, float]:
@@ -159,10 +164,26 @@ class RuntimeConfig:
 
 
 @dataclass
+class PlanConfig:
+    """Self-configuration from the training set (``sagegan.train.planning``).
+
+    ``enabled``: depth, patch size, inversion augmentation and the iteration count are planned
+    from the data and override the config's values for those keys. ``iterations``: stage-1
+    iterations; ``budget_minutes``: instead, as many as fit that wall time at the measured step
+    time, and stage 1 stops at the budget.
+    """
+
+    enabled: bool = False
+    iterations: int = 1500
+    budget_minutes: float | None = None
+
+
+@dataclass
 class TrainConfig:
     """Everything a training run needs besides the data folder."""
 
     seed: int = 0
+    plan: PlanConfig = field(default_factory=PlanConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
@@ -188,6 +209,14 @@ class TrainConfig:
         _choice("gan.bn_guard", self.gan.bn_guard, BN_GUARDS)
         _choice("runtime.amp", self.runtime.amp, AMP_MODES)
         _choice("runtime.device", self.runtime.device, DEVICES)
+        _choice("pretrain.schedule", self.pretrain.schedule, SCHEDULES)
+        _positive("plan.iterations", self.plan.iterations)
+        if self.plan.budget_minutes is not None and not self.plan.budget_minutes > 0:
+            raise ConfigError(f"plan.budget_minutes must be > 0, got {self.plan.budget_minutes}")
+        if self.pretrain.warmup_iterations < 0:
+            raise ConfigError(
+                f"pretrain.warmup_iterations must be >= 0, got {self.pretrain.warmup_iterations}"
+            )
         unknown = set(self.gan.mask_sources) - set(MASK_SOURCE_NAMES)
         if unknown:
             raise ConfigError(
@@ -288,7 +317,32 @@ TINY: dict[str, Any] = {
     "runtime": {"progress": False, "grid_every": 1, "attention_every": 1, "attention_images": 1},
 }
 
-PRESETS: dict[str, dict[str, Any]] = {"paper": {}, "cpu-small": CPU_SMALL, "tiny": TINY}
+# The default recipe: cpu-small's networks with instance normalisation (nnU-Net's choice; batch
+# statistics of 2 patches from heterogeneous micrographs make a poor eval-mode BatchNorm), depth,
+# patch size, inversion and the iteration count planned from the training set
+# (sagegan.train.planning), a poly learning-rate schedule with warm-up, stage 1 only (the GAN stage has not paid on real data yet:
+# docs/benchmarks.md; --set gan.epochs=3 adds it), validation ten times per run.
+AUTO: dict[str, Any] = {
+    "plan": {"enabled": True},
+    "data": {
+        **CPU_SMALL["data"],
+        "augment": {"scale": 0.5, "scale_range": [0.67, 1.5]},
+    },
+    "model": {
+        **CPU_SMALL["model"],
+        "segmenter_kwargs": {**CPU_SMALL["model"]["segmenter_kwargs"], "norm": "instance"},
+    },
+    "pretrain": {**CPU_SMALL["pretrain"], "schedule": "poly"},
+    "gan": {**CPU_SMALL["gan"], "epochs": 0},
+    "runtime": {"grid_every": 1000, "attention_every": 1000},
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu-small": CPU_SMALL,
+    "tiny": TINY,
+    "auto": AUTO,
+}
 
 
 def preset_dict(name: str) -> dict[str, Any]:

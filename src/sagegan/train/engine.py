@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
@@ -59,6 +60,7 @@ class RunContext:
     val_samples: list[Any]
     split_guard: SplitGuard
     info: dict[str, Any]
+    pretrain_budget_seconds: float | None = None
     nonfinite: NonFiniteGuard = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,7 +103,7 @@ class Stage(ABC):
     nets: dict[str, nn.Module]
     specs: dict[str, dict[str, Any]]
     optimizers: dict[str, torch.optim.Optimizer]
-    schedulers: dict[str, torch.optim.lr_scheduler.ReduceLROnPlateau]
+    schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler | ReduceLROnPlateau]
     scalers: dict[str, torch.amp.GradScaler]
 
     @property
@@ -175,7 +177,8 @@ def run_stage(
     ``resumed``: (checkpoint folder, state) of this stage's last checkpoint to continue from.
     """
     runtime, tracker = ctx.runtime, Tracker()
-    start, initial = 0, {}
+    start, initial, spent = 0, {}, 0.0
+    session_start = time.monotonic()  # the budget counts the first validation too
     if resumed is not None:
         folder, state = resumed
         for name, module in stage.nets.items():
@@ -186,6 +189,7 @@ def run_stage(
         initial = state["initial"]
         set_rng_state(state["rng"][runtime.rank])
         start = state["epoch"] + 1
+        spent = state.get("elapsed", 0.0)
         if state["finished"]:
             return _outcome(settings, initial, tracker, state["epoch"])
     else:
@@ -193,6 +197,8 @@ def run_stage(
         ctx.log.write({"stage": settings.name, "epoch": -1, "val": initial})
     seed = derive_seed(ctx.config.seed, STAGE_KEYS[settings.name])
     last = start - 1
+    budget = ctx.pretrain_budget_seconds if settings.name == "pretrain" else None
+    deadline = None if budget is None else session_start + budget - spent
     for epoch in range(start, settings.epochs):
         loader = make_loader(
             ctx.train_dataset,
@@ -204,9 +210,13 @@ def run_stage(
         )
         began = time.perf_counter()
         first: list[dict[str, Any]] = []
-        losses = stage.train_epoch(epoch, _progress(loader, settings, epoch, ctx, first))
+        batches = _progress(loader, settings, epoch, ctx, first, deadline)
+        losses = stage.train_epoch(epoch, batches)
         train_seconds = time.perf_counter() - began
-        validated = (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1
+        out_of_time = runtime.from_main(deadline is not None and time.monotonic() >= deadline)
+        validated = (
+            (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time
+        )
         metrics: dict[str, float] = {}
         improved = False
         if validated:
@@ -214,8 +224,11 @@ def run_stage(
             score = metrics[settings.val_metric]
             improved = tracker.update(score, epoch, settings.val_every)
             for scheduler in stage.schedulers.values():
-                scheduler.step(score)
-        finished = epoch == settings.epochs - 1 or tracker.bad_epochs >= settings.patience
+                if isinstance(scheduler, ReduceLROnPlateau):  # others step per iteration
+                    scheduler.step(score)
+        finished = (
+            epoch == settings.epochs - 1 or tracker.bad_epochs >= settings.patience or out_of_time
+        )
         _write_images(stage, settings.name, epoch, finished, ctx, first)
         record = {
             "stage": settings.name,
@@ -226,6 +239,7 @@ def run_stage(
             "seconds": {"train": train_seconds, "epoch": time.perf_counter() - began},
             "skipped_steps": ctx.nonfinite.take_skipped(),
             **stage.epoch_extras(epoch),
+            **({"stopped": "time budget"} if out_of_time else {}),
         }
         ctx.log.write(record)
         state = {
@@ -234,6 +248,7 @@ def run_stage(
             "nonfinite": ctx.nonfinite.state_dict(),
             "initial": initial,
             "finished": finished,
+            "elapsed": spent + time.monotonic() - session_start,
         }
         info = {
             **ctx.info,
@@ -277,9 +292,11 @@ def _progress(
     epoch: int,
     ctx: RunContext,
     first: list[dict[str, Any]],
+    deadline: float | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Loader batches with a tqdm bar on rank 0; records every stem read and keeps the first batch
-    in ``first`` (for the image grid)."""
+    in ``first`` (for the image grid). Stops early once ``time.monotonic()`` passes ``deadline``
+    (every rank decides with rank 0's clock, so all take the same number of steps)."""
     bar = tqdm(
         loader,
         desc=f"{settings.name} {epoch + 1}/{settings.epochs}",
@@ -287,6 +304,9 @@ def _progress(
         leave=False,
     )
     for batch in bar:
+        if deadline is not None and ctx.runtime.from_main(time.monotonic() >= deadline):
+            bar.close()
+            return
         for stem in batch["stem"]:
             ctx.split_guard.allow(stem)
         if not first:

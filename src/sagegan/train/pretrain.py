@@ -2,14 +2,14 @@
 
 Adam, the configured segmentation loss (default BCE + focal Tversky, paper eq. 16), a
 ReduceLROnPlateau scheduler that maximises the validation metric (``faithful_scheduler_mode``: the
-reference's inverted "min"), early stopping and model selection on the validation split only (the
-loop in :mod:`sagegan.train.engine`).
+reference's inverted "min") or a per-iteration poly schedule with warm-up, early stopping and model
+selection on the validation split only (the loop in :mod:`sagegan.train.engine`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,22 @@ def plateau_scheduler(
     )
 
 
+POLY_EXPONENT = 0.9
+
+
+def poly_factor(total: int, warmup: int) -> Callable[[int], float]:
+    """Learning-rate factor of iteration ``step``: linear warm-up to 1 over ``warmup`` steps, then
+    ``(1 - progress) ** 0.9`` down to 0 at ``total``."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(total - warmup, 1)
+        return max(0.0, 1.0 - progress) ** POLY_EXPONENT
+
+    return factor
+
+
 def segmenter_spec(config: TrainConfig) -> dict[str, Any]:
     """Registry name and kwargs of the segmenter (stored with its weights)."""
     return {"model": config.model.segmenter, "model_kwargs": dict(config.model.segmenter_kwargs)}
@@ -48,7 +64,13 @@ class PretrainStage(Stage):
 
     name = "pretrain"
 
-    def __init__(self, config: TrainConfig, runtime: Runtime, nonfinite: NonFiniteGuard) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        runtime: Runtime,
+        nonfinite: NonFiniteGuard,
+        steps_per_epoch: int,
+    ) -> None:
         c = config.pretrain
         self.runtime = runtime
         self.nonfinite = nonfinite
@@ -59,11 +81,15 @@ class PretrainStage(Stage):
         self.loss = build_segmentation_loss(c.loss, **c.loss_kwargs).to(runtime.device)
         optimizer = torch.optim.Adam(segmenter.parameters(), lr=c.lr, betas=c.betas)
         self.optimizers = {"segmenter": optimizer}
-        self.schedulers = {
-            "segmenter": plateau_scheduler(
+        self.per_step = c.schedule == "poly"
+        if self.per_step:
+            factor = poly_factor(c.epochs * steps_per_epoch, c.warmup_iterations)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        else:
+            scheduler = plateau_scheduler(
                 optimizer, c.scheduler_factor, c.scheduler_patience, c.faithful_scheduler_mode
             )
-        }
+        self.schedulers = {"segmenter": scheduler}
         self.scalers = {"segmenter": runtime.make_scaler()}
 
     def train_epoch(self, epoch: int, batches: Iterable[dict[str, Any]]) -> dict[str, float]:
@@ -82,13 +108,14 @@ class PretrainStage(Stage):
             finite = self.nonfinite.check(
                 {"seg": value}, batch["stem"], f"epoch {epoch} step {index}"
             )
-            if self.runtime.any_true(not finite):
-                continue
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            sums["seg"] += value
-            steps += 1
+            if not self.runtime.any_true(not finite):
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                sums["seg"] += value
+                steps += 1
+            if self.per_step:  # skipped steps count too: the schedule follows the iterations
+                self.schedulers["segmenter"].step()
         return {key: total / max(steps, 1) for key, total in sums.items()}
 
     @torch.no_grad()

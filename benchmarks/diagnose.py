@@ -1,0 +1,116 @@
+"""Where a segmentation fails, image by image: an evaluation folder's scores beside what the truth
+says about each image (particle size, contrast), with one failure label per image.
+
+Labels, first match wins (pixels of the prediction P and of the truth T, objects n_pred, n_true):
+
+* ``empty``: P < 0.1 T (the particles were missed);
+* ``background``: P > 2 T and pixel precision < 0.5 (background painted as particles: texture,
+  text, scale bars, or the wrong contrast);
+* ``merged``: n_pred < 0.5 n_true (touching particles joined, or few found);
+* ``split``: n_pred > 2 n_true (particles cut into pieces, or specks);
+* ``shapes``: Dice >= 0.7 but F1@0.5 < 0.5 (the right pixels, the wrong objects);
+* ``ok``: F1@0.5 >= 0.5; ``poor`` otherwise.
+
+    sagegan evaluate DATA --model RUN --out SCORES
+    python benchmarks/diagnose.py SCORES DATA --results diagnosis.json
+
+Prints a per-image table and a count per label, and writes JSON. Contents of the real datasets
+are summarised as numbers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from sagegan.data.dataset import load_sample
+from sagegan.data.pairing import find_pairs
+
+
+def failure_label(row: dict[str, float]) -> str:
+    """The first failure label (module docstring) that fits one per-image row."""
+    truth = row["pixel_tp"] + row["pixel_fn"]
+    predicted = row["pixel_tp"] + row["pixel_fp"]
+    if predicted < 0.1 * truth:
+        return "empty"
+    if predicted > 2 * truth and row["pixel_precision"] < 0.5:
+        return "background"
+    if row["n_pred"] < 0.5 * row["n_true"]:
+        return "merged"
+    if row["n_pred"] > 2 * row["n_true"]:
+        return "split"
+    if row["f1@0.50"] >= 0.5:
+        return "ok"
+    return "shapes" if row["dice"] >= 0.7 else "poor"
+
+
+def truth_description(image: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Median particle diameter (px), foreground share and contrast of one annotated image."""
+    areas = np.bincount(labels.ravel())[1:]
+    areas = areas[areas > 0]
+    inside = labels > 0
+    ring = ndimage.binary_dilation(inside, iterations=3) & ~inside
+    bright = bool(inside.any() and ring.any() and image[inside].mean() > image[ring].mean())
+    return {
+        "median_diameter_px": float(np.median(np.sqrt(4 * areas / np.pi))) if areas.size else 0.0,
+        "foreground": float(inside.mean()),
+        "contrast": "bright" if bright else "dark",
+    }
+
+
+def diagnose(scores: Path, data_dir: Path) -> list[dict[str, Any]]:
+    """One row per evaluated image: its scores, truth description and failure label."""
+    with (scores / "per_image.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    databar = json.loads((scores / "metrics.json").read_text())["settings"]["databar"]
+    pairs = {pair.stem: pair for pair in find_pairs(data_dir)}
+    out = []
+    for row in rows:
+        values = {k: float(v) for k, v in row.items() if k != "name" and v not in ("", None)}
+        sample = load_sample(pairs[row["name"]], databar)
+        out.append(
+            {
+                "name": row["name"],
+                "dice": values["dice"],
+                "f1@0.5": values["f1@0.50"],
+                "n_true": int(values["n_true"]),
+                "n_pred": int(values["n_pred"]),
+                **truth_description(sample.image, sample.labels),
+                "label": failure_label(values),
+            }
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scores", type=Path, help="an evaluation folder (per_image.csv)")
+    parser.add_argument("data", type=Path, help="the dataset folder it was evaluated on")
+    parser.add_argument("--results", type=Path, help="write the rows and counts as JSON here")
+    args = parser.parse_args()
+    rows = diagnose(args.scores, args.data)
+    print("| image | Dice | F1@0.5 | true | predicted | diameter px | fg | contrast | label |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['name']} | {r['dice']:.3f} | {r['f1@0.5']:.3f} | {r['n_true']} | "
+            f"{r['n_pred']} | {r['median_diameter_px']:.0f} | {r['foreground']:.2f} | "
+            f"{r['contrast']} | {r['label']} |"
+        )
+    counts = Counter(r["label"] for r in rows)
+    print("\n" + ", ".join(f"{label}: {n}" for label, n in counts.most_common()))
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        document = {"scores": str(args.scores), "rows": rows, "counts": dict(counts)}
+        args.results.write_text(json.dumps(document, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

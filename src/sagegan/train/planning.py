@@ -1,0 +1,314 @@
+"""Self-configuration from the training set (the ``auto`` preset), in the spirit of nnU-Net's plans.
+
+A :class:`Fingerprint` summarises the training images and masks: image sizes, particle sizes
+(equivalent circular diameters of the annotated instances), foreground fraction and contrast
+polarity (are particles brighter or darker than their surroundings). :func:`make_plan` turns it
+into the settings that depend on the data:
+
+* **depth** so that the network's receptive field spans twice the 90th-percentile particle
+  diameter (a network that sees only the inside of a large particle cannot tell it from the
+  background: it then paints edges), between 4 and 6 levels, widths capped so that depth is cheap;
+* **patch size**: the receptive field (at least 256 px), at most the median image's short side
+  and ``MAX_PATCH_PX`` (CPU cost grows with the patch area);
+* **intensity inversion** in the augmentation when the training set mixes bright-on-dark and
+  dark-on-bright particles;
+* **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time,
+  with a linear warm-up and polynomial learning-rate decay, validating about ten times.
+
+The plan is written to the run folder as ``plan.json`` and printed; a resumed run reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from sagegan.data.augment import AugmentConfig
+from sagegan.data.dataset import Sample, SegmentationDataset
+from sagegan.errors import ConfigError, DataError
+from sagegan.losses import build_segmentation_loss
+from sagegan.models import build_model
+from sagegan.train.config import TrainConfig
+
+PLAN_FILE = "plan.json"
+MIN_DEPTH, MAX_DEPTH = 4, 6
+MIN_PATCH_PX = 256
+MAX_PATCH_PX = {"cpu": 384, "cuda": 768}
+MAX_WIDTH = 128
+MIXED_POLARITY_SHARE = 0.1  # the minority contrast must cover this share of images
+VALIDATIONS = 10
+WARMUP_SHARE = 0.05
+TIMED_STEPS = 3
+
+
+@dataclass
+class Fingerprint:
+    """What the planner knows about a training set (pixel units)."""
+
+    images: int
+    median_shape: tuple[int, int]
+    particles: int
+    diameter_px: dict[str, float]  # p10, median, p90 of equivalent circular diameters
+    foreground_fraction: float
+    bright_share: float  # share of images whose particles are brighter than the background
+
+    @property
+    def mixed_polarity(self) -> bool:
+        return min(self.bright_share, 1.0 - self.bright_share) >= MIXED_POLARITY_SHARE
+
+
+@dataclass
+class Plan:
+    """The planned settings and why; ``overrides`` are dotted config keys."""
+
+    fingerprint: Fingerprint
+    depth: int
+    receptive_field_px: int
+    patch_px: int
+    invert: float
+    iterations: int
+    iterations_per_epoch: int
+    warmup_iterations: int
+    step_seconds: float | None = None
+    budget_seconds: float | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def overrides(self, batch_size: int) -> dict[str, Any]:
+        """The dotted config overrides that carry out the plan."""
+        epochs = math.ceil(self.iterations / self.iterations_per_epoch)
+        return {
+            "data.patch_size": [self.patch_px, self.patch_px],
+            "data.samples_per_epoch": self.iterations_per_epoch * batch_size,
+            "data.augment.invert": self.invert,
+            "model.segmenter_kwargs.depth": self.depth,
+            "model.segmenter_kwargs.max_width": MAX_WIDTH,
+            "pretrain.epochs": epochs,
+            "pretrain.warmup_iterations": self.warmup_iterations,
+            "pretrain.patience": epochs,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One paragraph for the console."""
+        fp = self.fingerprint
+        d = fp.diameter_px
+        lines = [
+            f"plan from {fp.images} training images ({fp.particles} particles, diameter "
+            f"p10/median/p90 {d['p10']:.0f}/{d['median']:.0f}/{d['p90']:.0f} px, "
+            f"{100 * fp.foreground_fraction:.0f} % foreground, "
+            f"{100 * fp.bright_share:.0f} % bright-on-dark):",
+            f"  depth {self.depth} (receptive field {self.receptive_field_px} px), "
+            f"patch {self.patch_px} px, inversion {self.invert:.1f}, "
+            f"{self.iterations} iterations ({self.warmup_iterations} warm-up, poly decay), "
+            f"validation every {self.iterations_per_epoch}",
+        ]
+        if self.step_seconds is not None:
+            lines.append(
+                f"  measured {self.step_seconds:.2f} s per iteration: about "
+                f"{self.iterations * self.step_seconds / 60:.0f} min of training"
+            )
+        return "\n".join(lines + [f"  - {reason}" for reason in self.reasons])
+
+
+def fingerprint(images: list[np.ndarray], labels: list[np.ndarray]) -> Fingerprint:
+    """The fingerprint of training images ([-1, 1] floats) and their instance labels."""
+    if not images or len(images) != len(labels):
+        raise ConfigError("a fingerprint needs training images with their labels")
+    diameters, fractions, bright = [], [], []
+    for image, label in zip(images, labels, strict=True):
+        areas = np.bincount(label.ravel())[1:]
+        diameters.extend(np.sqrt(4.0 * areas[areas > 0] / np.pi))
+        inside = label > 0
+        fractions.append(float(inside.mean()))
+        if inside.any() and not inside.all():
+            # compare particles with the background ring around them, not the whole image
+            ring = ndimage.binary_dilation(inside, iterations=3) & ~inside
+            bright.append(float(image[inside].mean() > image[ring].mean()))
+    if not diameters:
+        raise DataError(None, "every training mask is empty: there is nothing to plan from")
+    p10, median, p90 = np.percentile(diameters, [10, 50, 90])
+    shapes = np.array([image.shape for image in images])
+    return Fingerprint(
+        images=len(images),
+        median_shape=(int(np.median(shapes[:, 0])), int(np.median(shapes[:, 1]))),
+        particles=len(diameters),
+        diameter_px={"p10": float(p10), "median": float(median), "p90": float(p90)},
+        foreground_fraction=float(np.mean(fractions)),
+        bright_share=float(np.mean(bright)) if bright else 1.0,
+    )
+
+
+def receptive_field(depth: int) -> int:
+    """Receptive field (px) of a U-Net encoder with two 3x3 convolutions per level and 2x2
+    pooling between levels, ``depth`` poolings deep."""
+    convs = sum(4 * 2**level for level in range(depth + 1))
+    pools = sum(2**level for level in range(depth))
+    return 1 + convs + pools
+
+
+def plan_shape(fp: Fingerprint, device: str) -> tuple[int, int, list[str]]:
+    """(depth, patch side, reasons) for the fingerprint on ``device`` ("cpu" or "cuda")."""
+    target = 2.0 * fp.diameter_px["p90"]
+    depth = next(
+        (d for d in range(MIN_DEPTH, MAX_DEPTH + 1) if receptive_field(d) >= target), MAX_DEPTH
+    )
+    reasons = [f"receptive field >= 2 x p90 particle diameter ({target:.0f} px) sets depth {depth}"]
+    if receptive_field(depth) < target:
+        reasons.append("the largest particles exceed even the deepest network's receptive field")
+    multiple = 2**depth
+    ceiling = min(MAX_PATCH_PX.get(device, MAX_PATCH_PX["cpu"]), min(fp.median_shape))
+    patch = min(max(MIN_PATCH_PX, receptive_field(depth)), ceiling)
+    patch = max(multiple * 4, patch // multiple * multiple)
+    reasons.append(
+        f"patch {patch} px: the receptive field or {MIN_PATCH_PX}, at most {ceiling} "
+        f"(the median image's short side or the {device} cap)"
+    )
+    return depth, patch, reasons
+
+
+def make_plan(
+    fp: Fingerprint,
+    device: str,
+    iterations: int,
+    step_seconds: float | None = None,
+    budget_seconds: float | None = None,
+    validation_seconds: float = 0.0,
+) -> Plan:
+    """The plan: shape from the fingerprint, ``iterations`` (or as many as fit ``budget_seconds``
+    at ``step_seconds``, after ``VALIDATIONS + 1`` validations of ``validation_seconds``)."""
+    depth, patch, reasons = plan_shape(fp, device)
+    invert = 0.5 if fp.mixed_polarity else 0.0
+    if invert:
+        reasons.append(
+            f"both contrasts occur ({100 * fp.bright_share:.0f} % bright-on-dark): "
+            "intensity inversion in the augmentation"
+        )
+    if budget_seconds is not None:
+        if step_seconds is None or not step_seconds > 0:
+            raise ConfigError("a time budget needs a measured step time")
+        usable = budget_seconds - (VALIDATIONS + 1) * validation_seconds
+        iterations = int(usable / step_seconds)
+        reasons.append(
+            f"{iterations} iterations fit the {budget_seconds / 60:.0f} min budget "
+            f"({step_seconds:.2f} s each, {validation_seconds:.0f} s per validation)"
+        )
+        if iterations < VALIDATIONS:
+            raise ConfigError(
+                f"a budget of {budget_seconds / 60:.1f} min fits only {max(iterations, 0)} "
+                f"training iterations at {step_seconds:.2f} s each: give a larger --budget"
+            )
+    if iterations < 1:
+        raise ConfigError(f"iterations must be >= 1, got {iterations}")
+    per_epoch = max(1, math.ceil(iterations / VALIDATIONS))
+    return Plan(
+        fingerprint=fp,
+        depth=depth,
+        receptive_field_px=receptive_field(depth),
+        patch_px=patch,
+        invert=invert,
+        iterations=per_epoch * math.ceil(iterations / per_epoch),
+        iterations_per_epoch=per_epoch,
+        warmup_iterations=max(1, int(WARMUP_SHARE * iterations)),
+        step_seconds=step_seconds,
+        budget_seconds=budget_seconds,
+        reasons=reasons,
+    )
+
+
+def measure_step_seconds(
+    segmenter: str,
+    segmenter_kwargs: dict[str, Any],
+    loss: str,
+    patch_px: int,
+    batch_size: int,
+    device: torch.device,
+) -> float:
+    """Median wall time of a training step (forward, loss, backward, Adam) on random data, after
+    one warm-up step; the data loading the real loop adds is not counted."""
+    model = build_model(segmenter, **segmenter_kwargs).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    criterion = build_segmentation_loss(loss).to(device)
+    generator = torch.Generator().manual_seed(0)
+    shape = (batch_size, 1, patch_px, patch_px)
+    image = (torch.rand(shape, generator=generator) * 2 - 1).to(device)
+    target = (torch.rand(shape, generator=generator) > 0.7).float().to(device)
+    times = []
+    for _ in range(TIMED_STEPS + 1):
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        criterion(model(image).logits.float(), target, None).backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def save_plan(plan: Plan, overrides: dict[str, Any], run_dir: Path) -> None:
+    """Write the plan and the overrides that carry it out as ``RUN/plan.json``."""
+    document = {"plan": plan.to_dict(), "overrides": overrides}
+    (run_dir / PLAN_FILE).write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+
+
+def load_plan_overrides(run_dir: Path) -> dict[str, Any] | None:
+    """The overrides recorded in a run's ``plan.json`` (None when the run has no plan)."""
+    path = run_dir / PLAN_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["overrides"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(path, f"unreadable plan ({err})") from None
+
+
+def data_seconds(dataset: SegmentationDataset, batch_size: int) -> float:
+    """Wall time to cut and augment one batch of ``dataset`` (the loop's data loading)."""
+    start = time.perf_counter()
+    for index in range(batch_size):
+        dataset[index % len(dataset)]
+    return time.perf_counter() - start
+
+
+def plan_run(
+    config: TrainConfig, train: list[Sample], val: list[Sample], device: torch.device
+) -> tuple[Plan, dict[str, Any]]:
+    """The plan of a run and its dotted config overrides, from its training and validation
+    samples; the step time is measured only when a budget asks for it."""
+    fp = fingerprint([s.image for s in train], [s.labels for s in train])
+    batch = config.pretrain.batch_size
+    step, validation = None, 0.0
+    if config.plan.budget_minutes is not None:
+        depth, patch, _ = plan_shape(fp, device.type)
+        kwargs = {**config.model.segmenter_kwargs, "depth": depth, "max_width": MAX_WIDTH}
+        step = measure_step_seconds(
+            config.model.segmenter, kwargs, config.pretrain.loss, patch, batch, device
+        )
+        augment = (
+            None if config.data.augment is None else AugmentConfig.from_dict(config.data.augment)
+        )
+        step += data_seconds(SegmentationDataset(train, (patch, patch), augment), batch)
+        # a forward pass costs about a third of a training step; whole images, plus the split
+        val_pixels = sum(s.image.size for s in val)
+        validation = val_pixels / (patch * patch * batch) * step / 3 * 2
+    plan = make_plan(
+        fp,
+        device.type,
+        config.plan.iterations,
+        step_seconds=step,
+        budget_seconds=None if step is None else 60.0 * config.plan.budget_minutes,
+        validation_seconds=validation,
+    )
+    overrides = plan.overrides(batch)
+    if config.data.augment is None:  # augmentation off stays off
+        overrides.pop("data.augment.invert")
+    return plan, overrides

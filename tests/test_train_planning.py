@@ -1,0 +1,138 @@
+"""The auto preset's plan: fingerprints of datasets with known particles, the choices made from
+them, the poly schedule, the time budget, and plan.json across a resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sagegan.errors import ConfigError
+from sagegan.synth import write_dataset
+from sagegan.train.api import train
+from sagegan.train.config import config_from_cli
+from sagegan.train.planning import (
+    PLAN_FILE,
+    fingerprint,
+    make_plan,
+    plan_shape,
+    receptive_field,
+)
+from sagegan.train.pretrain import poly_factor
+
+
+def _discs(radius: float, count: int, bright: bool, shape=(512, 512), seed=0):
+    """An image ([-1, 1]) and labels holding ``count`` non-touching discs of ``radius``."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(shape, np.int32)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    placed = 0
+    for _ in range(2000):
+        if placed == count:
+            break
+        row, col = rng.uniform(radius, np.array(shape) - radius)
+        disc = (yy - row) ** 2 + (xx - col) ** 2 <= radius**2
+        grown = (yy - row) ** 2 + (xx - col) ** 2 <= (radius + 3) ** 2
+        if labels[grown].any():
+            continue
+        placed += 1
+        labels[disc] = placed
+    image = np.where(labels > 0, 0.6, -0.6).astype(np.float32)
+    return (image if bright else -image), labels
+
+
+def _fingerprint(radius: float, bright_flags: list[bool], count: int = 6):
+    pairs = [_discs(radius, count, bright, seed=i) for i, bright in enumerate(bright_flags)]
+    return fingerprint([p[0] for p in pairs], [p[1] for p in pairs])
+
+
+def test_fingerprint_measures_particle_size_and_contrast():
+    fp = _fingerprint(10, [True, True, True])
+    assert fp.diameter_px["median"] == pytest.approx(20, rel=0.05)
+    assert fp.bright_share == 1.0 and not fp.mixed_polarity
+    assert fp.median_shape == (512, 512) and fp.particles == 18
+    assert _fingerprint(10, [False, False]).bright_share == 0.0
+    assert _fingerprint(10, [True, False, True, False]).mixed_polarity
+
+
+def test_receptive_field_grows_with_depth():
+    assert [receptive_field(d) for d in (4, 5, 6)] == [140, 284, 572]
+
+
+def test_depth_and_patch_follow_the_particle_size():
+    depth, patch, _ = plan_shape(_fingerprint(8, [True]), "cpu")
+    assert (depth, patch) == (4, 256)
+    depth, patch, _ = plan_shape(_fingerprint(60, [True], count=3), "cpu")
+    assert depth == 5 and receptive_field(depth) >= 240 and patch == 284 // 32 * 32
+    depth, patch, _ = plan_shape(_fingerprint(100, [True], count=2), "cpu")
+    assert depth == 6 and patch == 384  # the CPU cap
+    assert plan_shape(_fingerprint(100, [True], count=2), "cuda")[1] == 512  # the image side
+
+
+def test_inversion_only_when_the_training_set_mixes_contrasts():
+    assert make_plan(_fingerprint(8, [True, False]), "cpu", 100).invert == 0.5
+    assert make_plan(_fingerprint(8, [True, True]), "cpu", 100).invert == 0.0
+
+
+def test_budget_sets_the_iterations_from_the_step_time():
+    fp = _fingerprint(8, [True])
+    plan = make_plan(fp, "cpu", 100, step_seconds=0.5, budget_seconds=600, validation_seconds=10)
+    assert plan.iterations == pytest.approx((600 - 11 * 10) / 0.5, abs=plan.iterations_per_epoch)
+    assert plan.iterations % plan.iterations_per_epoch == 0
+    with pytest.raises(ConfigError, match="larger --budget"):
+        make_plan(fp, "cpu", 100, step_seconds=2.0, budget_seconds=10)
+
+
+def test_poly_schedule_warms_up_then_decays_to_zero():
+    factor = poly_factor(total=100, warmup=10)
+    assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
+    values = [factor(step) for step in range(10, 101)]
+    assert values[0] == pytest.approx(1.0) and values[-1] == 0.0
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    write_dataset(root, n=8, size=(64, 64), seed=0, progress=False)
+    return root
+
+
+def _auto(**overrides):
+    small = {"model.segmenter_kwargs.base_width": 4, "runtime.progress": False}
+    return config_from_cli("auto", None, {**small, **overrides})
+
+
+def _records(run_dir):
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def test_auto_run_writes_its_plan_and_follows_it(data_dir, tmp_path):
+    run = tmp_path / "run"
+    result = train(data_dir, run, _auto(**{"plan.iterations": 20}))
+    document = json.loads((run / PLAN_FILE).read_text())
+    assert document["overrides"]["data.patch_size"] == [64, 64]  # the images' side
+    assert document["plan"]["iterations"] == 20
+    pretrain = [r for r in _records(run) if r["stage"] == "pretrain" and r["epoch"] >= 0]
+    assert len(pretrain) == 10  # validated ten times
+    assert pretrain[-1]["lr"]["segmenter"] == 0.0  # poly decay ends at zero
+    assert set(result.stages) == {"pretrain"}  # no GAN stage by default
+    # a resumed run reads its plan back instead of planning again
+    (run / PLAN_FILE).write_text(json.dumps({**document, "plan": "not planned again"}))
+    train(data_dir, run, None, resume=True)
+    assert json.loads((run / PLAN_FILE).read_text())["plan"] == "not planned again"
+
+
+def test_budget_stops_stage_one_in_time(data_dir, tmp_path):
+    run = tmp_path / "budget"
+    budget_minutes = 0.25
+    train(data_dir, run, _auto(**{"plan.budget_minutes": budget_minutes}))
+    records = [r for r in _records(run) if r["stage"] == "pretrain" and r["epoch"] >= 0]
+    plan = json.loads((run / PLAN_FILE).read_text())["plan"]
+    assert plan["budget_seconds"] == 15.0 and plan["step_seconds"] > 0
+    spent = sum(r["seconds"]["epoch"] for r in records)
+    last_validation = records[-1]["seconds"]["epoch"] - records[-1]["seconds"]["train"]
+    assert spent <= 1.05 * 15.0 + last_validation
+    # either the planned iterations ran or the budget stopped them, and said so
+    assert len(records) == 10 or records[-1]["stopped"] == "time budget"
