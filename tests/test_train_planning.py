@@ -3,6 +3,7 @@ them, the poly schedule, the time budget, and plan.json across a resume."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -89,7 +90,7 @@ def test_poly_schedule_warms_up_then_decays_to_zero():
     assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
     values = [factor(step) for step in range(10, 101)]
     assert values[0] == pytest.approx(1.0) and values[-1] == 0.0
-    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(values))
 
 
 @pytest.fixture(scope="module")

@@ -320,8 +320,9 @@ TINY: dict[str, Any] = {
 # The default recipe: cpu-small's networks with instance normalisation (nnU-Net's choice; batch
 # statistics of 2 patches from heterogeneous micrographs make a poor eval-mode BatchNorm), depth,
 # patch size, inversion and the iteration count planned from the training set
-# (sagegan.train.planning), a poly learning-rate schedule with warm-up, stage 1 only (the GAN stage has not paid on real data yet:
-# docs/benchmarks.md; --set gan.epochs=3 adds it), validation ten times per run.
+# (sagegan.train.planning), a poly learning-rate schedule with warm-up, stage 1 only (the GAN
+# stage has not paid on real data yet: docs/benchmarks.md; --set gan.epochs=3 adds it),
+# validation ten times per run.
 AUTO: dict[str, Any] = {
     "plan": {"enabled": True},
     "data": {
