@@ -16,6 +16,7 @@ from sagegan.data.io import MaskKind, read_image, read_mask_with_kind
 from sagegan.data.normalize import normalize_image
 from sagegan.data.pairing import Pair
 from sagegan.data.patches import sample_patch
+from sagegan.data.separation import separation_target
 from sagegan.errors import ConfigError, DataError
 
 
@@ -89,7 +90,9 @@ class SegmentationDataset(Dataset):
     epoch their copy had; use non-persistent workers). Items are dicts with
     image (float [1,H,W] in [-1, 1]), mask (float [1,H,W] in {0, 1}), valid (float [1,H,W],
     0 on padding), labels (int64 [1,H,W] instance ids) and stem. Whole images differ in size:
-    evaluate them with batch size 1.
+    evaluate them with batch size 1. With ``gap_px`` or ``contact_weight`` (see
+    `sagegan.data.separation`) the mask has gaps between touching instances and ``valid`` carries
+    the contact weights (still 0 on padding).
     """
 
     def __init__(
@@ -100,6 +103,8 @@ class SegmentationDataset(Dataset):
         samples_per_epoch: int | None = None,
         foreground_bias: float = 0.0,
         seed: int = 0,
+        gap_px: int = 0,
+        contact_weight: float = 1.0,
     ) -> None:
         if not samples:
             raise ConfigError("a dataset needs at least one sample")
@@ -116,6 +121,8 @@ class SegmentationDataset(Dataset):
         self.samples_per_epoch = samples_per_epoch
         self.foreground_bias = foreground_bias
         self.seed = seed
+        self.gap_px = gap_px
+        self.contact_weight = contact_weight
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -138,9 +145,13 @@ class SegmentationDataset(Dataset):
             )
         if self.augment is not None:
             image, labels, valid = augment(image, labels, valid, self.augment, rng)
+        mask = labels > 0
+        if self.gap_px > 0 or self.contact_weight > 1.0:
+            mask, weights = separation_target(labels, self.gap_px, self.contact_weight)
+            valid = valid * weights
         return {
             "image": torch.from_numpy(np.array(image, dtype=np.float32))[None],
-            "mask": torch.from_numpy((labels > 0).astype(np.float32))[None],
+            "mask": torch.from_numpy(mask.astype(np.float32))[None],
             "valid": torch.from_numpy(np.array(valid, dtype=np.float32))[None],
             "labels": torch.from_numpy(labels.astype(np.int64))[None],
             "stem": sample.stem,

@@ -145,6 +145,8 @@ def _train(
         samples_per_epoch=config.data.samples_per_epoch,
         foreground_bias=config.data.foreground_bias,
         seed=config.seed,
+        gap_px=config.data.gap_px,
+        contact_weight=config.data.contact_weight,
     )
     log = RunLog(run_dir, enabled=runtime.is_main)
     resumed = checkpointer.load_state("last") if resume and last is not None else None

@@ -35,6 +35,8 @@ class DataConfig:
 
     ``augment``: options of ``sagegan.data.augment.AugmentConfig`` ({} = its defaults, None = off).
     ``samples_per_epoch``: patches per epoch (None: one per training image).
+    ``gap_px``/``contact_weight``: separation targets for touching particles
+    (``sagegan.data.separation``; 0 and 1 = plain foreground masks).
     """
 
     patch_size: tuple[int, int] = (512, 768)
@@ -45,6 +47,8 @@ class DataConfig:
     samples_per_epoch: int | None = None
     databar: str | int = "auto"
     pixel_size_nm: float | None = None
+    gap_px: int = 0
+    contact_weight: float = 1.0
 
 
 @dataclass
@@ -242,6 +246,10 @@ class TrainConfig:
                 raise ConfigError(f"{name}.epochs must be >= 0, got {stage.epochs}")
         if not 0.0 <= self.gan.mix_max <= 1.0:
             raise ConfigError(f"gan.mix_max must be in [0, 1], got {self.gan.mix_max}")
+        if self.data.gap_px < 0:
+            raise ConfigError(f"data.gap_px must be >= 0, got {self.data.gap_px}")
+        if not self.data.contact_weight >= 1.0:
+            raise ConfigError(f"data.contact_weight must be >= 1, got {self.data.contact_weight}")
         if min(self.data.patch_size) < 16:
             raise ConfigError(f"data.patch_size must be >= 16 px, got {self.data.patch_size}")
         _positive("runtime.nan_patience", self.runtime.nan_patience)

@@ -12,6 +12,8 @@ into the settings that depend on the data:
   and ``MAX_PATCH_PX`` (CPU cost grows with the patch area);
 * **intensity inversion** in the augmentation when the training set mixes bright-on-dark and
   dark-on-bright particles;
+* **separation targets** (`sagegan.data.separation`) when particles touch or nearly touch: gaps
+  between touching instances and heavier loss on the background between close ones;
 * **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time,
   with a linear warm-up and polynomial learning-rate decay, validating about ten times.
 
@@ -33,6 +35,7 @@ from scipy import ndimage
 
 from sagegan.data.augment import AugmentConfig
 from sagegan.data.dataset import Sample, SegmentationDataset
+from sagegan.data.separation import contact_shares
 from sagegan.errors import ConfigError, DataError
 from sagegan.losses import build_segmentation_loss
 from sagegan.models import build_model
@@ -45,6 +48,8 @@ MAX_PATCH_PX = {"cpu": 384, "cuda": 768}
 MAX_WIDTH = 128
 MIXED_POLARITY_SHARE = 0.1  # the minority contrast must cover this share of images
 VALIDATIONS = 10
+CONTACT_SHARE = 0.05  # particles that touch (or nearly touch) before separation targets are used
+CONTACT_WEIGHT = 5.0
 WARMUP_SHARE = 0.05
 TIMED_STEPS = 3
 
@@ -59,6 +64,8 @@ class Fingerprint:
     diameter_px: dict[str, float]  # p10, median, p90 of equivalent circular diameters
     foreground_fraction: float
     bright_share: float  # share of images whose particles are brighter than the background
+    touching_share: float = 0.0  # share of particles that touch another (instance label maps)
+    near_share: float = 0.0  # share of particles with another within 2 px (gaps included)
 
     @property
     def mixed_polarity(self) -> bool:
@@ -74,6 +81,8 @@ class Plan:
     receptive_field_px: int
     patch_px: int
     invert: float
+    gap_px: int
+    contact_weight: float
     iterations: int
     iterations_per_epoch: int
     warmup_iterations: int
@@ -88,6 +97,8 @@ class Plan:
             "data.patch_size": [self.patch_px, self.patch_px],
             "data.samples_per_epoch": self.iterations_per_epoch * batch_size,
             "data.augment.invert": self.invert,
+            "data.gap_px": self.gap_px,
+            "data.contact_weight": self.contact_weight,
             "model.segmenter_kwargs.depth": self.depth,
             "model.segmenter_kwargs.max_width": MAX_WIDTH,
             "pretrain.epochs": epochs,
@@ -108,7 +119,8 @@ class Plan:
             f"{100 * fp.foreground_fraction:.0f} % foreground, "
             f"{100 * fp.bright_share:.0f} % bright-on-dark):",
             f"  depth {self.depth} (receptive field {self.receptive_field_px} px), "
-            f"patch {self.patch_px} px, inversion {self.invert:.1f}, "
+            f"patch {self.patch_px} px, inversion {self.invert:.1f}, gaps {self.gap_px} px, "
+            f"contact weight {self.contact_weight:.0f}, "
             f"{self.iterations} iterations ({self.warmup_iterations} warm-up, poly decay), "
             f"validation every {self.iterations_per_epoch}",
         ]
@@ -125,7 +137,9 @@ def fingerprint(images: list[np.ndarray], labels: list[np.ndarray]) -> Fingerpri
     if not images or len(images) != len(labels):
         raise ConfigError("a fingerprint needs training images with their labels")
     diameters, fractions, bright = [], [], []
+    counts = np.zeros(3)
     for image, label in zip(images, labels, strict=True):
+        counts += contact_shares(label)
         areas = np.bincount(label.ravel())[1:]
         diameters.extend(np.sqrt(4.0 * areas[areas > 0] / np.pi))
         inside = label > 0
@@ -145,6 +159,8 @@ def fingerprint(images: list[np.ndarray], labels: list[np.ndarray]) -> Fingerpri
         diameter_px={"p10": float(p10), "median": float(median), "p90": float(p90)},
         foreground_fraction=float(np.mean(fractions)),
         bright_share=float(np.mean(bright)) if bright else 1.0,
+        touching_share=float(counts[1] / counts[0]),
+        near_share=float(counts[2] / counts[0]),
     )
 
 
@@ -188,6 +204,18 @@ def make_plan(
     at ``step_seconds``, after ``VALIDATIONS + 1`` validations of ``validation_seconds``)."""
     depth, patch, reasons = plan_shape(fp, device)
     invert = 0.5 if fp.mixed_polarity else 0.0
+    gap_px = 1 if fp.touching_share >= CONTACT_SHARE else 0
+    contact_weight = CONTACT_WEIGHT if fp.near_share >= CONTACT_SHARE else 1.0
+    if gap_px:
+        reasons.append(
+            f"{100 * fp.touching_share:.0f} % of the particles touch another: the target gets "
+            "1-px gaps between them"
+        )
+    if contact_weight > 1:
+        reasons.append(
+            f"{100 * fp.near_share:.0f} % of the particles lie within 2 px of another: background "
+            f"between them weighs {contact_weight:.0f}x in the loss"
+        )
     if invert:
         reasons.append(
             f"both contrasts occur ({100 * fp.bright_share:.0f} % bright-on-dark): "
@@ -216,6 +244,8 @@ def make_plan(
         receptive_field_px=receptive_field(depth),
         patch_px=patch,
         invert=invert,
+        gap_px=gap_px,
+        contact_weight=contact_weight,
         iterations=per_epoch * math.ceil(iterations / per_epoch),
         iterations_per_epoch=per_epoch,
         warmup_iterations=max(1, int(WARMUP_SHARE * iterations)),

@@ -1,0 +1,71 @@
+"""Training targets that teach a binary segmenter to keep touching particles apart.
+
+A network trained on plain foreground masks learns to paint touching particles as one blob, and the
+distance-transform watershed afterwards cannot always cut it. Two cheap, local changes to the
+target (after Ronneberger et al. 2015, U-Net's border weights) make the separation the network's
+job:
+
+* **gaps**: foreground pixels within ``gap_px`` of a *different* instance become background, so
+  instance label maps get the thin background gaps that gap-annotated binary masks (TiO2's 1-px
+  lines) already have;
+* **contact weights**: background pixels that have two different instances within ``2 gap_px + 1``
+  pixels (the gaps, and narrow necks of background) weigh ``contact_weight`` in the loss instead
+  of 1, so missing a gap costs as much as missing a particle.
+
+Both use only minimum/maximum filters over the label map: a few milliseconds per patch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from sagegan.errors import ConfigError
+
+
+def _neighbour_labels(labels: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """Largest and smallest non-zero label within ``radius`` (Chebyshev) of each pixel; the
+    smallest is ``np.iinfo(int32).max`` where there is none."""
+    size = 2 * radius + 1
+    largest = ndimage.maximum_filter(labels, size=size, mode="constant", cval=0)
+    empty = np.iinfo(np.int32).max
+    smallest = ndimage.minimum_filter(
+        np.where(labels > 0, labels, empty).astype(np.int32), size=size, mode="constant", cval=empty
+    )
+    return largest, smallest
+
+
+def separation_target(
+    labels: np.ndarray, gap_px: int, contact_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(foreground mask with gaps, per-pixel loss weights) of an int instance label map."""
+    if gap_px < 0:
+        raise ConfigError(f"data.gap_px must be >= 0, got {gap_px}")
+    if not contact_weight >= 1.0:
+        raise ConfigError(f"data.contact_weight must be >= 1, got {contact_weight}")
+    labels = np.asarray(labels, dtype=np.int32)
+    foreground = labels > 0
+    if gap_px > 0:
+        largest, smallest = _neighbour_labels(labels, gap_px)
+        foreground &= (largest == labels) & (smallest == labels)
+    weights = np.ones(labels.shape, np.float32)
+    if contact_weight > 1.0:
+        kept = np.where(foreground, labels, 0)
+        largest, smallest = _neighbour_labels(kept, 2 * gap_px + 1)
+        contact = ~foreground & (largest > 0) & (smallest < largest)
+        weights[contact] = contact_weight
+    return foreground, weights
+
+
+def contact_shares(labels: np.ndarray, radius: int = 2) -> tuple[int, int, int]:
+    """(instances, instances touching another, instances with another within ``radius`` px) of
+    an instance label map."""
+    labels = np.asarray(labels, dtype=np.int32)
+    present = np.unique(labels[labels > 0])
+
+    def meeting(r: int) -> int:
+        largest, smallest = _neighbour_labels(labels, r)
+        other = (labels > 0) & ((largest != labels) | (smallest != labels))
+        return int(np.unique(labels[other]).size)
+
+    return int(present.size), meeting(1), meeting(radius)
