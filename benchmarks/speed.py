@@ -222,7 +222,7 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
     batches = training_batches(size, spec["batch"], spec["warmup"] + spec["iters"])
     guard = NonFiniteGuard(config.runtime.nan_patience)
     if spec["stage"] == "pretrain":
-        stage = PretrainStage(config, runtime, guard)
+        stage = PretrainStage(config, runtime, guard, steps_per_epoch=len(batches))
         epoch = 0
     else:
         labels = [ndimage.label(batch["mask"][0, 0].numpy() > 0)[0] for batch in batches]

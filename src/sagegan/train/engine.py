@@ -166,40 +166,78 @@ def to_device(batch: dict[str, Any], runtime: Runtime) -> tuple[torch.Tensor, ..
     )
 
 
+@dataclass
+class BudgetClock:
+    """A stage's wall time, across resumes, against an optional budget (seconds)."""
+
+    budget: float | None
+    spent_before: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return self.spent_before + time.monotonic() - self.started
+
+    def out_of_time(self) -> bool:
+        return self.budget is not None and self.elapsed() >= self.budget
+
+
+@dataclass
+class _Restored:
+    """Where a stage continues: its tracker, initial scores, first epoch and clock."""
+
+    tracker: Tracker
+    initial: dict[str, float]
+    start: int
+    clock: BudgetClock
+    finished: bool = False
+
+
+def _restore(
+    stage: Stage, ctx: RunContext, settings: StageSettings, resumed: tuple[Path, dict[str, Any]]
+) -> _Restored:
+    """Load a checkpoint's networks, optimiser/scheduler state, guards and RNG into the stage."""
+    folder, state = resumed
+    for name, module in stage.nets.items():
+        ctx.checkpointer.load_net(folder, name, module)
+    stage.load_state_dict(state["stage_state"])
+    ctx.nonfinite.load_state_dict(state["nonfinite"])
+    set_rng_state(state["rng"][ctx.runtime.rank])
+    return _Restored(
+        Tracker(**state["tracker"]),
+        state["initial"],
+        state["epoch"] + 1,
+        BudgetClock(_budget(ctx, settings), state.get("elapsed", 0.0)),
+        state["finished"],
+    )
+
+
+def _budget(ctx: RunContext, settings: StageSettings) -> float | None:
+    return ctx.pretrain_budget_seconds if settings.name == "pretrain" else None
+
+
 def run_stage(
     stage: Stage,
     settings: StageSettings,
     ctx: RunContext,
     resumed: tuple[Path, dict[str, Any]] | None = None,
 ) -> StageOutcome:
-    """Train ``stage`` to its last epoch or early stop, checkpointing every epoch.
+    """Train ``stage`` to its last epoch, early stop or time budget, checkpointing every epoch.
 
     ``resumed``: (checkpoint folder, state) of this stage's last checkpoint to continue from.
     """
-    runtime, tracker = ctx.runtime, Tracker()
-    start, initial, spent = 0, {}, 0.0
-    session_start = time.monotonic()  # the budget counts the first validation too
+    runtime = ctx.runtime
     if resumed is not None:
-        folder, state = resumed
-        for name, module in stage.nets.items():
-            ctx.checkpointer.load_net(folder, name, module)
-        stage.load_state_dict(state["stage_state"])
-        tracker = Tracker(**state["tracker"])
-        ctx.nonfinite.load_state_dict(state["nonfinite"])
-        initial = state["initial"]
-        set_rng_state(state["rng"][runtime.rank])
-        start = state["epoch"] + 1
-        spent = state.get("elapsed", 0.0)
-        if state["finished"]:
-            return _outcome(settings, initial, tracker, state["epoch"])
+        restored = _restore(stage, ctx, settings, resumed)
+        if restored.finished:
+            return _outcome(settings, restored.initial, restored.tracker, restored.start - 1)
     else:
-        initial = _validate(stage, ctx)
-        ctx.log.write({"stage": settings.name, "epoch": -1, "val": initial})
+        clock = BudgetClock(_budget(ctx, settings))  # the budget counts the first validation
+        restored = _Restored(Tracker(), _validate(stage, ctx), 0, clock)
+        ctx.log.write({"stage": settings.name, "epoch": -1, "val": restored.initial})
+    tracker, clock = restored.tracker, restored.clock
     seed = derive_seed(ctx.config.seed, STAGE_KEYS[settings.name])
-    last = start - 1
-    budget = ctx.pretrain_budget_seconds if settings.name == "pretrain" else None
-    deadline = None if budget is None else session_start + budget - spent
-    for epoch in range(start, settings.epochs):
+    last = restored.start - 1
+    for epoch in range(restored.start, settings.epochs):
         loader = make_loader(
             ctx.train_dataset,
             settings.batch_size,
@@ -210,59 +248,76 @@ def run_stage(
         )
         began = time.perf_counter()
         first: list[dict[str, Any]] = []
-        batches = _progress(loader, settings, epoch, ctx, first, deadline)
-        losses = stage.train_epoch(epoch, batches)
+        losses = stage.train_epoch(epoch, _progress(loader, settings, epoch, ctx, first, clock))
         train_seconds = time.perf_counter() - began
-        out_of_time = runtime.from_main(deadline is not None and time.monotonic() >= deadline)
-        validated = (
-            (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time
+        out_of_time = runtime.from_main(clock.out_of_time())
+        due = (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time
+        metrics, improved = (
+            _validate_epoch(stage, ctx, settings, tracker, epoch) if due else ({}, False)
         )
-        metrics: dict[str, float] = {}
-        improved = False
-        if validated:
-            metrics = _validate(stage, ctx)
-            score = metrics[settings.val_metric]
-            improved = tracker.update(score, epoch, settings.val_every)
-            for scheduler in stage.schedulers.values():
-                if isinstance(scheduler, ReduceLROnPlateau):  # others step per iteration
-                    scheduler.step(score)
         finished = (
             epoch == settings.epochs - 1 or tracker.bad_epochs >= settings.patience or out_of_time
         )
         _write_images(stage, settings.name, epoch, finished, ctx, first)
-        record = {
-            "stage": settings.name,
-            "epoch": epoch,
-            "losses": losses,
-            "val": metrics,
-            "lr": stage.learning_rates(),
-            "seconds": {"train": train_seconds, "epoch": time.perf_counter() - began},
-            "skipped_steps": ctx.nonfinite.take_skipped(),
-            **stage.epoch_extras(epoch),
-            **({"stopped": "time budget"} if out_of_time else {}),
-        }
-        ctx.log.write(record)
+        ctx.log.write(
+            {
+                "stage": settings.name,
+                "epoch": epoch,
+                "losses": losses,
+                "val": metrics,
+                "lr": stage.learning_rates(),
+                "seconds": {"train": train_seconds, "epoch": time.perf_counter() - began},
+                "skipped_steps": ctx.nonfinite.take_skipped(),
+                **stage.epoch_extras(epoch),
+                **({"stopped": "time budget"} if out_of_time else {}),
+            }
+        )
         state = {
             "stage_state": stage.state_dict(),
             "tracker": vars(tracker).copy(),
             "nonfinite": ctx.nonfinite.state_dict(),
-            "initial": initial,
+            "initial": restored.initial,
             "finished": finished,
-            "elapsed": spent + time.monotonic() - session_start,
+            "elapsed": clock.elapsed(),
         }
-        info = {
-            **ctx.info,
-            "stage": settings.name,
-            "epoch": epoch,
-            "metrics": metrics,
-            "metric": settings.val_metric,
-            "score": metrics.get(settings.val_metric),
-        }
-        ctx.checkpointer.save(settings.name, epoch, stage.nets, stage.specs, state, info, improved)
+        _checkpoint(stage, ctx, settings, epoch, metrics, state, improved)
         last = epoch
         if finished:
             break
-    return _outcome(settings, initial, tracker, last)
+    return _outcome(settings, restored.initial, tracker, last)
+
+
+def _validate_epoch(
+    stage: Stage, ctx: RunContext, settings: StageSettings, tracker: Tracker, epoch: int
+) -> tuple[dict[str, float], bool]:
+    """Validate, update the tracker and step the plateau schedulers; (metrics, improved)."""
+    metrics = _validate(stage, ctx)
+    score = metrics[settings.val_metric]
+    improved = tracker.update(score, epoch, settings.val_every)
+    for scheduler in stage.schedulers.values():
+        if isinstance(scheduler, ReduceLROnPlateau):  # the others step per iteration
+            scheduler.step(score)
+    return metrics, improved
+
+
+def _checkpoint(
+    stage: Stage,
+    ctx: RunContext,
+    settings: StageSettings,
+    epoch: int,
+    metrics: dict[str, float],
+    state: dict[str, Any],
+    improved: bool,
+) -> None:
+    info = {
+        **ctx.info,
+        "stage": settings.name,
+        "epoch": epoch,
+        "metrics": metrics,
+        "metric": settings.val_metric,
+        "score": metrics.get(settings.val_metric),
+    }
+    ctx.checkpointer.save(settings.name, epoch, stage.nets, stage.specs, state, info, improved)
 
 
 def _validate(stage: Stage, ctx: RunContext) -> dict[str, float]:
@@ -292,11 +347,11 @@ def _progress(
     epoch: int,
     ctx: RunContext,
     first: list[dict[str, Any]],
-    deadline: float | None = None,
+    clock: BudgetClock,
 ) -> Iterator[dict[str, Any]]:
     """Loader batches with a tqdm bar on rank 0; records every stem read and keeps the first batch
-    in ``first`` (for the image grid). Stops early once ``time.monotonic()`` passes ``deadline``
-    (every rank decides with rank 0's clock, so all take the same number of steps)."""
+    in ``first`` (for the image grid). Stops early when the ``clock`` runs out of time (every
+    rank decides with rank 0's clock, so all take the same number of steps)."""
     bar = tqdm(
         loader,
         desc=f"{settings.name} {epoch + 1}/{settings.epochs}",
@@ -304,7 +359,7 @@ def _progress(
         leave=False,
     )
     for batch in bar:
-        if deadline is not None and ctx.runtime.from_main(time.monotonic() >= deadline):
+        if clock.budget is not None and ctx.runtime.from_main(clock.out_of_time()):
             bar.close()
             return
         for stem in batch["stem"]:
