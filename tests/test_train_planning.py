@@ -15,6 +15,7 @@ from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.planning import (
     PLAN_FILE,
+    STEP_MARGIN,
     fingerprint,
     make_plan,
     plan_shape,
@@ -79,7 +80,8 @@ def test_inversion_only_when_the_training_set_mixes_contrasts():
 def test_budget_sets_the_iterations_from_the_step_time():
     fp = _fingerprint(8, [True])
     plan = make_plan(fp, "cpu", 100, step_seconds=0.5, budget_seconds=600, validation_seconds=10)
-    assert plan.iterations == pytest.approx((600 - 11 * 10) / 0.5, abs=plan.iterations_per_epoch)
+    expected = (600 - 11 * 10) / (0.5 * STEP_MARGIN)
+    assert plan.iterations == pytest.approx(expected, abs=plan.iterations_per_epoch)
     assert plan.iterations % plan.iterations_per_epoch == 0
     with pytest.raises(ConfigError, match="larger --budget"):
         make_plan(fp, "cpu", 100, step_seconds=2.0, budget_seconds=10)

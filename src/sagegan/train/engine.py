@@ -233,7 +233,10 @@ def run_stage(
     else:
         clock = BudgetClock(_budget(ctx, settings))  # the budget counts the first validation
         restored = _Restored(Tracker(), _validate(stage, ctx), 0, clock)
-        ctx.log.write({"stage": settings.name, "epoch": -1, "val": restored.initial})
+        seconds = {"validation": clock.elapsed()}
+        ctx.log.write(
+            {"stage": settings.name, "epoch": -1, "val": restored.initial, "seconds": seconds}
+        )
     tracker, clock = restored.tracker, restored.clock
     seed = derive_seed(ctx.config.seed, STAGE_KEYS[settings.name])
     last = restored.start - 1

@@ -1,0 +1,48 @@
+"""benchmarks/diagnose.py: one failure label per evaluated image."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "diagnose.py"
+
+
+@pytest.fixture(scope="module")
+def failure_label():
+    spec = importlib.util.spec_from_file_location("diagnose", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.failure_label
+
+
+def _row(tp, fp, fn, n_true, n_pred, f1, dice=0.5):
+    precision = tp / max(tp + fp, 1)
+    return {
+        "pixel_tp": tp,
+        "pixel_fp": fp,
+        "pixel_fn": fn,
+        "pixel_precision": precision,
+        "n_true": n_true,
+        "n_pred": n_pred,
+        "f1@0.50": f1,
+        "dice": dice,
+    }
+
+
+@pytest.mark.parametrize(
+    ("row", "label"),
+    [
+        (_row(5, 0, 100, 10, 1, 0.0), "empty"),
+        (_row(90, 400, 10, 10, 12, 0.1), "background"),
+        (_row(90, 10, 10, 10, 3, 0.2), "merged"),
+        (_row(90, 10, 10, 10, 30, 0.2), "split"),
+        (_row(90, 10, 10, 10, 10, 0.8), "ok"),
+        (_row(90, 10, 10, 10, 10, 0.3, dice=0.9), "shapes"),
+        (_row(50, 50, 50, 10, 10, 0.3, dice=0.5), "poor"),
+    ],
+)
+def test_each_failure_gets_its_label(failure_label, row, label):
+    assert failure_label(row) == label
