@@ -224,3 +224,25 @@ def test_python_m_sagegan_compare_with_two_workers(tmp_path: Path) -> None:
     rows = (out / "comparison_runs.csv").read_text().splitlines()
     assert len(rows) == 1 + 2  # header, one row per seed
     assert len(list((out / "runs" / "unet").glob("n*/s*/eval-test/metrics.json"))) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--budget", "soon"], "--budget: 'soon' is not a positive duration"),
+        (["--budget", "0m"], "is not a positive duration"),
+        (["--preset", "cpu-small", "--iterations", "10"], "need --preset auto"),
+    ],
+)
+def test_bad_training_length_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    code = main(["train", str(tmp_path), "--out", str(tmp_path / "run"), *options])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and message in err and len(err.splitlines()) == 1
+
+
+def test_budget_durations_are_read_in_minutes() -> None:
+    from sagegan.cli import _minutes
+
+    assert [_minutes(t) for t in ("45m", "1.5h", "600s", "30")] == [45.0, 90.0, 10.0, 30.0]
