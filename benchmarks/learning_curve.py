@@ -56,6 +56,12 @@ def learning_curve(run_dir: Path) -> dict[str, Any]:
     }
 
 
+def _number(value: float | None) -> str:
+    """Three decimals, or a dash for an epoch without that value (e.g. no step before the
+    budget ran out)."""
+    return "–" if value is None else f"{value:.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -66,10 +72,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for r in curve["rows"]:
         note = " (stopped: time budget)" if r["stopped"] else ""
-        print(
-            f"| {r['epoch'] + 1} | {r['iterations']} | {r['loss']:.3f} | {r['dice']:.3f} | "
-            f"{r['f1@0.5']:.3f} | {r['minutes']:.1f}{note} |"
-        )
+        cells = [str(r["epoch"] + 1), str(r["iterations"])]
+        cells += [_number(r[key]) for key in ("loss", "dice", "f1@0.5")]
+        print(f"| {' | '.join(cells)} | {r['minutes']:.1f}{note} |")
     validating = curve["epoch_seconds"] - curve["train_seconds"]
     print(
         f"\nvalidation and figures: {validating:.0f} s of {curve['epoch_seconds'] / 60:.1f} min "

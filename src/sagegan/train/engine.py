@@ -168,17 +168,20 @@ def to_device(batch: dict[str, Any], runtime: Runtime) -> tuple[torch.Tensor, ..
 
 @dataclass
 class BudgetClock:
-    """A stage's wall time, across resumes, against an optional budget (seconds)."""
+    """A stage's wall time, across resumes, against an optional budget (seconds). Training stops
+    when what is left would not cover ``reserve``, the last validation's duration, so that the
+    closing validation ends within the budget."""
 
     budget: float | None
     spent_before: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    reserve: float = 0.0
 
     def elapsed(self) -> float:
         return self.spent_before + time.monotonic() - self.started
 
     def out_of_time(self) -> bool:
-        return self.budget is not None and self.elapsed() >= self.budget
+        return self.budget is not None and self.elapsed() + self.reserve >= self.budget
 
 
 @dataclass
@@ -233,7 +236,8 @@ def run_stage(
     else:
         clock = BudgetClock(_budget(ctx, settings))  # the budget counts the first validation
         restored = _Restored(Tracker(), _validate(stage, ctx), 0, clock)
-        seconds = {"validation": clock.elapsed()}
+        clock.reserve = clock.elapsed()
+        seconds = {"validation": clock.reserve}
         ctx.log.write(
             {"stage": settings.name, "epoch": -1, "val": restored.initial, "seconds": seconds}
         )
@@ -256,7 +260,7 @@ def run_stage(
         out_of_time = runtime.from_main(clock.out_of_time())
         due = (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time
         metrics, improved = (
-            _validate_epoch(stage, ctx, settings, tracker, epoch) if due else ({}, False)
+            _validate_epoch(stage, ctx, settings, tracker, epoch, clock) if due else ({}, False)
         )
         finished = (
             epoch == settings.epochs - 1 or tracker.bad_epochs >= settings.patience or out_of_time
@@ -291,10 +295,18 @@ def run_stage(
 
 
 def _validate_epoch(
-    stage: Stage, ctx: RunContext, settings: StageSettings, tracker: Tracker, epoch: int
+    stage: Stage,
+    ctx: RunContext,
+    settings: StageSettings,
+    tracker: Tracker,
+    epoch: int,
+    clock: BudgetClock,
 ) -> tuple[dict[str, float], bool]:
-    """Validate, update the tracker and step the plateau schedulers; (metrics, improved)."""
+    """Validate (its duration becomes the clock's reserve), update the tracker and step the
+    plateau schedulers; (metrics, improved)."""
+    started = time.monotonic()
     metrics = _validate(stage, ctx)
+    clock.reserve = time.monotonic() - started
     score = metrics[settings.val_metric]
     improved = tracker.update(score, epoch, settings.val_every)
     for scheduler in stage.schedulers.values():
