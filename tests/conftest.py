@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -20,6 +22,14 @@ def shared_dataset(name: str) -> Path:
             pytest.fail(f"{reason}; CI must run the real-data tests")
         pytest.skip(reason)
     return path
+
+
+def benchmark_script(name: str) -> ModuleType:
+    """The module of ``benchmarks/<name>.py``, loaded from its file (benchmarks is no package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

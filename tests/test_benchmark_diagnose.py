@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "diagnose.py"
+from conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def failure_label():
-    spec = importlib.util.spec_from_file_location("diagnose", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.failure_label
+    return benchmark_script("diagnose").failure_label
 
 
 def _row(tp, fp, fn, n_true, n_pred, f1, dice=0.5):

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gan_selection.py"
+from conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def gan_selection() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gan_selection", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("gan_selection")
 
 
 def _scores(folder: Path, dice: float, f1: float) -> None:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_curve.py"
+from conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def learning_curve():
-    spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.learning_curve
+    return benchmark_script("learning_curve").learning_curve
 
 
 def test_curve_counts_iterations_and_the_time_spent_validating(learning_curve, tmp_path):
