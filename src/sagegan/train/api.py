@@ -136,18 +136,7 @@ def _train(
     val_samples = _load_samples([by_stem[s] for s in split.val], config, guard, "validation")
     if config.plan.enabled:
         config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
-    dataset = SegmentationDataset(
-        train_samples,
-        patch_size=config.data.patch_size,
-        augment=None
-        if config.data.augment is None
-        else AugmentConfig.from_dict(config.data.augment),
-        samples_per_epoch=config.data.samples_per_epoch,
-        foreground_bias=config.data.foreground_bias,
-        seed=config.seed,
-        gap_px=config.data.gap_px,
-        contact_weight=config.data.contact_weight,
-    )
+    dataset = _training_dataset(train_samples, config)
     log = RunLog(run_dir, enabled=runtime.is_main)
     resumed = checkpointer.load_state("last") if resume and last is not None else None
     if resumed is not None and runtime.is_main:
@@ -193,6 +182,21 @@ def _train(
         stages=outcomes,
         best=checkpointer.read_pointer("best"),
         stems_read=frozenset(guard.read),
+    )
+
+
+def _training_dataset(samples: list[Sample], config: TrainConfig) -> SegmentationDataset:
+    """The patches, augmentation and targets both stages train on."""
+    data = config.data
+    return SegmentationDataset(
+        samples,
+        patch_size=data.patch_size,
+        augment=None if data.augment is None else AugmentConfig.from_dict(data.augment),
+        samples_per_epoch=data.samples_per_epoch,
+        foreground_bias=data.foreground_bias,
+        seed=config.seed,
+        gap_px=data.gap_px,
+        contact_weight=data.contact_weight,
     )
 
 
