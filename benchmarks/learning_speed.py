@@ -33,7 +33,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "attention_unet (cpu-small)": {},
     "instance norm": {"norm": "instance"},
     "BCE + Dice loss": {"loss": "ce_dice"},
-    "lr 3e-3": {"lr": 3e-3},
     "U-Net": {"model": "unet"},
     "depth 5": {"depth": 5},
     "depth 5, instance norm": {"depth": 5, "norm": "instance"},
@@ -55,7 +54,7 @@ def run_variant(
         depth=variant.get("depth", 4),
         norm=variant.get("norm", "batch"),
     )
-    optimizer = torch.optim.Adam(model.parameters(), variant.get("lr", 1e-3))
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     criterion = build_segmentation_loss(variant.get("loss", "bce_focal_tversky"))
     dataset = SegmentationDataset(
         train, (256, 256), AugmentConfig(), iterations * 2, foreground_bias=0.5
