@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
+from sagegan.train.planning import equivalent_diameters, particles_brighter
 
 
 def failure_label(row: dict[str, float]) -> str:
@@ -53,15 +53,11 @@ def failure_label(row: dict[str, float]) -> str:
 
 def truth_description(image: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """Median particle diameter (px), foreground share and contrast of one annotated image."""
-    areas = np.bincount(labels.ravel())[1:]
-    areas = areas[areas > 0]
-    inside = labels > 0
-    ring = ndimage.binary_dilation(inside, iterations=3) & ~inside
-    bright = bool(inside.any() and ring.any() and image[inside].mean() > image[ring].mean())
+    diameters = equivalent_diameters(labels)
     return {
-        "median_diameter_px": float(np.median(np.sqrt(4 * areas / np.pi))) if areas.size else 0.0,
-        "foreground": float(inside.mean()),
-        "contrast": "bright" if bright else "dark",
+        "median_diameter_px": float(np.median(diameters)) if diameters.size else 0.0,
+        "foreground": float((labels > 0).mean()),
+        "contrast": "bright" if particles_brighter(image, labels) else "dark",
     }
 
 

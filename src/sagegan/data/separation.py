@@ -35,14 +35,19 @@ def _neighbour_labels(labels: np.ndarray, radius: int) -> tuple[np.ndarray, np.n
     return largest, smallest
 
 
-def separation_target(
-    labels: np.ndarray, gap_px: int, contact_weight: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(foreground mask with gaps, per-pixel loss weights) of an int instance label map."""
+def check_separation(gap_px: int, contact_weight: float) -> None:
+    """ConfigError unless ``gap_px`` >= 0 and ``contact_weight`` >= 1."""
     if gap_px < 0:
         raise ConfigError(f"data.gap_px must be >= 0, got {gap_px}")
     if not contact_weight >= 1.0:
         raise ConfigError(f"data.contact_weight must be >= 1, got {contact_weight}")
+
+
+def separation_target(
+    labels: np.ndarray, gap_px: int, contact_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(foreground mask with gaps, per-pixel loss weights) of an int instance label map."""
+    check_separation(gap_px, contact_weight)
     labels = np.asarray(labels, dtype=np.int32)
     foreground = labels > 0
     if gap_px > 0:

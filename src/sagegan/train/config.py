@@ -18,6 +18,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from sagegan.data.separation import check_separation
 from sagegan.errors import ConfigError
 
 VAL_METRICS = ("dice", "f1@0.5")
@@ -171,10 +172,10 @@ class RuntimeConfig:
 class PlanConfig:
     """Self-configuration from the training set (``sagegan.train.planning``).
 
-    ``enabled``: depth, patch size, inversion augmentation and the iteration count are planned
-    from the data and override the config's values for those keys. ``iterations``: stage-1
-    iterations; ``budget_minutes``: instead, as many as fit that wall time at the measured step
-    time, and stage 1 stops at the budget.
+    ``enabled``: depth, patch size, inversion augmentation, separation targets and the iteration
+    count are planned from the data and override the config's values for those keys.
+    ``iterations``: stage-1 iterations; ``budget_minutes``: instead, as many as fit that wall time
+    at the measured step time, and stage 1 stops at the budget.
     """
 
     enabled: bool = False
@@ -246,10 +247,7 @@ class TrainConfig:
                 raise ConfigError(f"{name}.epochs must be >= 0, got {stage.epochs}")
         if not 0.0 <= self.gan.mix_max <= 1.0:
             raise ConfigError(f"gan.mix_max must be in [0, 1], got {self.gan.mix_max}")
-        if self.data.gap_px < 0:
-            raise ConfigError(f"data.gap_px must be >= 0, got {self.data.gap_px}")
-        if not self.data.contact_weight >= 1.0:
-            raise ConfigError(f"data.contact_weight must be >= 1, got {self.data.contact_weight}")
+        check_separation(self.data.gap_px, self.data.contact_weight)
         if min(self.data.patch_size) < 16:
             raise ConfigError(f"data.patch_size must be >= 16 px, got {self.data.patch_size}")
         _positive("runtime.nan_patience", self.runtime.nan_patience)

@@ -134,6 +134,22 @@ class Plan:
         return "\n".join(lines + [f"  - {reason}" for reason in self.reasons])
 
 
+def equivalent_diameters(labels: np.ndarray) -> np.ndarray:
+    """Equivalent circular diameter (px) of every instance of a label map."""
+    areas = np.bincount(np.asarray(labels).ravel())[1:]
+    return np.sqrt(4.0 * areas[areas > 0] / np.pi)
+
+
+def particles_brighter(image: np.ndarray, labels: np.ndarray) -> bool | None:
+    """Whether the particles are brighter than the background ring around them (not the whole
+    image); None when the image is all particle or has none."""
+    inside = labels > 0
+    if not inside.any() or inside.all():
+        return None
+    ring = ndimage.binary_dilation(inside, iterations=3) & ~inside
+    return bool(image[inside].mean() > image[ring].mean())
+
+
 def fingerprint(images: list[np.ndarray], labels: list[np.ndarray]) -> Fingerprint:
     """The fingerprint of training images ([-1, 1] floats) and their instance labels."""
     if not images or len(images) != len(labels):
@@ -142,14 +158,11 @@ def fingerprint(images: list[np.ndarray], labels: list[np.ndarray]) -> Fingerpri
     counts = np.zeros(3)
     for image, label in zip(images, labels, strict=True):
         counts += contact_shares(label)
-        areas = np.bincount(label.ravel())[1:]
-        diameters.extend(np.sqrt(4.0 * areas[areas > 0] / np.pi))
-        inside = label > 0
-        fractions.append(float(inside.mean()))
-        if inside.any() and not inside.all():
-            # compare particles with the background ring around them, not the whole image
-            ring = ndimage.binary_dilation(inside, iterations=3) & ~inside
-            bright.append(float(image[inside].mean() > image[ring].mean()))
+        diameters.extend(equivalent_diameters(label))
+        fractions.append(float((label > 0).mean()))
+        brighter = particles_brighter(image, label)
+        if brighter is not None:
+            bright.append(float(brighter))
     if not diameters:
         raise DataError(None, "every training mask is empty: there is nothing to plan from")
     p10, median, p90 = np.percentile(diameters, [10, 50, 90])
