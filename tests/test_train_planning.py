@@ -141,15 +141,19 @@ def test_budget_stops_stage_one_in_time(data_dir, tmp_path):
     assert len(records) == 10 or records[-1]["stopped"] == "time budget"
 
 
-def test_separation_targets_only_when_particles_touch():
+def test_instance_head_only_when_particles_touch():
     apart = _fingerprint(8, [True, True])
     assert apart.touching_share == 0.0
     plan = make_plan(apart, "cpu", 100)
-    assert (plan.gap_px, plan.contact_weight) == (0, 1.0)
+    assert (plan.boundary_px, plan.contact_weight) == (0, 1.0)
     labels = np.zeros((64, 64), np.int32)
     labels[10:30, 10:20], labels[10:30, 20:30] = 1, 2  # touching, as in a label map
     touching = fingerprint([np.where(labels > 0, 0.5, -0.5).astype(np.float32)], [labels])
     assert touching.touching_share == 1.0
     plan = make_plan(touching, "cpu", 100)
-    assert plan.gap_px == 1 and plan.contact_weight > 1
-    assert plan.overrides(2)["data.gap_px"] == 1
+    assert plan.boundary_px == 2 and plan.contact_weight > 1  # 16-px particles: a 2-px band
+    assert plan.overrides(2)["data.boundary_px"] == 2
+    small = np.zeros((64, 64), np.int32)
+    small[10:14, 10:14], small[10:14, 14:18] = 1, 2  # 4-px particles: a 1-px band
+    tiny = fingerprint([np.where(small > 0, 0.5, -0.5).astype(np.float32)], [small])
+    assert make_plan(tiny, "cpu", 100).boundary_px == 1

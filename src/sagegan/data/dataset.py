@@ -16,7 +16,7 @@ from sagegan.data.io import MaskKind, read_image, read_mask_with_kind
 from sagegan.data.normalize import normalize_image
 from sagegan.data.pairing import Pair
 from sagegan.data.patches import sample_patch
-from sagegan.data.separation import separation_target
+from sagegan.data.separation import boundary_target, check_boundary, separation_target
 from sagegan.errors import ConfigError, DataError
 
 
@@ -92,7 +92,9 @@ class SegmentationDataset(Dataset):
     0 on padding), labels (int64 [1,H,W] instance ids) and stem. Whole images differ in size:
     evaluate them with batch size 1. With ``gap_px`` or ``contact_weight`` (see
     `sagegan.data.separation`) the mask has gaps between touching instances and ``valid`` carries
-    the contact weights (still 0 on padding).
+    the contact weights (still 0 on padding). With ``boundary_px`` > 0 items also hold boundary
+    (float [1,H,W] in {0, 1}, `boundary_target` of the instances left in the mask), the target of
+    a segmenter's second (instance) channel.
     """
 
     def __init__(
@@ -105,7 +107,9 @@ class SegmentationDataset(Dataset):
         seed: int = 0,
         gap_px: int = 0,
         contact_weight: float = 1.0,
+        boundary_px: int = 0,
     ) -> None:
+        check_boundary(boundary_px)
         if not samples:
             raise ConfigError("a dataset needs at least one sample")
         missing = [s.stem for s in samples if s.labels is None]
@@ -123,6 +127,7 @@ class SegmentationDataset(Dataset):
         self.seed = seed
         self.gap_px = gap_px
         self.contact_weight = contact_weight
+        self.boundary_px = boundary_px
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -149,10 +154,14 @@ class SegmentationDataset(Dataset):
         if self.gap_px > 0 or self.contact_weight > 1.0:
             mask, weights = separation_target(labels, self.gap_px, self.contact_weight)
             valid = valid * weights
-        return {
+        item = {
             "image": torch.from_numpy(np.array(image, dtype=np.float32))[None],
             "mask": torch.from_numpy(mask.astype(np.float32))[None],
             "valid": torch.from_numpy(np.array(valid, dtype=np.float32))[None],
             "labels": torch.from_numpy(labels.astype(np.int64))[None],
             "stem": sample.stem,
         }
+        if self.boundary_px > 0:
+            boundary = boundary_target(np.where(mask, labels, 0), self.boundary_px)
+            item["boundary"] = torch.from_numpy(boundary.astype(np.float32))[None]
+        return item

@@ -104,7 +104,13 @@ def _model_predictor(
 
     def predict(sample: Sample) -> np.ndarray:
         prediction = predict_tiled(runner, sample.image, tile, overlap, batch_size, tta)
-        return split_instances(prediction.probability, threshold, min_distance_px, min_size_px)
+        return split_instances(
+            prediction.probability,
+            threshold,
+            min_distance_px,
+            min_size_px,
+            boundary=prediction.boundary,
+        )
 
     return predict
 

@@ -2,8 +2,9 @@
 
 The graph is the segmenter's ``forward_padded``: input ``image``, N x 1 x H x W float32 with H and
 W multiples of the network stride and intensities normalised as sagegan reads images (databar
-cropped, 0.5/99.5 percentiles mapped to -1/1, clipped); outputs ``logits`` (N x 1 x H x W) and,
-for networks with attention gates, ``attention`` (the finest gate map, N x 1 x H x W in [0, 1]).
+cropped, 0.5/99.5 percentiles mapped to -1/1, clipped); outputs ``logits`` (N x C x H x W:
+foreground, then the boundary of an instance head) and, for networks with attention gates,
+``attention`` (the finest gate map, N x 1 x H x W in [0, 1]).
 Batch, height and width are dynamic; `OnnxBackend` pads other sizes as the network does.
 
 Exporter: torch's TorchScript-based ``torch.onnx.export(..., dynamo=False)``. It runs offline with
@@ -256,7 +257,10 @@ def _sidecar(
     import onnxruntime
 
     outputs = {
-        "logits": "N x 1 x H x W float32 foreground logits (sigmoid gives the probability)",
+        "logits": (
+            "N x C x H x W float32 logits: foreground, then boundary when C = 2 "
+            "(sigmoid gives the probability)"
+        ),
         "attention": "N x 1 x H x W float32 finest attention-gate map in [0, 1]",
     }
     return {

@@ -15,6 +15,11 @@
    longest border with.
 4. Labels are renumbered consecutively 1..N.
 
+With the boundary probability of an instance head (`sagegan.data.separation.boundary_target`),
+steps 2-3 change: the markers are the 4-connected interiors (foreground with boundary probability
+at most 0.5) and the watershed floods the boundary probability, so the network's own contours,
+not the shape of the mask, decide where touching particles part.
+
 Memory is bounded by ``block_px``, not by the image: steps 2-3 run window by window. Every
 component belongs to the block holding its bounding box's top-left corner; a block's window is the
 union of its components' boxes plus a margin wide enough for the smoothing and the peak search, and
@@ -35,6 +40,7 @@ from sagegan.errors import ConfigError
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 GAUSSIAN_TRUNCATE = 4.0  # scipy's default: the smoothing reaches 4 sigma
+BOUNDARY_THRESHOLD = 0.5
 
 
 def _check_options(
@@ -50,24 +56,27 @@ def _check_options(
         raise ConfigError(f"min_size_px must be >= 0, got {min_size_px}")
 
 
-def _markers(
+def _distance_markers(
     distance: np.ndarray, components: np.ndarray, min_distance_px: int, min_depth_px: float
 ) -> np.ndarray:
-    """Marker labels: h-maxima regions holding a well-separated peak, plus one marker (the
-    distance maximum) for every component left without one."""
+    """Marker labels: h-maxima regions of the distance holding a well-separated peak."""
     regions, _ = ndimage.label(h_maxima(distance, min_depth_px) > 0, structure=EIGHT_CONNECTED)
     peaks = peak_local_max(
         distance, min_distance=min_distance_px, labels=components, exclude_border=False
     )
     kept = np.unique(regions[tuple(peaks.T)]) if len(peaks) else np.array([], dtype=int)
-    markers = np.where(np.isin(regions, kept[kept > 0]), regions, 0)
+    return np.where(np.isin(regions, kept[kept > 0]), regions, 0)
+
+
+def _mark_unmarked(markers: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """The markers plus, for every component left without one, the whole component as its
+    marker (it becomes one instance: no foreground is lost)."""
     unmarked = np.setdiff1d(np.unique(components), np.unique(components[markers > 0]))
     unmarked = unmarked[unmarked > 0]
     if unmarked.size:
-        positions = ndimage.maximum_position(distance, components, unmarked)
-        next_label = int(markers.max(initial=0)) + 1
-        for offset, position in enumerate(positions):
-            markers[position] = next_label + offset
+        lookup = np.zeros(int(components.max()) + 1, dtype=np.int32)
+        lookup[unmarked] = int(markers.max(initial=0)) + 1 + np.arange(unmarked.size)
+        markers = np.where(markers > 0, markers, lookup[components])
     return markers
 
 
@@ -124,15 +133,24 @@ def split_instances(
     smoothing_px: float = 1.0,
     compactness: float = 0.0,
     block_px: int = 1024,
+    boundary: np.ndarray | None = None,
 ) -> np.ndarray:
     """Instance labels (int32, 0 background, 1..N) of a foreground probability map.
 
     See the module docstring for the steps; raise ``min_depth_px`` or ``min_distance_px`` when
     particles are over-split, lower them when touching particles stay merged. ``block_px`` bounds
-    the working memory (windows of about that side) and does not change the result.
+    the working memory (windows of about that side) and does not change the result. ``boundary``
+    (H x W, an instance head's boundary probability) seeds the watershed from the interiors
+    instead of the distance transform's maxima.
     """
     probability = np.asarray(probability, dtype=np.float32)
     _check_options(probability, threshold, min_distance_px, min_size_px)
+    if boundary is not None:
+        boundary = np.asarray(boundary, dtype=np.float32)
+        if boundary.shape != probability.shape:
+            raise ConfigError(
+                f"boundary map shape {boundary.shape} != probability shape {probability.shape}"
+            )
     if block_px < 1:
         raise ConfigError(f"block_px must be at least 1, got {block_px}")
     mask = probability > threshold
@@ -154,7 +172,13 @@ def split_instances(
         # leave it as they leave the whole-image mask
         local = np.where(keep[local], local, 0)
         pieces = _split_components(
-            local, min_distance_px, min_size_px, min_depth_px, smoothing_px, compactness
+            local,
+            None if boundary is None else boundary[window],
+            min_distance_px,
+            min_size_px,
+            min_depth_px,
+            smoothing_px,
+            compactness,
         )
         own = np.isin(local, members) & (pieces > 0)
         numbered, _, _ = relabel_sequential(np.where(own, pieces, 0), offset=next_label)
@@ -191,20 +215,29 @@ def _window(
 
 def _split_components(
     components: np.ndarray,
+    boundary: np.ndarray | None,
     min_distance_px: int,
     min_size_px: int,
     min_depth_px: float,
     smoothing_px: float,
     compactness: float,
 ) -> np.ndarray:
-    """Watershed instances (int32, not renumbered) of the labelled components of one window."""
+    """Watershed instances (int32, not renumbered) of the labelled components of one window:
+    seeded by the interiors and flooding the boundary probability when ``boundary`` is given,
+    else by the smoothed distance transform."""
     mask = components > 0
     if not mask.any():
         return np.zeros(components.shape, dtype=np.int32)
-    distance = ndimage.distance_transform_edt(mask)
-    if smoothing_px > 0:
-        distance = ndimage.gaussian_filter(distance, smoothing_px, truncate=GAUSSIAN_TRUNCATE)
-        distance *= mask
-    markers = _markers(distance, components, min_distance_px, min_depth_px)
-    pieces = watershed(-distance, markers, mask=mask, compactness=compactness)
+    if boundary is not None:
+        markers, _ = ndimage.label(mask & (boundary <= BOUNDARY_THRESHOLD))
+        elevation = boundary
+    else:
+        distance = ndimage.distance_transform_edt(mask)
+        if smoothing_px > 0:
+            distance = ndimage.gaussian_filter(distance, smoothing_px, truncate=GAUSSIAN_TRUNCATE)
+            distance *= mask
+        markers = _distance_markers(distance, components, min_distance_px, min_depth_px)
+        elevation = -distance
+    markers = _mark_unmarked(markers, components)
+    pieces = watershed(elevation, markers, mask=mask, compactness=compactness)
     return _merge_small_pieces(pieces.astype(np.int32), min_size_px)

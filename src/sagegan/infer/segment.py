@@ -4,6 +4,7 @@ Per input image ``<stem>`` the output folder receives
 
 * ``<stem>_mask.png``: binary mask ``probability > threshold``, 0/255 uint8;
 * ``<stem>_prob.tif``: foreground probability, float32;
+* ``<stem>_boundary.tif``: boundary probability, float32; only for models with an instance head;
 * ``<stem>_labels.tif``: instance labels, uint16 (uint32 beyond 65535 particles); objects
   smaller than ``min_size_px`` are in the mask but not here (the JSON gives both fractions);
 * ``<stem>_attention.png``: the finest attention-gate map as a heat map (matplotlib colormap,
@@ -194,7 +195,11 @@ def segment_images(
             sample = load_sample(Pair(path.stem, path, None), databar, pixel_size_nm)
             prediction = predict_tiled(runner, sample.image, tile, overlap, batch_size, tta)
             labels = split_instances(
-                prediction.probability, threshold, min_distance_px, min_size_px
+                prediction.probability,
+                threshold,
+                min_distance_px,
+                min_size_px,
+                boundary=prediction.boundary,
             )
         except SageganError as err:
             message = str(err) if str(path) in str(err) else f"{path}: {err}"
@@ -225,6 +230,9 @@ def _write_outputs(
     write_mask(files["mask"], prediction.probability > threshold)
     write_image(files["probability"], prediction.probability)
     write_labels(files["labels"], labels)
+    if prediction.boundary is not None:
+        files["boundary"] = out / f"{stem}_boundary.tif"
+        write_image(files["boundary"], prediction.boundary)
     if prediction.attention is not None:
         files["attention"] = out / f"{stem}_attention.png"
         overlay = attention_overlay(image, prediction.attention)

@@ -23,7 +23,8 @@ at logit 0. Attention-gate coefficients
 already lie in [0, 1] and are blended as they are.
 
 Memory is bounded by the tile size: besides the input only float32 H x W accumulators are held
-(blended logits, summed weights, blended attention when the network has gates); the network sees
+(blended logits, one per output channel, summed weights, blended attention when the network has
+gates); the network sees
 ``batch_size`` windows at a time.
 """
 
@@ -53,11 +54,13 @@ FLIP_DIMS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
 
 @dataclass
 class Prediction:
-    """Blended network output over a whole image: foreground probability (float32 H x W) and the
-    finest attention-gate map (float32 H x W in [0, 1]; None for networks without gates)."""
+    """Blended network output over a whole image: foreground probability (float32 H x W), the
+    finest attention-gate map (float32 H x W in [0, 1]; None for networks without gates) and the
+    boundary probability of an instance head (float32 H x W; None without one)."""
 
     probability: np.ndarray
     attention: np.ndarray | None
+    boundary: np.ndarray | None = None
 
 
 def window_size(length: int, tile: int, stride: int) -> int:
@@ -121,8 +124,9 @@ def _batches(windows: list[tuple[int, int]], batch_size: int) -> Iterator[list[t
 def _run_network(
     backend: InferenceBackend, batch: Tensor, tta: str
 ) -> tuple[Tensor, Tensor | None]:
-    """Logits (B x 1 x h x w) and finest attention map upsampled to h x w (or None), averaged over
-    the flips of ``tta`` with each flip undone on the outputs."""
+    """Logits (B x C x h x w; C is 1, or 2 with an instance head) and finest attention map
+    upsampled to h x w (or None), averaged over the flips of ``tta`` with each flip undone on the
+    outputs."""
     flips = FLIP_DIMS if tta == "flips" else FLIP_DIMS[:1]
     size = (batch.shape[-2], batch.shape[-1])
     logits_sum: Tensor | None = None
@@ -131,9 +135,9 @@ def _run_network(
         output = backend(torch.flip(batch, dims) if dims else batch)
         if not isinstance(output, SegmentationOutput):
             raise ConfigError(f"model returned {type(output).__name__}, not SegmentationOutput")
-        if output.logits.shape[1] != 1:
+        if output.logits.shape[1] not in (1, 2):
             raise ConfigError(
-                f"tiled inference needs a one-channel foreground logit, got "
+                f"tiled inference needs a foreground logit and at most a boundary logit, got "
                 f"{output.logits.shape[1]} channels"
             )
         logits = torch.flip(output.logits, dims) if dims else output.logits
@@ -190,7 +194,7 @@ def predict_tiled(
         for top in window_starts(height, window[0], overlap, stride)
         for left in window_starts(width, window[1], overlap, stride)
     ]
-    logit_sum = np.zeros((height, width), dtype=np.float32)
+    logit_sum: np.ndarray | None = None  # C x H x W once the first batch tells C
     weight_sum = np.zeros((height, width), dtype=np.float32)
     attention_sum: np.ndarray | None = None
     with (
@@ -201,8 +205,10 @@ def predict_tiled(
         for group in _batches(windows, batch_size):
             crops = np.stack([_padded_crop(image, top, left, window) for top, left in group])
             logits, attention = _run_network(backend, torch.from_numpy(crops)[:, None], tta)
-            logits_np = logits[:, 0].float().cpu().numpy()
+            logits_np = logits.float().cpu().numpy()
             attention_np = None if attention is None else attention[:, 0].float().cpu().numpy()
+            if logit_sum is None:
+                logit_sum = np.zeros((logits_np.shape[1], height, width), dtype=np.float32)
             if attention_np is not None and attention_sum is None:
                 attention_sum = np.zeros((height, width), dtype=np.float32)
             for index, (top, left) in enumerate(group):
@@ -210,14 +216,17 @@ def predict_tiled(
                 rows = slice(top, min(top + window[0], height))
                 cols = slice(left, min(left + window[1], width))
                 inside = (slice(0, rows.stop - top), slice(0, cols.stop - left))
-                logit_sum[rows, cols] += weights[inside] * logits_np[index][inside]
+                window_logits = logits_np[index][:, inside[0], inside[1]]
+                logit_sum[:, rows, cols] += weights[inside] * window_logits
                 weight_sum[rows, cols] += weights[inside]
                 if attention_sum is not None:
                     attention_sum[rows, cols] += weights[inside] * attention_np[index][inside]
             bar.update(len(group))
+    assert logit_sum is not None
     logit_sum /= weight_sum
     if attention_sum is not None:
         attention_sum /= weight_sum
     del weight_sum
     torch.from_numpy(logit_sum).sigmoid_()  # in place: the logit accumulator becomes the output
-    return Prediction(probability=logit_sum, attention=attention_sum)
+    boundary = logit_sum[1] if len(logit_sum) > 1 else None
+    return Prediction(probability=logit_sum[0], attention=attention_sum, boundary=boundary)

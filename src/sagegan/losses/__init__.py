@@ -6,6 +6,7 @@ from sagegan.losses.adversarial import l1_image_loss, lsgan_d_loss, lsgan_g_loss
 from sagegan.losses.diffaugment import diff_augment
 from sagegan.losses.perceptual import PerceptualLoss, build_perceptual_loss
 from sagegan.losses.segmentation import (
+    BoundaryAwareLoss,
     SegmentationLoss,
     bce_loss,
     build_segmentation_loss,
@@ -16,6 +17,7 @@ from sagegan.losses.segmentation import (
 )
 
 __all__ = [
+    "BoundaryAwareLoss",
     "PerceptualLoss",
     "SegmentationLoss",
     "bce_loss",

@@ -201,6 +201,33 @@ class SegmentationLoss(nn.Module):
         return ", ".join(f"{weight:g}*{name}" for name, (weight, _) in self.terms.items())
 
 
+class BoundaryAwareLoss(nn.Module):
+    """A one-channel loss on channel 0 (foreground) plus ``boundary_weight`` times the same loss on
+    channel 1 (the instance head's boundary; `sagegan.data.separation.boundary_target`).
+
+    ``logits`` and ``target`` are B x 2 x H x W, ``valid`` B x 1 x H x W and shared by both.
+    """
+
+    def __init__(self, base: SegmentationLoss, boundary_weight: float = 1.0) -> None:
+        super().__init__()
+        _check_nonnegative(boundary_weight=boundary_weight)
+        self.base = base
+        self.boundary_weight = float(boundary_weight)
+
+    def forward(self, logits: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
+        if logits.dim() != 4 or logits.shape[1] != 2 or target.shape != logits.shape:
+            raise ValueError(
+                f"expected B x 2 x H x W logits and target, got {tuple(logits.shape)} and "
+                f"{tuple(target.shape)}"
+            )
+        foreground = self.base(logits[:, :1], target[:, :1], valid)
+        boundary = self.base(logits[:, 1:], target[:, 1:], valid)
+        return foreground + self.boundary_weight * boundary
+
+    def extra_repr(self) -> str:
+        return f"foreground + {self.boundary_weight:g} * boundary"
+
+
 def _bce_focal_tversky(
     bce_weight: float = 1.0,
     ftl_weight: float = 1.0,

@@ -197,6 +197,7 @@ def _training_dataset(samples: list[Sample], config: TrainConfig) -> Segmentatio
         seed=config.seed,
         gap_px=data.gap_px,
         contact_weight=data.contact_weight,
+        boundary_px=data.boundary_px,
     )
 
 

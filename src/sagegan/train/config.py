@@ -18,7 +18,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from sagegan.data.separation import check_separation
+from sagegan.data.separation import check_boundary, check_separation
 from sagegan.errors import ConfigError
 
 VAL_METRICS = ("dice", "f1@0.5")
@@ -38,6 +38,8 @@ class DataConfig:
     ``samples_per_epoch``: patches per epoch (None: one per training image).
     ``gap_px``/``contact_weight``: separation targets for touching particles
     (``sagegan.data.separation``; 0 and 1 = plain foreground masks).
+    ``boundary_px``: > 0 gives the segmenter an instance head, a second output channel trained on
+    the instance boundaries of that width, which seeds the instance split (0 = foreground only).
     """
 
     patch_size: tuple[int, int] = (512, 768)
@@ -50,6 +52,7 @@ class DataConfig:
     pixel_size_nm: float | None = None
     gap_px: int = 0
     contact_weight: float = 1.0
+    boundary_px: int = 0
 
 
 @dataclass
@@ -248,6 +251,13 @@ class TrainConfig:
         if not 0.0 <= self.gan.mix_max <= 1.0:
             raise ConfigError(f"gan.mix_max must be in [0, 1], got {self.gan.mix_max}")
         check_separation(self.data.gap_px, self.data.contact_weight)
+        check_boundary(self.data.boundary_px)
+        out_channels = self.model.segmenter_kwargs.get("out_channels", 1)
+        if out_channels != 1:
+            raise ConfigError(
+                f"model.segmenter_kwargs.out_channels is set by data.boundary_px "
+                f"(1 without, 2 with the instance head), got {out_channels}"
+            )
         if min(self.data.patch_size) < 16:
             raise ConfigError(f"data.patch_size must be >= 16 px, got {self.data.patch_size}")
         _positive("runtime.nan_patience", self.runtime.nan_patience)

@@ -166,6 +166,15 @@ def to_device(batch: dict[str, Any], runtime: Runtime) -> tuple[torch.Tensor, ..
     )
 
 
+def training_target(batch: dict[str, Any], mask: torch.Tensor, runtime: Runtime) -> torch.Tensor:
+    """The segmenter's target: the foreground ``mask``, with the batch's boundary target as a
+    second channel when it has one (the instance head)."""
+    if "boundary" not in batch:
+        return mask
+    boundary = batch["boundary"].to(runtime.device, non_blocking=True)
+    return torch.cat([mask, boundary], dim=1)
+
+
 @dataclass
 class BudgetClock:
     """A stage's wall time, across resumes, against an optional budget (seconds). Training stops

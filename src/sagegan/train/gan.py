@@ -181,7 +181,7 @@ class GanObjective:
             "id_img_l1": l1_image_loss(fake, image, valid),
             "id_img_perceptual": self.perceptual(fake, image),
         }
-        logits = nets.segmenter(image).logits
+        logits = nets.segmenter(image).foreground
         terms["id_mask"] = self.seg_loss(logits, mask, valid)
         predicted = cycle_mask(logits, config.mask_mode)
         if plan.warmup:
@@ -198,7 +198,7 @@ class GanObjective:
             if not config.seg_feedback_to_generator:
                 aug_images = aug_images.detach()
             with guarded_batchnorm(nets.segmenter, config.bn_guard):
-                aug_logits = nets.segmenter(aug_images).logits
+                aug_logits = nets.segmenter(aug_images).foreground
             terms["rec_mask"] = self.seg_loss(aug_logits, aug_masks, aug_valid)
             if new_fakes is not None:
                 fakes = torch.cat([fake, new_fakes])

@@ -12,8 +12,9 @@ into the settings that depend on the data:
   and ``MAX_PATCH_PX`` (CPU cost grows with the patch area);
 * **intensity inversion** in the augmentation when the training set mixes bright-on-dark and
   dark-on-bright particles;
-* **separation targets** (`sagegan.data.separation`) when particles touch or nearly touch: gaps
-  between touching instances and heavier loss on the background between close ones;
+* **an instance head** when particles touch: a second output channel trained on the instance
+  boundaries (`sagegan.data.separation.boundary_target`), whose interiors seed the instance split;
+  and heavier loss on the background between particles that nearly touch;
 * **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time,
   with a linear warm-up and polynomial learning-rate decay, validating about ten times.
 
@@ -50,6 +51,8 @@ MIXED_POLARITY_SHARE = 0.1  # the minority contrast must cover this share of ima
 VALIDATIONS = 10
 CONTACT_SHARE = 0.05  # particles that touch (or nearly touch) before separation targets are used
 CONTACT_WEIGHT = 5.0
+# particles at least this wide (p10 of the diameters) get a 2-px boundary band, smaller ones 1 px
+WIDE_BOUNDARY_DIAMETER_PX = 12.0
 WARMUP_SHARE = 0.05
 TIMED_STEPS = 3
 # the loop's steps run slower than the timed ones (loader, logging, a busy machine): plan for it
@@ -83,7 +86,7 @@ class Plan:
     receptive_field_px: int
     patch_px: int
     invert: float
-    gap_px: int
+    boundary_px: int
     contact_weight: float
     iterations: int
     iterations_per_epoch: int
@@ -99,7 +102,7 @@ class Plan:
             "data.patch_size": [self.patch_px, self.patch_px],
             "data.samples_per_epoch": self.iterations_per_epoch * batch_size,
             "data.augment.invert": self.invert,
-            "data.gap_px": self.gap_px,
+            "data.boundary_px": self.boundary_px,
             "data.contact_weight": self.contact_weight,
             "model.segmenter_kwargs.depth": self.depth,
             "model.segmenter_kwargs.max_width": MAX_WIDTH,
@@ -121,7 +124,8 @@ class Plan:
             f"{100 * fp.foreground_fraction:.0f} % foreground, "
             f"{100 * fp.bright_share:.0f} % bright-on-dark):",
             f"  depth {self.depth} (receptive field {self.receptive_field_px} px), "
-            f"patch {self.patch_px} px, inversion {self.invert:.1f}, gaps {self.gap_px} px, "
+            f"patch {self.patch_px} px, inversion {self.invert:.1f}, "
+            f"boundary {self.boundary_px} px, "
             f"contact weight {self.contact_weight:.0f}, "
             f"{self.iterations} iterations ({self.warmup_iterations} warm-up, poly decay), "
             f"validation every {self.iterations_per_epoch}",
@@ -219,13 +223,14 @@ def make_plan(
     at ``step_seconds``, after ``VALIDATIONS + 1`` validations of ``validation_seconds``)."""
     depth, patch, reasons = plan_shape(fp, device)
     invert = 0.5 if fp.mixed_polarity else 0.0
-    gap_px = 1 if fp.touching_share >= CONTACT_SHARE else 0
-    contact_weight = CONTACT_WEIGHT if fp.near_share >= CONTACT_SHARE else 1.0
-    if gap_px:
+    boundary_px = 0
+    if fp.touching_share >= CONTACT_SHARE:
+        boundary_px = 2 if fp.diameter_px["p10"] >= WIDE_BOUNDARY_DIAMETER_PX else 1
         reasons.append(
-            f"{100 * fp.touching_share:.0f} % of the particles touch another: the target gets "
-            "1-px gaps between them"
+            f"{100 * fp.touching_share:.0f} % of the particles touch another: an instance head "
+            f"learns their {boundary_px}-px boundaries and seeds the instance split"
         )
+    contact_weight = CONTACT_WEIGHT if fp.near_share >= CONTACT_SHARE else 1.0
     if contact_weight > 1:
         reasons.append(
             f"{100 * fp.near_share:.0f} % of the particles lie within 2 px of another: background "
@@ -259,7 +264,7 @@ def make_plan(
         receptive_field_px=receptive_field(depth),
         patch_px=patch,
         invert=invert,
-        gap_px=gap_px,
+        boundary_px=boundary_px,
         contact_weight=contact_weight,
         iterations=per_epoch * math.ceil(iterations / per_epoch),
         iterations_per_epoch=per_epoch,

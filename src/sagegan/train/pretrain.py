@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from sagegan.losses import build_segmentation_loss
+from sagegan.losses import BoundaryAwareLoss, build_segmentation_loss
 from sagegan.models import build_model
 from sagegan.models.checkpoint import unwrap
 from sagegan.train.config import TrainConfig
-from sagegan.train.engine import Stage, StageSettings, to_device
+from sagegan.train.engine import Stage, StageSettings, to_device, training_target
 from sagegan.train.guards import NonFiniteGuard
 from sagegan.train.runtime import Runtime, evaluating
 
@@ -55,8 +55,19 @@ def poly_factor(total: int, warmup: int) -> Callable[[int], float]:
 
 
 def segmenter_spec(config: TrainConfig) -> dict[str, Any]:
-    """Registry name and kwargs of the segmenter (stored with its weights)."""
-    return {"model": config.model.segmenter, "model_kwargs": dict(config.model.segmenter_kwargs)}
+    """Registry name and kwargs of the segmenter (stored with its weights); a second output channel
+    (the instance head) when ``data.boundary_px`` > 0."""
+    kwargs = dict(config.model.segmenter_kwargs)
+    if config.data.boundary_px > 0:
+        kwargs["out_channels"] = 2
+    return {"model": config.model.segmenter, "model_kwargs": kwargs}
+
+
+def segmentation_criterion(config: TrainConfig) -> torch.nn.Module:
+    """The configured segmentation loss; on both channels when the segmenter has an instance
+    head."""
+    loss = build_segmentation_loss(config.pretrain.loss, **config.pretrain.loss_kwargs)
+    return BoundaryAwareLoss(loss) if config.data.boundary_px > 0 else loss
 
 
 class PretrainStage(Stage):
@@ -78,7 +89,7 @@ class PretrainStage(Stage):
         segmenter = runtime.wrap(build_model(spec["model"], **spec["model_kwargs"]))
         self.nets = {"segmenter": segmenter}
         self.specs = {"segmenter": spec}
-        self.loss = build_segmentation_loss(c.loss, **c.loss_kwargs).to(runtime.device)
+        self.loss = segmentation_criterion(config).to(runtime.device)
         optimizer = torch.optim.Adam(segmenter.parameters(), lr=c.lr, betas=c.betas)
         self.optimizers = {"segmenter": optimizer}
         self.per_step = c.schedule == "poly"
@@ -103,7 +114,7 @@ class PretrainStage(Stage):
             optimizer.zero_grad(set_to_none=True)
             with self.runtime.autocast():
                 logits = segmenter(image).logits
-            loss = self.loss(logits.float(), mask, valid)
+            loss = self.loss(logits.float(), training_target(batch, mask, self.runtime), valid)
             value = float(loss.detach())
             finite = self.nonfinite.check(
                 {"seg": value}, batch["stem"], f"epoch {epoch} step {index}"

@@ -3,7 +3,8 @@
 Each image is segmented at native size (the networks pad internally to their size multiple and crop
 back); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5, computed by
 ``sagegan.metrics``. Instances are counted as ``sagegan evaluate`` counts them: the truth's labels
-as annotated, the prediction split by `split_instances` with its default options, so touching
+as annotated, the prediction split by `split_instances` with its default options (seeded by the
+boundary channel when the segmenter has an instance head), so touching
 particles are separate objects in validation as on the test split. The images run through an
 eval-mode channels_last copy of the segmenter: on the CPU that is faster than NCHW (see
 docs/benchmarks.md, equal within 1e-6 in probability), and the training module keeps its layout.
@@ -33,11 +34,12 @@ def inference_copy(segmenter: nn.Module) -> nn.Module:
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, image: np.ndarray, runtime: Runtime) -> torch.Tensor:
-    """Logits (H x W, fp32, on CPU) of one whole image (H x W float32 in [-1, 1])."""
+    """Logits (C x H x W, fp32, on CPU: foreground, then the boundary of an instance head) of one
+    whole image (H x W float32 in [-1, 1])."""
     batch = torch.from_numpy(np.ascontiguousarray(image))[None, None].to(runtime.device)
     with runtime.autocast():
         logits = model(batch).logits
-    return logits[0, 0].float().cpu()
+    return logits[0].float().cpu()
 
 
 def validate(segmenter: nn.Module, samples: Sequence[Any], runtime: Runtime) -> dict[str, float]:
@@ -45,8 +47,9 @@ def validate(segmenter: nn.Module, samples: Sequence[Any], runtime: Runtime) -> 
     model = inference_copy(segmenter)
     dice, f1 = [], []
     for sample in samples:
-        probability = torch.sigmoid(predict_logits(model, sample.image, runtime)).numpy()
+        probability, *boundary = torch.sigmoid(predict_logits(model, sample.image, runtime)).numpy()
         truth = np.asarray(sample.labels)
         dice.append(pixel_scores(probability > 0.5, truth > 0)["dice"])
-        f1.append(match_instances(truth, split_instances(probability), thresh=0.5).f1)
+        labels = split_instances(probability, boundary=boundary[0] if boundary else None)
+        f1.append(match_instances(truth, labels, thresh=0.5).f1)
     return {"dice": float(np.mean(dice)), "f1@0.5": float(np.mean(f1))}
