@@ -51,11 +51,17 @@ def failure_label(row: dict[str, float]) -> str:
     return "shapes" if row["dice"] >= 0.7 else "poor"
 
 
+SMALL_AREA_PX = 10  # the instance split's default smallest object
+
+
 def truth_description(image: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """Median particle diameter (px), foreground share and contrast of one annotated image."""
+    """Median particle diameter (px), share of particles under ``SMALL_AREA_PX`` pixels,
+    foreground share and contrast of one annotated image."""
     diameters = equivalent_diameters(labels)
+    areas = np.pi / 4 * diameters**2
     return {
         "median_diameter_px": float(np.median(diameters)) if diameters.size else 0.0,
+        "small_share": float(np.mean(areas < SMALL_AREA_PX)) if areas.size else 0.0,
         "foreground": float((labels > 0).mean()),
         "contrast": "bright" if particles_brighter(image, labels) else "dark",
     }
@@ -92,12 +98,16 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="write the rows and counts as JSON here")
     args = parser.parse_args()
     rows = diagnose(args.scores, args.data)
-    print("| image | Dice | F1@0.5 | true | predicted | diameter px | fg | contrast | label |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| image | Dice | F1@0.5 | true | predicted | diameter px | < {SMALL_AREA_PX} px | fg "
+        "| contrast | label |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['name']} | {r['dice']:.3f} | {r['f1@0.5']:.3f} | {r['n_true']} | "
-            f"{r['n_pred']} | {r['median_diameter_px']:.0f} | {r['foreground']:.2f} | "
+            f"{r['n_pred']} | {r['median_diameter_px']:.0f} | {r['small_share']:.2f} | "
+            f"{r['foreground']:.2f} | "
             f"{r['contrast']} | {r['label']} |"
         )
     counts = Counter(r["label"] for r in rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from conftest import benchmark_script
@@ -40,3 +41,15 @@ def _row(tp, fp, fn, n_true, n_pred, f1, dice=0.5):
 )
 def test_each_failure_gets_its_label(failure_label, row, label):
     assert failure_label(row) == label
+
+
+def test_truth_description_counts_particles_under_the_default_floor():
+    describe = benchmark_script("diagnose").truth_description
+    labels = np.zeros((40, 40), np.int32)
+    labels[2:4, 2:4] = 1  # 4 px
+    labels[10:13, 10:13] = 2  # 9 px
+    labels[20:30, 20:30] = 3  # 100 px
+    image = np.where(labels > 0, 0.5, -0.5).astype(np.float32)
+    described = describe(image, labels)
+    assert described["small_share"] == 2 / 3
+    assert described["contrast"] == "bright"

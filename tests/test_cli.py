@@ -156,6 +156,10 @@ def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     images = sorted((data / "images").glob("*.tif"))
     assert main(["segment", str(images[0]), "--model", str(run), "--out", str(segmented)]) == 0
     assert (segmented / f"{images[0].stem}_labels.tif").is_file()
+    floor = ["segment", str(images[0]), "--model", str(run), "--min-size", "100000"]
+    assert main([*floor, "--out", str(tmp_path / "floor")]) == 0
+    record = json.loads((tmp_path / "floor" / f"{images[0].stem}.json").read_text())
+    assert record["instances"]["min_size_px"] == 100000 and record["particle_count"] == 0
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"broken")
     segment_both = ["segment", str(images[1]), str(corrupt), "--model", str(run)]

@@ -3,6 +3,8 @@ the instance split, so touching particles that the distance transform merges com
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -34,16 +36,18 @@ def _touching_discs(radius=12, spacing=8, shape=(48, 64)):
     return np.where(union, np.where(near_left <= near_right, 1, 2), 0).astype(np.int32)
 
 
-def test_boundary_marks_contours_and_contacts_but_not_the_image_border():
+def test_boundary_marks_where_instances_meet_not_their_outlines():
     labels = _touching_discs()
     boundary = boundary_target(labels, 1)
     assert not boundary[labels == 0].any()
     contact = (labels[:, :-1] > 0) & (labels[:, 1:] > 0) & (labels[:, :-1] != labels[:, 1:])
     assert boundary[:, :-1][contact].all() and boundary[:, 1:][contact].all()
-    interior = (labels > 0) & ~boundary
-    assert interior.sum() > 0.6 * (labels > 0).sum()
-    full = np.ones((8, 8), np.int32)  # a patch cut inside one particle has no boundary
-    assert not boundary_target(full, 2).any()
+    assert boundary.sum() < 0.2 * (labels > 0).sum()  # only the band across the neck
+    single = np.where(labels > 0, 1, 0)  # one particle: no boundary at all
+    assert not boundary_target(single, 2).any()
+    gapped = labels.copy()
+    gapped[contact.nonzero()[0], contact.nonzero()[1] + 1] = 0  # a 1-px annotated gap
+    assert boundary_target(gapped, 2)[gapped > 0].any()  # the gap still separates two instances
     assert boundary_target(labels, 2).sum() > boundary.sum()
     with pytest.raises(ConfigError, match="boundary_px"):
         boundary_target(labels, -1)
@@ -68,7 +72,7 @@ def test_boundary_seeds_separate_touching_discs_the_distance_transform_merges():
 def test_trained_instance_head_separates_touching_discs():
     labels = _touching_discs()
     image = np.where(labels > 0, 0.6, -0.6).astype(np.float32)
-    image[boundary_target(labels, 1) & ~boundary_target((labels > 0).astype(np.int32), 1)] = 0.0
+    image[boundary_target(labels, 1)] = 0.0  # the contact shows as a darker line
     torch.manual_seed(0)
     model = build_model("attention_unet", out_channels=2, base_width=8, depth=3)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -111,17 +115,29 @@ def test_config_owns_the_output_channels():
         config_from_cli("tiny", None, {"model.segmenter_kwargs.out_channels": 2})
 
 
-def test_run_with_an_instance_head_segments_and_evaluates(tmp_path):
+def test_run_with_an_instance_head_segments_and_evaluates_with_its_instance_options(tmp_path):
     data = write_dataset(tmp_path / "data", n=6, size=(64, 64), seed=0, progress=False)
-    config = config_from_cli(
-        "tiny", None, {"data.boundary_px": 1, "gan.epochs": 1, "runtime.progress": False}
-    )
+    overrides = {
+        "data.boundary_px": 1,
+        "instances.min_size_px": 7,
+        "instances.min_depth_px": 2.5,
+        "gan.epochs": 1,
+        "runtime.progress": False,
+    }
     run = tmp_path / "run"
-    train(data, run, config)
+    train(data, run, config_from_cli("tiny", None, overrides))
     model, _ = load_model(run)
     assert model.head.out_channels == 2
     summary = segment_images([data / "images"], run, tmp_path / "out", progress=False)
-    assert summary.results and all("boundary" in r.files for r in summary.results)
-    assert summary.results[0].files["boundary"].name.endswith("_boundary.tif")
+    first = summary.results[0]
+    assert first.files["boundary"].name.endswith("_boundary.tif")
+    record = json.loads(first.files["json"].read_text())
+    assert record["instances"]["min_size_px"] == 7  # the run's settings
+    assert record["instances"]["min_depth_px"] == 2.5
     result = evaluate_run(run, data, out=tmp_path / "eval", split="val", progress=False)
     assert 0.0 <= result.summary["dice_mean"] <= 1.0 and len(result.rows) >= 1
+    metrics = json.loads(result.files["metrics"].read_text())
+    assert metrics["settings"]["instances"]["min_size_px"] == 7
+    given = evaluate_run(run, data, out=tmp_path / "e2", split="val", progress=False, min_size_px=0)
+    settings = json.loads(given.files["metrics"].read_text())["settings"]
+    assert settings["instances"]["min_size_px"] == 0

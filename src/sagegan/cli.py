@@ -91,6 +91,19 @@ def _add_prediction_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--overlap", type=float, default=0.25, help="tile overlap (0.25)")
     group.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
     group.add_argument("--threshold", type=float, default=0.5, help="probability threshold (0.5)")
+    group.add_argument(
+        "--min-size",
+        type=int,
+        metavar="PX",
+        help="drop predicted objects under PX pixels (default: the run's instances.min_size_px)",
+    )
+    group.add_argument(
+        "--seed-depth",
+        type=float,
+        metavar="PX",
+        help="how far a distance peak must rise above its saddle to seed its own particle "
+        "(default: the run's instances.min_depth_px)",
+    )
     group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     group.add_argument(
         "--backend",
@@ -118,6 +131,8 @@ def _prediction_kwargs(args: argparse.Namespace) -> dict[str, object]:
         "overlap": args.overlap,
         "tta": "flips" if args.tta else "none",
         "threshold": args.threshold,
+        "min_size_px": args.min_size,
+        "min_depth_px": args.seed_depth,
         "which": args.checkpoint,
         "device": args.device,
         "backend": args.backend,

@@ -13,10 +13,11 @@ job:
   of 1, so missing a gap costs as much as missing a particle.
 
 A third target gives the network an **instance head**: ``boundary_target`` marks the pixels of each
-instance within ``width_px`` of anything else (another instance or the background). A segmenter
-with a second output channel learns it beside the foreground; the instance split then seeds the
-watershed from the interiors (foreground minus boundary), which separates touching particles that
-the distance transform alone merges (`sagegan.infer.instances`).
+instance within ``width_px`` of *another* instance, the boundaries between touching particles (not
+their outlines against the background). A segmenter with a second output channel learns it beside
+the foreground; the instance split then seeds the watershed from the foreground minus those
+boundaries (`sagegan.infer.instances`). An isolated particle is one seed whatever its size or
+shape, and touching particles that the distance transform alone merges come apart.
 
 All of them use only minimum/maximum filters over the label map: a few milliseconds per patch.
 """
@@ -75,16 +76,14 @@ def check_boundary(width_px: int) -> None:
 
 
 def boundary_target(labels: np.ndarray, width_px: int) -> np.ndarray:
-    """Boolean map of the instance pixels that have another label (an other instance or the
-    background) within ``width_px`` (Chebyshev); the image border is not a boundary, so a patch
-    cut through a particle does not teach one."""
+    """Boolean map of the instance pixels that have another instance within ``width_px``
+    (Chebyshev): the bands where touching (or gap-separated) particles meet."""
     check_boundary(width_px)
     labels = np.asarray(labels, dtype=np.int32)
     if width_px == 0:
         return np.zeros(labels.shape, dtype=bool)
     largest, smallest = _neighbour_labels(labels, width_px)
-    background = ndimage.minimum_filter(labels, size=2 * width_px + 1, mode="nearest") == 0
-    return (labels > 0) & ((largest != labels) | (smallest != labels) | background)
+    return (labels > 0) & ((largest != labels) | (smallest != labels))
 
 
 def contact_shares(labels: np.ndarray, radius: int = 2) -> tuple[int, int, int]:

@@ -29,7 +29,11 @@ from sagegan.evaluate.outputs import write_outputs
 from sagegan.evaluate.selection import select_pairs
 from sagegan.evaluate.tables import MEAN_F1
 from sagegan.infer.backends import check_backend_options
-from sagegan.infer.instances import split_instances
+from sagegan.infer.instances import (
+    check_split_options,
+    run_split_options,
+    split_instances,
+)
 from sagegan.infer.loading import load_backend
 from sagegan.infer.tiling import TtaMode, check_tiling_options, predict_tiled
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
@@ -94,8 +98,7 @@ def _model_predictor(
     threshold: float,
     device: str,
     batch_size: int,
-    min_distance_px: int,
-    min_size_px: int,
+    split_options: dict[str, float],
     backend: str,
     precision: str,
     onnx_path: str | Path | None,
@@ -105,11 +108,7 @@ def _model_predictor(
     def predict(sample: Sample) -> np.ndarray:
         prediction = predict_tiled(runner, sample.image, tile, overlap, batch_size, tta)
         return split_instances(
-            prediction.probability,
-            threshold,
-            min_distance_px,
-            min_size_px,
-            boundary=prediction.boundary,
+            prediction.probability, threshold, boundary=prediction.boundary, **split_options
         )
 
     return predict
@@ -176,8 +175,9 @@ def evaluate_run(
     databar: DatabarMode | None = None,
     pixel_size_nm: float | None = None,
     mask_dir: str | None = None,
-    min_distance_px: int = 3,
-    min_size_px: int = 10,
+    min_distance_px: int | None = None,
+    min_size_px: int | None = None,
+    min_depth_px: float | None = None,
     device: str = "cpu",
     batch_size: int = 1,
     predictor: Predictor | None = None,
@@ -192,7 +192,8 @@ def evaluate_run(
     ``split_file``: default the split the model was trained with. ``databar``: default the
     model's training setting. ``pixel_size_nm`` overrides the files' calibration (HD95 unit).
     ``mask_dir`` picks the mask folder (e.g. "labels" for a simulator's exact instances).
-    Tiling options go to `predict_tiled`, ``threshold``/``min_*_px`` to `split_instances`.
+    Tiling options go to `predict_tiled`, ``threshold``/``min_*_px`` to `split_instances`
+    (None: the run's ``instances`` settings).
     ``predictor`` replaces the model's prediction: it maps a loaded `Sample` to instance labels
     (or a binary mask) of its image; the model then only supplies the split and databar setting,
     and may be None when ``split_file`` is given (or ``split`` is "all"): a method without a
@@ -212,6 +213,8 @@ def evaluate_run(
     pairs = select_pairs(data_dir, split, None if split == "all" else chosen_split, mask_dir)
     if databar is None:
         databar = training_databar(info)
+    split_options = run_split_options(info, min_size_px, min_distance_px, min_depth_px)
+    check_split_options(threshold, **split_options)
     custom_predictor = predictor is not None
     if predictor is None:
         predictor = _model_predictor(
@@ -223,8 +226,7 @@ def evaluate_run(
             threshold,
             device,
             batch_size,
-            min_distance_px,
-            min_size_px,
+            split_options,
             backend,
             precision,
             onnx_path,
@@ -259,7 +261,7 @@ def evaluate_run(
             "tta": tta,
             "threshold": threshold,
             "databar": databar,
-            "instances": {"min_distance_px": min_distance_px, "min_size_px": min_size_px},
+            "instances": split_options,
             "predictor": "custom" if custom_predictor else "model",
             "backend": None if custom_predictor else {"name": backend, "precision": precision},
         },

@@ -15,10 +15,11 @@
    longest border with.
 4. Labels are renumbered consecutively 1..N.
 
-With the boundary probability of an instance head (`sagegan.data.separation.boundary_target`),
-steps 2-3 change: the markers are the 4-connected interiors (foreground with boundary probability
-at most 0.5) and the watershed floods the boundary probability, so the network's own contours,
-not the shape of the mask, decide where touching particles part.
+With the boundary probability of an instance head (`sagegan.data.separation.boundary_target`: the
+bands where touching particles meet), step 2 runs on the mask with those bands cut out (boundary
+probability above 0.5), so the distance transform sees separate particles where the network saw a
+contact; step 3 still floods the whole mask, and the band's pixels go to the particles on either
+side.
 
 Memory is bounded by ``block_px``, not by the image: steps 2-3 run window by window. Every
 component belongs to the block holding its bounding box's top-left corner; a block's window is the
@@ -29,6 +30,8 @@ a component larger than the block makes a window larger than the block.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -41,6 +44,24 @@ from sagegan.errors import ConfigError
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 GAUSSIAN_TRUNCATE = 4.0  # scipy's default: the smoothing reaches 4 sigma
 BOUNDARY_THRESHOLD = 0.5
+DEFAULT_MIN_SIZE_PX = 10
+DEFAULT_MIN_DISTANCE_PX = 3
+DEFAULT_MIN_DEPTH_PX = 1.0
+
+
+def check_split_options(
+    threshold: float, min_distance_px: int, min_size_px: int, min_depth_px: float = 0.0
+) -> None:
+    """ConfigError unless the threshold is in [0, 1), min_distance_px >= 1, min_size_px >= 0 and
+    min_depth_px >= 0."""
+    if not min_depth_px >= 0:
+        raise ConfigError(f"min_depth_px must be >= 0, got {min_depth_px}")
+    if not 0.0 <= threshold < 1.0:
+        raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
+    if min_distance_px < 1:
+        raise ConfigError(f"min_distance_px must be at least 1, got {min_distance_px}")
+    if min_size_px < 0:
+        raise ConfigError(f"min_size_px must be >= 0, got {min_size_px}")
 
 
 def _check_options(
@@ -48,12 +69,7 @@ def _check_options(
 ) -> None:
     if probability.ndim != 2:
         raise ConfigError(f"expected a 2-D probability map, got shape {probability.shape}")
-    if not 0.0 <= threshold < 1.0:
-        raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
-    if min_distance_px < 1:
-        raise ConfigError(f"min_distance_px must be at least 1, got {min_distance_px}")
-    if min_size_px < 0:
-        raise ConfigError(f"min_size_px must be >= 0, got {min_size_px}")
+    check_split_options(threshold, min_distance_px, min_size_px)
 
 
 def _distance_markers(
@@ -127,9 +143,9 @@ def _merge_small_pieces(labels: np.ndarray, min_size_px: int) -> np.ndarray:
 def split_instances(
     probability: np.ndarray,
     threshold: float = 0.5,
-    min_distance_px: int = 3,
-    min_size_px: int = 10,
-    min_depth_px: float = 1.0,
+    min_distance_px: int = DEFAULT_MIN_DISTANCE_PX,
+    min_size_px: int = DEFAULT_MIN_SIZE_PX,
+    min_depth_px: float = DEFAULT_MIN_DEPTH_PX,
     smoothing_px: float = 1.0,
     compactness: float = 0.0,
     block_px: int = 1024,
@@ -140,8 +156,8 @@ def split_instances(
     See the module docstring for the steps; raise ``min_depth_px`` or ``min_distance_px`` when
     particles are over-split, lower them when touching particles stay merged. ``block_px`` bounds
     the working memory (windows of about that side) and does not change the result. ``boundary``
-    (H x W, an instance head's boundary probability) seeds the watershed from the interiors
-    instead of the distance transform's maxima.
+    (H x W, an instance head's boundary probability) cuts the contacts it marks out of the mask
+    before the distance transform.
     """
     probability = np.asarray(probability, dtype=np.float32)
     _check_options(probability, threshold, min_distance_px, min_size_px)
@@ -222,22 +238,41 @@ def _split_components(
     smoothing_px: float,
     compactness: float,
 ) -> np.ndarray:
-    """Watershed instances (int32, not renumbered) of the labelled components of one window:
-    seeded by the interiors and flooding the boundary probability when ``boundary`` is given,
-    else by the smoothed distance transform."""
+    """Watershed instances (int32, not renumbered) of the labelled components of one window,
+    seeded by the smoothed distance transform of the mask (with the boundary bands cut out when
+    ``boundary`` is given)."""
     mask = components > 0
     if not mask.any():
         return np.zeros(components.shape, dtype=np.int32)
-    if boundary is not None:
-        markers, _ = ndimage.label(mask & (boundary <= BOUNDARY_THRESHOLD))
-        elevation = boundary
-    else:
-        distance = ndimage.distance_transform_edt(mask)
-        if smoothing_px > 0:
-            distance = ndimage.gaussian_filter(distance, smoothing_px, truncate=GAUSSIAN_TRUNCATE)
-            distance *= mask
-        markers = _distance_markers(distance, components, min_distance_px, min_depth_px)
-        elevation = -distance
+    inside = mask if boundary is None else mask & (boundary <= BOUNDARY_THRESHOLD)
+    distance = ndimage.distance_transform_edt(inside)
+    if smoothing_px > 0:
+        distance = ndimage.gaussian_filter(distance, smoothing_px, truncate=GAUSSIAN_TRUNCATE)
+        distance *= inside
+    markers = _distance_markers(distance, components, min_distance_px, min_depth_px)
     markers = _mark_unmarked(markers, components)
-    pieces = watershed(elevation, markers, mask=mask, compactness=compactness)
+    pieces = watershed(-distance, markers, mask=mask, compactness=compactness)
     return _merge_small_pieces(pieces.astype(np.int32), min_size_px)
+
+
+def run_split_options(
+    info: dict[str, Any],
+    min_size_px: int | None = None,
+    min_distance_px: int | None = None,
+    min_depth_px: float | None = None,
+) -> dict[str, float]:
+    """The `split_instances` options a run validated with (its config's ``instances``; the
+    defaults where its training info does not say), each overridden when given here."""
+    run = info.get("config", {}).get("instances", {})
+    options = {
+        "min_distance_px": int(run.get("min_distance_px", DEFAULT_MIN_DISTANCE_PX)),
+        "min_size_px": int(run.get("min_size_px", DEFAULT_MIN_SIZE_PX)),
+        "min_depth_px": float(run.get("min_depth_px", DEFAULT_MIN_DEPTH_PX)),
+    }
+    if min_size_px is not None:
+        options["min_size_px"] = min_size_px
+    if min_distance_px is not None:
+        options["min_distance_px"] = min_distance_px
+    if min_depth_px is not None:
+        options["min_depth_px"] = min_depth_px
+    return options

@@ -37,7 +37,11 @@ from sagegan.data.io import write_image, write_labels, write_mask
 from sagegan.data.pairing import Pair, find_images
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.infer.backends import check_backend_options
-from sagegan.infer.instances import split_instances
+from sagegan.infer.instances import (
+    check_split_options,
+    run_split_options,
+    split_instances,
+)
 from sagegan.infer.loading import load_backend
 from sagegan.infer.tiling import Prediction, TtaMode, check_tiling_options, predict_tiled
 from sagegan.models.checkpoint import read_training_info, training_databar, write_json_atomic
@@ -144,8 +148,9 @@ def segment_images(
     progress: bool = True,
     which: str = "best",
     batch_size: int = 1,
-    min_distance_px: int = 3,
-    min_size_px: int = 10,
+    min_distance_px: int | None = None,
+    min_size_px: int | None = None,
+    min_depth_px: float | None = None,
     backend: str = "torch",
     precision: str = "fp32",
     onnx_path: str | Path | None = None,
@@ -156,10 +161,10 @@ def segment_images(
     file. ``databar`` None uses the model's training setting ("auto" when unknown); "auto",
     "none" or a row count override it. ``pixel_size_nm`` overrides the files' calibration. Tiling
     options go to `predict_tiled`, ``threshold``/``min_distance_px``/``min_size_px`` to
-    `split_instances`. ``backend``/``precision``/``onnx_path`` pick the inference backend
-    (`sagegan.infer.loading.load_backend`: torch, eager or onnx). An input that cannot be read or
-    segmented is logged (one line naming the file) and skipped; the summary lists it. Options
-    errors raise ConfigError before any work.
+    `split_instances` (None: the run's ``instances`` settings). ``backend``/``precision``/
+    ``onnx_path`` pick the inference backend (`sagegan.infer.loading.load_backend`: torch, eager
+    or onnx). An input that cannot be read or segmented is logged (one line naming the file) and
+    skipped; the summary lists it. Options errors raise ConfigError before any work.
     """
     check_tiling_options(tile, overlap, batch_size, tta)
     check_backend_options(backend, precision)
@@ -172,8 +177,11 @@ def segment_images(
     images = _expand_inputs(inputs, failures)
     runner, info = load_backend(model_path, which, backend, precision, device, onnx_path)
     weights = Path(info["path"])
+    training_info = read_training_info(weights)
     if databar is None:
-        databar = training_databar(read_training_info(weights))
+        databar = training_databar(training_info)
+    split_options = run_split_options(training_info, min_size_px, min_distance_px, min_depth_px)
+    check_split_options(threshold, **split_options)
     summary = SegmentSummary(out=out, model=weights, failures=failures)
     for failure in failures:
         LOGGER.error("skipped %s", failure.message)
@@ -184,7 +192,7 @@ def segment_images(
         "tta": tta,
         "threshold": threshold,
         "databar_mode": databar,
-        "instances": {"min_distance_px": min_distance_px, "min_size_px": min_size_px},
+        "instances": split_options,
         "model": str(weights),
         "model_name": info.get("model"),
         "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
@@ -195,11 +203,7 @@ def segment_images(
             sample = load_sample(Pair(path.stem, path, None), databar, pixel_size_nm)
             prediction = predict_tiled(runner, sample.image, tile, overlap, batch_size, tta)
             labels = split_instances(
-                prediction.probability,
-                threshold,
-                min_distance_px,
-                min_size_px,
-                boundary=prediction.boundary,
+                prediction.probability, threshold, boundary=prediction.boundary, **split_options
             )
         except SageganError as err:
             message = str(err) if str(path) in str(err) else f"{path}: {err}"

@@ -20,6 +20,11 @@ import yaml
 
 from sagegan.data.separation import check_boundary, check_separation
 from sagegan.errors import ConfigError
+from sagegan.infer.instances import (
+    DEFAULT_MIN_DEPTH_PX,
+    DEFAULT_MIN_DISTANCE_PX,
+    DEFAULT_MIN_SIZE_PX,
+)
 
 VAL_METRICS = ("dice", "f1@0.5")
 MASK_MODES = ("soft", "straight_through", "faithful_argmax")
@@ -187,6 +192,22 @@ class PlanConfig:
 
 
 @dataclass
+class InstanceConfig:
+    """How probability maps become instances (`sagegan.infer.instances.split_instances`): in
+    validation, and in `segment` and `evaluate` with this run's model unless they are given.
+
+    ``min_size_px``: objects smaller than this are dropped; ``min_distance_px``: the closest two
+    distance-transform peaks that may split a particle; ``min_depth_px``: how far (px) a peak of
+    the distance transform must rise above the saddle to a higher one to seed its own particle
+    (these two are unused with an instance head).
+    """
+
+    min_size_px: int = DEFAULT_MIN_SIZE_PX
+    min_distance_px: int = DEFAULT_MIN_DISTANCE_PX
+    min_depth_px: float = DEFAULT_MIN_DEPTH_PX
+
+
+@dataclass
 class TrainConfig:
     """Everything a training run needs besides the data folder."""
 
@@ -197,6 +218,7 @@ class TrainConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     gan: GanConfig = field(default_factory=GanConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    instances: InstanceConfig = field(default_factory=InstanceConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists) that ``from_dict`` and YAML round-trip."""
@@ -252,6 +274,14 @@ class TrainConfig:
             raise ConfigError(f"gan.mix_max must be in [0, 1], got {self.gan.mix_max}")
         check_separation(self.data.gap_px, self.data.contact_weight)
         check_boundary(self.data.boundary_px)
+        min_size = self.instances.min_size_px
+        if min_size < 0:
+            raise ConfigError(f"instances.min_size_px must be >= 0, got {min_size}")
+        _positive("instances.min_distance_px", self.instances.min_distance_px)
+        if not self.instances.min_depth_px >= 0:
+            raise ConfigError(
+                f"instances.min_depth_px must be >= 0, got {self.instances.min_depth_px}"
+            )
         out_channels = self.model.segmenter_kwargs.get("out_channels", 1)
         if out_channels != 1:
             raise ConfigError(

@@ -348,7 +348,9 @@ def _validate(stage: Stage, ctx: RunContext) -> dict[str, float]:
     """Validation scores of rank 0's segmenter (the one checkpointed), shared with every rank so
     that all ranks take the same scheduling and early-stopping decisions."""
     runtime = ctx.runtime
-    metrics = validate(stage.segmenter, ctx.val_samples, runtime) if runtime.is_main else None
+    metrics = None
+    if runtime.is_main:
+        metrics = validate(stage.segmenter, ctx.val_samples, runtime, ctx.config.instances)
     return runtime.from_main(metrics)
 
 

@@ -12,9 +12,14 @@ into the settings that depend on the data:
   and ``MAX_PATCH_PX`` (CPU cost grows with the patch area);
 * **intensity inversion** in the augmentation when the training set mixes bright-on-dark and
   dark-on-bright particles;
-* **an instance head** when particles touch: a second output channel trained on the instance
-  boundaries (`sagegan.data.separation.boundary_target`), whose interiors seed the instance split;
-  and heavier loss on the background between particles that nearly touch;
+* **an instance head** when particles touch: a second output channel trained on the bands where
+  instances meet (`sagegan.data.separation.boundary_target`), which the instance split cuts out
+  before seeding; and heavier loss on the background between particles that nearly touch;
+* **the instance split** scaled to the particles: the smallest object kept is half the area of a
+  10th-percentile particle (at least 3 px), so datasets of 3-5 px particles keep them and datasets
+  of large particles drop the specks a network leaves on textured backgrounds; a distance peak
+  seeds its own particle only when it rises ``SEED_DEPTH_SHARE`` of the median diameter above the
+  saddle (at least 1 px), so a large irregular particle is not cut at every bump;
 * **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time,
   with a linear warm-up and polynomial learning-rate decay, validating about ten times.
 
@@ -38,6 +43,7 @@ from sagegan.data.augment import AugmentConfig
 from sagegan.data.dataset import Sample, SegmentationDataset
 from sagegan.data.separation import contact_shares
 from sagegan.errors import ConfigError, DataError
+from sagegan.infer.instances import DEFAULT_MIN_SIZE_PX
 from sagegan.losses import build_segmentation_loss
 from sagegan.models import build_model
 from sagegan.train.config import TrainConfig
@@ -51,10 +57,13 @@ MIXED_POLARITY_SHARE = 0.1  # the minority contrast must cover this share of ima
 VALIDATIONS = 10
 CONTACT_SHARE = 0.05  # particles that touch (or nearly touch) before separation targets are used
 CONTACT_WEIGHT = 5.0
+MIN_SIZE_FLOOR_PX = 3
+SEED_DEPTH_SHARE = 0.25
 # particles at least this wide (p10 of the diameters) get a 2-px boundary band, smaller ones 1 px
 WIDE_BOUNDARY_DIAMETER_PX = 12.0
 WARMUP_SHARE = 0.05
-TIMED_STEPS = 3
+TIMED_STEPS = 5
+UNTIMED_STEPS = 2  # the first steps at a new shape pay for allocation and kernel selection
 # the loop's steps run slower than the timed ones (loader, logging, a busy machine): plan for it
 STEP_MARGIN = 1.2
 
@@ -88,6 +97,8 @@ class Plan:
     invert: float
     boundary_px: int
     contact_weight: float
+    min_size_px: int
+    min_depth_px: float
     iterations: int
     iterations_per_epoch: int
     warmup_iterations: int
@@ -104,6 +115,8 @@ class Plan:
             "data.augment.invert": self.invert,
             "data.boundary_px": self.boundary_px,
             "data.contact_weight": self.contact_weight,
+            "instances.min_size_px": self.min_size_px,
+            "instances.min_depth_px": self.min_depth_px,
             "model.segmenter_kwargs.depth": self.depth,
             "model.segmenter_kwargs.max_width": MAX_WIDTH,
             "pretrain.epochs": epochs,
@@ -125,7 +138,8 @@ class Plan:
             f"{100 * fp.bright_share:.0f} % bright-on-dark):",
             f"  depth {self.depth} (receptive field {self.receptive_field_px} px), "
             f"patch {self.patch_px} px, inversion {self.invert:.1f}, "
-            f"boundary {self.boundary_px} px, "
+            f"boundary {self.boundary_px} px, smallest object {self.min_size_px} px, "
+            f"seed depth {self.min_depth_px:.0f} px, "
             f"contact weight {self.contact_weight:.0f}, "
             f"{self.iterations} iterations ({self.warmup_iterations} warm-up, poly decay), "
             f"validation every {self.iterations_per_epoch}",
@@ -228,9 +242,17 @@ def make_plan(
         boundary_px = 2 if fp.diameter_px["p10"] >= WIDE_BOUNDARY_DIAMETER_PX else 1
         reasons.append(
             f"{100 * fp.touching_share:.0f} % of the particles touch another: an instance head "
-            f"learns their {boundary_px}-px boundaries and seeds the instance split"
+            f"learns the {boundary_px}-px bands where they meet, which the instance split cuts"
         )
     contact_weight = CONTACT_WEIGHT if fp.near_share >= CONTACT_SHARE else 1.0
+    small_area = math.pi / 4 * fp.diameter_px["p10"] ** 2
+    min_size_px = max(MIN_SIZE_FLOOR_PX, round(small_area / 2))
+    min_depth_px = float(max(1, round(SEED_DEPTH_SHARE * fp.diameter_px["median"])))
+    reasons.append(
+        f"10 % of the particles are under {small_area:.0f} px: the instance split keeps objects "
+        f"from {min_size_px} px (default {DEFAULT_MIN_SIZE_PX}); median diameter "
+        f"{fp.diameter_px['median']:.0f} px: seeds {min_depth_px:.0f} px deep"
+    )
     if contact_weight > 1:
         reasons.append(
             f"{100 * fp.near_share:.0f} % of the particles lie within 2 px of another: background "
@@ -266,6 +288,8 @@ def make_plan(
         invert=invert,
         boundary_px=boundary_px,
         contact_weight=contact_weight,
+        min_size_px=min_size_px,
+        min_depth_px=min_depth_px,
         iterations=per_epoch * math.ceil(iterations / per_epoch),
         iterations_per_epoch=per_epoch,
         warmup_iterations=max(1, int(WARMUP_SHARE * iterations)),
@@ -284,7 +308,7 @@ def measure_step_seconds(
     device: torch.device,
 ) -> float:
     """Median wall time of a training step (forward, loss, backward, Adam) on random data, after
-    one warm-up step; the data loading the real loop adds is not counted."""
+    ``UNTIMED_STEPS`` warm-up steps; the data loading the real loop adds is not counted."""
     model = build_model(segmenter, **segmenter_kwargs).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     criterion = build_segmentation_loss(loss).to(device)
@@ -293,7 +317,7 @@ def measure_step_seconds(
     image = (torch.rand(shape, generator=generator) * 2 - 1).to(device)
     target = (torch.rand(shape, generator=generator) > 0.7).float().to(device)
     times = []
-    for _ in range(TIMED_STEPS + 1):
+    for _ in range(UNTIMED_STEPS + TIMED_STEPS):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         criterion(model(image).logits.float(), target, None).backward()
@@ -301,7 +325,7 @@ def measure_step_seconds(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))
+    return float(np.median(times[UNTIMED_STEPS:]))
 
 
 def save_plan(plan: Plan, overrides: dict[str, Any], run_dir: Path) -> None:

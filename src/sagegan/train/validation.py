@@ -3,8 +3,8 @@
 Each image is segmented at native size (the networks pad internally to their size multiple and crop
 back); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5, computed by
 ``sagegan.metrics``. Instances are counted as ``sagegan evaluate`` counts them: the truth's labels
-as annotated, the prediction split by `split_instances` with its default options (seeded by the
-boundary channel when the segmenter has an instance head), so touching
+as annotated, the prediction split by `split_instances` with the run's ``instances`` options (seeded
+by the boundary channel when the segmenter has an instance head), so touching
 particles are separate objects in validation as on the test split. The images run through an
 eval-mode channels_last copy of the segmenter: on the CPU that is faster than NCHW (see
 docs/benchmarks.md, equal within 1e-6 in probability), and the training module keeps its layout.
@@ -24,6 +24,7 @@ from sagegan.infer.instances import split_instances
 from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
 from sagegan.models.checkpoint import unwrap
+from sagegan.train.config import InstanceConfig
 from sagegan.train.runtime import Runtime
 
 
@@ -42,14 +43,27 @@ def predict_logits(model: nn.Module, image: np.ndarray, runtime: Runtime) -> tor
     return logits[0].float().cpu()
 
 
-def validate(segmenter: nn.Module, samples: Sequence[Any], runtime: Runtime) -> dict[str, float]:
-    """Mean pixel Dice and object F1@0.5 over ``samples`` (with ``image`` and ``labels``)."""
+def validate(
+    segmenter: nn.Module,
+    samples: Sequence[Any],
+    runtime: Runtime,
+    instances: InstanceConfig | None = None,
+) -> dict[str, float]:
+    """Mean pixel Dice and object F1@0.5 over ``samples`` (with ``image`` and ``labels``), the
+    prediction split into instances with the ``instances`` options."""
+    instances = instances or InstanceConfig()
     model = inference_copy(segmenter)
     dice, f1 = [], []
     for sample in samples:
         probability, *boundary = torch.sigmoid(predict_logits(model, sample.image, runtime)).numpy()
         truth = np.asarray(sample.labels)
         dice.append(pixel_scores(probability > 0.5, truth > 0)["dice"])
-        labels = split_instances(probability, boundary=boundary[0] if boundary else None)
+        labels = split_instances(
+            probability,
+            min_distance_px=instances.min_distance_px,
+            min_size_px=instances.min_size_px,
+            min_depth_px=instances.min_depth_px,
+            boundary=boundary[0] if boundary else None,
+        )
         f1.append(match_instances(truth, labels, thresh=0.5).f1)
     return {"dice": float(np.mean(dice)), "f1@0.5": float(np.mean(f1))}

@@ -1,0 +1,22 @@
+"""benchmarks/instance_options.py: validation F1 of a run for each instance-split setting."""
+
+from __future__ import annotations
+
+from conftest import benchmark_script
+from sagegan.synth import write_dataset
+from sagegan.train.api import train
+from sagegan.train.config import config_from_cli
+
+
+def test_scores_every_setting_on_the_validation_split(tmp_path):
+    data = write_dataset(tmp_path / "data", n=6, size=(64, 64), seed=0, progress=False)
+    overrides = {"data.boundary_px": 1, "gan.epochs": 0, "runtime.progress": False}
+    run = tmp_path / "run"
+    train(data, run, config_from_cli("tiny", None, overrides))
+    result = benchmark_script("instance_options").score_run(run, data, [3, 40], [1.0], "best")
+    seeds = [(row["seeds"], row["min_size_px"]) for row in result["rows"]]
+    assert seeds == [("distance", 3), ("distance", 40), ("boundary", 3), ("boundary", 40)]
+    assert result["images"] >= 1 and 0.0 <= result["dice"] <= 1.0
+    for small, large in (result["rows"][:2], result["rows"][2:]):
+        assert 0.0 <= small["f1@0.5"] <= 1.0
+        assert small["predicted"] >= large["predicted"]  # a larger floor keeps fewer objects
