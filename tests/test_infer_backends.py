@@ -34,23 +34,25 @@ from sagegan.infer.tiling import predict_tiled
 from sagegan.models import build_model
 from sagegan.models.checkpoint import load_weights, save_weights
 
-TINY_NETS = {
-    "attention_unet": {"base_width": 4, "depth": 3},
-    "unet": {"base_width": 4, "depth": 3},
+TINY_NETS = {  # label: (registry name, options)
+    "attention_unet": ("attention_unet", {"base_width": 4, "depth": 3}),
+    "unet": ("unet", {"base_width": 4, "depth": 3}),
+    "instance_head": ("attention_unet", {"base_width": 4, "depth": 3, "out_channels": 2}),
 }
 FP32_TOLERANCE = 1e-4
 
 
-def _saved_net(folder: Path, name: str, seed: int = 0) -> Path:
+def _saved_net(folder: Path, label: str, seed: int = 0) -> Path:
     """Weights file of a tiny randomly initialised segmenter (BatchNorm statistics made
     non-trivial by a few training-mode passes, so eval mode differs from identity)."""
     torch.manual_seed(seed)
-    model = build_model(name, **TINY_NETS[name])
+    name, options = TINY_NETS[label]
+    model = build_model(name, **options)
     with torch.no_grad():
         for _ in range(3):
             model(torch.rand(2, 1, 32, 48) * 2 - 1)
-    path = folder / f"{name}-{seed}.safetensors"
-    save_weights(path, model, {"model": name, "model_kwargs": TINY_NETS[name]})
+    path = folder / f"{label}-{seed}.safetensors"
+    save_weights(path, model, {"model": name, "model_kwargs": options})
     return path
 
 
@@ -79,10 +81,12 @@ def test_backends_agree_in_fp32(exported, shape: tuple[int, ...]) -> None:
     weights, onnx_file = exported
     outputs = {name: run(_batch(shape)) for name, run in _backends(weights, onnx_file).items()}
     reference = outputs["eager"]
-    assert reference.logits.shape == shape
+    channels = 2 if weights.name.startswith("instance_head") else 1
+    logits_shape = (shape[0], channels, *shape[2:])
+    assert reference.logits.shape == logits_shape
     for name in ("torch", "onnx"):
         got = outputs[name]
-        assert got.logits.shape == shape and got.logits.dtype == torch.float32
+        assert got.logits.shape == logits_shape and got.logits.dtype == torch.float32
         assert (got.logits - reference.logits).abs().max() <= FP32_TOLERANCE, name
         assert bool(got.attention) == bool(reference.attention), name
         if reference.attention:
@@ -114,6 +118,9 @@ def test_predict_tiled_with_each_backend_equals_the_module(exported, tta: str) -
         got = predict_tiled(backend, image, tile=(48, 64), tta=tta)
         assert np.abs(got.probability - expected.probability).max() <= FP32_TOLERANCE, name
         assert (got.attention is None) == (expected.attention is None), name
+        assert (got.boundary is None) == (expected.boundary is None), name
+        if expected.boundary is not None:
+            assert np.abs(got.boundary - expected.boundary).max() <= FP32_TOLERANCE, name
         if expected.attention is not None:
             assert np.abs(got.attention - expected.attention).max() <= FP32_TOLERANCE, name
 

@@ -76,6 +76,8 @@ def test_bad_probability_map_is_rejected() -> None:
         split_instances(np.zeros((4, 4, 3), dtype=np.float32))
     with pytest.raises(ConfigError):
         split_instances(np.zeros((4, 4), dtype=np.float32), threshold=1.5)
+    with pytest.raises(ConfigError, match="min_depth_px"):
+        split_instances(np.zeros((4, 4), dtype=np.float32), min_depth_px=-1.0)
 
 
 def _same_partition(first: np.ndarray, second: np.ndarray) -> bool:

@@ -159,11 +159,9 @@ def test_instance_head_only_when_particles_touch():
     assert make_plan(tiny, "cpu", 100).boundary_px == 1
 
 
-def test_instance_split_follows_the_particle_sizes():
+def test_smallest_kept_object_follows_the_particle_sizes():
     large = make_plan(_fingerprint(10, [True]), "cpu", 100)  # about 314-px particles
     assert 150 <= large.min_size_px <= 160  # specks of large-particle data are dropped
-    assert large.min_depth_px == 5.0  # a quarter of the 20-px median diameter
-    assert large.overrides(2)["instances.min_depth_px"] == 5.0
     plan = make_plan(_fingerprint(2, [True], count=40), "cpu", 100)
     assert 3 <= plan.min_size_px < 10  # 13-px particles are kept
     assert plan.overrides(2)["instances.min_size_px"] == plan.min_size_px

@@ -65,11 +65,15 @@ def check_split_options(
 
 
 def _check_options(
-    probability: np.ndarray, threshold: float, min_distance_px: int, min_size_px: int
+    probability: np.ndarray,
+    threshold: float,
+    min_distance_px: int,
+    min_size_px: int,
+    min_depth_px: float,
 ) -> None:
     if probability.ndim != 2:
         raise ConfigError(f"expected a 2-D probability map, got shape {probability.shape}")
-    check_split_options(threshold, min_distance_px, min_size_px)
+    check_split_options(threshold, min_distance_px, min_size_px, min_depth_px)
 
 
 def _distance_markers(
@@ -160,7 +164,7 @@ def split_instances(
     before the distance transform.
     """
     probability = np.asarray(probability, dtype=np.float32)
-    _check_options(probability, threshold, min_distance_px, min_size_px)
+    _check_options(probability, threshold, min_distance_px, min_size_px, min_depth_px)
     if boundary is not None:
         boundary = np.asarray(boundary, dtype=np.float32)
         if boundary.shape != probability.shape:

@@ -198,8 +198,7 @@ class InstanceConfig:
 
     ``min_size_px``: objects smaller than this are dropped; ``min_distance_px``: the closest two
     distance-transform peaks that may split a particle; ``min_depth_px``: how far (px) a peak of
-    the distance transform must rise above the saddle to a higher one to seed its own particle
-    (these two are unused with an instance head).
+    the distance transform must rise above the saddle to a higher one to seed its own particle.
     """
 
     min_size_px: int = DEFAULT_MIN_SIZE_PX

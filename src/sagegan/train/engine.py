@@ -178,8 +178,8 @@ def training_target(batch: dict[str, Any], mask: torch.Tensor, runtime: Runtime)
 @dataclass
 class BudgetClock:
     """A stage's wall time, across resumes, against an optional budget (seconds). Training stops
-    when what is left would not cover ``reserve``, the last validation's duration, so that the
-    closing validation ends within the budget."""
+    when what is left would not cover ``reserve``, the duration of the last validation with its
+    figures, so that the closing validation ends within the budget."""
 
     budget: float | None
     spent_before: float = 0.0
@@ -268,13 +268,16 @@ def run_stage(
         train_seconds = time.perf_counter() - began
         out_of_time = runtime.from_main(clock.out_of_time())
         due = (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time
+        closing_started = time.monotonic()
         metrics, improved = (
-            _validate_epoch(stage, ctx, settings, tracker, epoch, clock) if due else ({}, False)
+            _validate_epoch(stage, ctx, settings, tracker, epoch) if due else ({}, False)
         )
         finished = (
             epoch == settings.epochs - 1 or tracker.bad_epochs >= settings.patience or out_of_time
         )
         _write_images(stage, settings.name, epoch, finished, ctx, first)
+        if due:  # what the closing validation will cost, its figures included
+            clock.reserve = time.monotonic() - closing_started
         ctx.log.write(
             {
                 "stage": settings.name,
@@ -309,13 +312,9 @@ def _validate_epoch(
     settings: StageSettings,
     tracker: Tracker,
     epoch: int,
-    clock: BudgetClock,
 ) -> tuple[dict[str, float], bool]:
-    """Validate (its duration becomes the clock's reserve), update the tracker and step the
-    plateau schedulers; (metrics, improved)."""
-    started = time.monotonic()
+    """Validate, update the tracker and step the plateau schedulers; (metrics, improved)."""
     metrics = _validate(stage, ctx)
-    clock.reserve = time.monotonic() - started
     score = metrics[settings.val_metric]
     improved = tracker.update(score, epoch, settings.val_every)
     for scheduler in stage.schedulers.values():

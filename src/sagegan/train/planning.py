@@ -15,11 +15,9 @@ into the settings that depend on the data:
 * **an instance head** when particles touch: a second output channel trained on the bands where
   instances meet (`sagegan.data.separation.boundary_target`), which the instance split cuts out
   before seeding; and heavier loss on the background between particles that nearly touch;
-* **the instance split** scaled to the particles: the smallest object kept is half the area of a
-  10th-percentile particle (at least 3 px), so datasets of 3-5 px particles keep them and datasets
-  of large particles drop the specks a network leaves on textured backgrounds; a distance peak
-  seeds its own particle only when it rises ``SEED_DEPTH_SHARE`` of the median diameter above the
-  saddle (at least 1 px), so a large irregular particle is not cut at every bump;
+* **the smallest object kept** by the instance split: half the area of a 10th-percentile particle
+  (at least 3 px), so datasets of 3-5 px particles keep them and datasets of large particles drop
+  the specks a network leaves on textured backgrounds;
 * **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time,
   with a linear warm-up and polynomial learning-rate decay, validating about ten times.
 
@@ -58,7 +56,6 @@ VALIDATIONS = 10
 CONTACT_SHARE = 0.05  # particles that touch (or nearly touch) before separation targets are used
 CONTACT_WEIGHT = 5.0
 MIN_SIZE_FLOOR_PX = 3
-SEED_DEPTH_SHARE = 0.25
 # particles at least this wide (p10 of the diameters) get a 2-px boundary band, smaller ones 1 px
 WIDE_BOUNDARY_DIAMETER_PX = 12.0
 WARMUP_SHARE = 0.05
@@ -98,7 +95,6 @@ class Plan:
     boundary_px: int
     contact_weight: float
     min_size_px: int
-    min_depth_px: float
     iterations: int
     iterations_per_epoch: int
     warmup_iterations: int
@@ -116,7 +112,6 @@ class Plan:
             "data.boundary_px": self.boundary_px,
             "data.contact_weight": self.contact_weight,
             "instances.min_size_px": self.min_size_px,
-            "instances.min_depth_px": self.min_depth_px,
             "model.segmenter_kwargs.depth": self.depth,
             "model.segmenter_kwargs.max_width": MAX_WIDTH,
             "pretrain.epochs": epochs,
@@ -139,7 +134,6 @@ class Plan:
             f"  depth {self.depth} (receptive field {self.receptive_field_px} px), "
             f"patch {self.patch_px} px, inversion {self.invert:.1f}, "
             f"boundary {self.boundary_px} px, smallest object {self.min_size_px} px, "
-            f"seed depth {self.min_depth_px:.0f} px, "
             f"contact weight {self.contact_weight:.0f}, "
             f"{self.iterations} iterations ({self.warmup_iterations} warm-up, poly decay), "
             f"validation every {self.iterations_per_epoch}",
@@ -247,11 +241,9 @@ def make_plan(
     contact_weight = CONTACT_WEIGHT if fp.near_share >= CONTACT_SHARE else 1.0
     small_area = math.pi / 4 * fp.diameter_px["p10"] ** 2
     min_size_px = max(MIN_SIZE_FLOOR_PX, round(small_area / 2))
-    min_depth_px = float(max(1, round(SEED_DEPTH_SHARE * fp.diameter_px["median"])))
     reasons.append(
         f"10 % of the particles are under {small_area:.0f} px: the instance split keeps objects "
-        f"from {min_size_px} px (default {DEFAULT_MIN_SIZE_PX}); median diameter "
-        f"{fp.diameter_px['median']:.0f} px: seeds {min_depth_px:.0f} px deep"
+        f"from {min_size_px} px (default {DEFAULT_MIN_SIZE_PX})"
     )
     if contact_weight > 1:
         reasons.append(
@@ -289,7 +281,6 @@ def make_plan(
         boundary_px=boundary_px,
         contact_weight=contact_weight,
         min_size_px=min_size_px,
-        min_depth_px=min_depth_px,
         iterations=per_epoch * math.ceil(iterations / per_epoch),
         iterations_per_epoch=per_epoch,
         warmup_iterations=max(1, int(WARMUP_SHARE * iterations)),
