@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +64,14 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     overrides = {"runtime.attention_images": 2, "runtime.grid_every": 100}
     train(data, root / "run", config_from_cli("tiny", None, overrides))
     return data, root / "run"
+
+
+def touching_discs(radius=12, spacing=8, shape=(48, 64)):
+    """Two overlapping discs as an instance map split along the line between them (each pixel
+    of the union goes to the nearer centre), as touching particles are annotated."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    row, left = shape[0] // 2, shape[1] // 2 - spacing // 2
+    near_left = (yy - row) ** 2 + (xx - left) ** 2
+    near_right = (yy - row) ** 2 + (xx - left - spacing) ** 2
+    union = np.minimum(near_left, near_right) <= radius**2
+    return np.where(union, np.where(near_left <= near_right, 1, 2), 0).astype(np.int32)

@@ -6,25 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import touching_discs
 from sagegan.data.dataset import Sample, SegmentationDataset
 from sagegan.data.separation import contact_shares, separation_target
 from sagegan.errors import ConfigError
 from sagegan.infer.instances import split_instances
 
 
-def _touching_discs(radius=12, spacing=8, shape=(48, 64)):
-    """Two overlapping discs as an instance map split along the line between them (each pixel
-    of the union goes to the nearer centre), as touching particles are annotated."""
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    row, left = shape[0] // 2, shape[1] // 2 - spacing // 2
-    near_left = (yy - row) ** 2 + (xx - left) ** 2
-    near_right = (yy - row) ** 2 + (xx - left - spacing) ** 2
-    union = np.minimum(near_left, near_right) <= radius**2
-    return np.where(union, np.where(near_left <= near_right, 1, 2), 0).astype(np.int32)
-
-
 def test_touching_instances_get_a_gap_that_the_watershed_alone_would_not_find():
-    labels = _touching_discs()
+    labels = touching_discs()
     union = (labels > 0).astype(np.float32)
     assert split_instances(union).max() == 1  # the neck is too wide for the distance transform
     mask, _ = separation_target(labels, gap_px=1, contact_weight=1.0)
@@ -34,7 +24,7 @@ def test_touching_instances_get_a_gap_that_the_watershed_alone_would_not_find():
 
 
 def test_gap_pixels_weigh_more_and_isolated_particles_keep_their_mask():
-    labels = _touching_discs()
+    labels = touching_discs()
     mask, weights = separation_target(labels, gap_px=1, contact_weight=5.0)
     gap = (labels > 0) & ~mask
     assert np.all(weights[gap] == 5.0)
@@ -61,7 +51,7 @@ def test_contact_shares_count_touching_and_near_instances():
 
 
 def test_dataset_items_carry_gaps_and_weights():
-    labels = _touching_discs()
+    labels = touching_discs()
     sample = Sample("a", np.zeros(labels.shape, np.float32), labels, None, 0, None, None)
     item = SegmentationDataset([sample], None, gap_px=1, contact_weight=3.0)[0]
     mask, weights = separation_target(labels, 1, 3.0)

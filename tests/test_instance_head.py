@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import touching_discs
 from sagegan.data.dataset import Sample, SegmentationDataset
 from sagegan.data.separation import boundary_target
 from sagegan.errors import ConfigError
@@ -24,20 +25,8 @@ from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 
 
-def _touching_discs(radius=12, spacing=8, shape=(48, 64)):
-    """Two overlapping discs as an instance map split along the line between their centres (each
-    pixel of the union goes to the nearer centre): the neck is too wide for the distance
-    transform."""
-    yy, xx = np.mgrid[: shape[0], : shape[1]]
-    row, left = shape[0] // 2, shape[1] // 2 - spacing // 2
-    near_left = (yy - row) ** 2 + (xx - left) ** 2
-    near_right = (yy - row) ** 2 + (xx - left - spacing) ** 2
-    union = np.minimum(near_left, near_right) <= radius**2
-    return np.where(union, np.where(near_left <= near_right, 1, 2), 0).astype(np.int32)
-
-
 def test_boundary_marks_where_instances_meet_not_their_outlines():
-    labels = _touching_discs()
+    labels = touching_discs()
     boundary = boundary_target(labels, 1)
     assert not boundary[labels == 0].any()
     contact = (labels[:, :-1] > 0) & (labels[:, 1:] > 0) & (labels[:, :-1] != labels[:, 1:])
@@ -54,7 +43,7 @@ def test_boundary_marks_where_instances_meet_not_their_outlines():
 
 
 def test_boundary_seeds_separate_touching_discs_the_distance_transform_merges():
-    labels = _touching_discs()
+    labels = touching_discs()
     union = (labels > 0).astype(np.float32)
     assert split_instances(union).max() == 1
     boundary = boundary_target(labels, 1).astype(np.float32)
@@ -69,8 +58,8 @@ def test_boundary_seeds_separate_touching_discs_the_distance_transform_merges():
         split_instances(union, boundary=np.zeros((4, 4), np.float32))
 
 
-def test_trained_instance_head_separates_touching_discs():
-    labels = _touching_discs()
+def test_trained_instance_head_separatestouching_discs():
+    labels = touching_discs()
     image = np.where(labels > 0, 0.6, -0.6).astype(np.float32)
     image[boundary_target(labels, 1)] = 0.0  # the contact shows as a darker line
     torch.manual_seed(0)
@@ -101,7 +90,7 @@ def test_boundary_aware_loss_adds_the_boundary_channel():
 
 
 def test_dataset_items_carry_the_boundary_of_the_kept_instances():
-    labels = _touching_discs()
+    labels = touching_discs()
     sample = Sample("a", np.zeros(labels.shape, np.float32), labels, None, 0, None, None)
     item = SegmentationDataset([sample], None, boundary_px=1)[0]
     assert np.array_equal(item["boundary"][0].numpy(), boundary_target(labels, 1))

@@ -15,9 +15,9 @@ job:
 A third target gives the network an **instance head**: ``boundary_target`` marks the pixels of each
 instance within ``width_px`` of *another* instance, the boundaries between touching particles (not
 their outlines against the background). A segmenter with a second output channel learns it beside
-the foreground; the instance split then seeds the watershed from the foreground minus those
-boundaries (`sagegan.infer.instances`). An isolated particle is one seed whatever its size or
-shape, and touching particles that the distance transform alone merges come apart.
+the foreground; the instance split then cuts the bands it marks out of the mask before the distance
+transform (`sagegan.infer.instances`), so touching particles that the distance transform alone
+merges come apart.
 
 All of them use only minimum/maximum filters over the label map: a few milliseconds per patch.
 """

@@ -160,11 +160,12 @@ def segment_images(
     ``model_path`` is a run folder (its ``which`` checkpoint), a checkpoint folder or a weights
     file. ``databar`` None uses the model's training setting ("auto" when unknown); "auto",
     "none" or a row count override it. ``pixel_size_nm`` overrides the files' calibration. Tiling
-    options go to `predict_tiled`, ``threshold``/``min_distance_px``/``min_size_px`` to
-    `split_instances` (None: the run's ``instances`` settings). ``backend``/``precision``/
-    ``onnx_path`` pick the inference backend (`sagegan.infer.loading.load_backend`: torch, eager
-    or onnx). An input that cannot be read or segmented is logged (one line naming the file) and
-    skipped; the summary lists it. Options errors raise ConfigError before any work.
+    options go to `predict_tiled`, ``threshold`` and ``min_distance_px``/``min_size_px``/
+    ``min_depth_px`` to `split_instances` (None: the run's ``instances`` settings).
+    ``backend``/``precision``/``onnx_path`` pick the inference backend
+    (`sagegan.infer.loading.load_backend`: torch, eager or onnx). An input that cannot be read or
+    segmented is logged (one line naming the file) and skipped; the summary lists it. Options
+    errors raise ConfigError before any work.
     """
     check_tiling_options(tile, overlap, batch_size, tta)
     check_backend_options(backend, precision)

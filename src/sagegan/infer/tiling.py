@@ -24,8 +24,7 @@ already lie in [0, 1] and are blended as they are.
 
 Memory is bounded by the tile size: besides the input only float32 H x W accumulators are held
 (blended logits, one per output channel, summed weights, blended attention when the network has
-gates); the network sees
-``batch_size`` windows at a time.
+gates); the network sees ``batch_size`` windows at a time.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from sagegan.infer.instances import (
     DEFAULT_MIN_DEPTH_PX,
     DEFAULT_MIN_DISTANCE_PX,
     DEFAULT_MIN_SIZE_PX,
+    check_split_options,
 )
 
 VAL_METRICS = ("dice", "f1@0.5")
@@ -44,7 +45,8 @@ class DataConfig:
     ``gap_px``/``contact_weight``: separation targets for touching particles
     (``sagegan.data.separation``; 0 and 1 = plain foreground masks).
     ``boundary_px``: > 0 gives the segmenter an instance head, a second output channel trained on
-    the instance boundaries of that width, which seeds the instance split (0 = foreground only).
+    the bands of that width where instances meet, which the instance split cuts out of the mask
+    (0 = foreground only).
     """
 
     patch_size: tuple[int, int] = (512, 768)
@@ -273,14 +275,10 @@ class TrainConfig:
             raise ConfigError(f"gan.mix_max must be in [0, 1], got {self.gan.mix_max}")
         check_separation(self.data.gap_px, self.data.contact_weight)
         check_boundary(self.data.boundary_px)
-        min_size = self.instances.min_size_px
-        if min_size < 0:
-            raise ConfigError(f"instances.min_size_px must be >= 0, got {min_size}")
-        _positive("instances.min_distance_px", self.instances.min_distance_px)
-        if not self.instances.min_depth_px >= 0:
-            raise ConfigError(
-                f"instances.min_depth_px must be >= 0, got {self.instances.min_depth_px}"
-            )
+        try:
+            check_split_options(0.5, **dataclasses.asdict(self.instances))
+        except ConfigError as err:
+            raise ConfigError(f"instances.{err}") from None
         out_channels = self.model.segmenter_kwargs.get("out_channels", 1)
         if out_channels != 1:
             raise ConfigError(

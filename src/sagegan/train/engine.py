@@ -307,11 +307,7 @@ def run_stage(
 
 
 def _validate_epoch(
-    stage: Stage,
-    ctx: RunContext,
-    settings: StageSettings,
-    tracker: Tracker,
-    epoch: int,
+    stage: Stage, ctx: RunContext, settings: StageSettings, tracker: Tracker, epoch: int
 ) -> tuple[dict[str, float], bool]:
     """Validate, update the tracker and step the plateau schedulers; (metrics, improved)."""
     metrics = _validate(stage, ctx)

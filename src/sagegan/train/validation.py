@@ -3,9 +3,9 @@
 Each image is segmented at native size (the networks pad internally to their size multiple and crop
 back); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5, computed by
 ``sagegan.metrics``. Instances are counted as ``sagegan evaluate`` counts them: the truth's labels
-as annotated, the prediction split by `split_instances` with the run's ``instances`` options (seeded
-by the boundary channel when the segmenter has an instance head), so touching
-particles are separate objects in validation as on the test split. The images run through an
+as annotated, the prediction split by `split_instances` with the run's ``instances`` options (the
+boundary channel's bands cut out when the segmenter has an instance head), so touching particles
+are separate objects in validation as on the test split. The images run through an
 eval-mode channels_last copy of the segmenter: on the CPU that is faster than NCHW (see
 docs/benchmarks.md, equal within 1e-6 in probability), and the training module keeps its layout.
 """
@@ -13,6 +13,7 @@ docs/benchmarks.md, equal within 1e-6 in probability), and the training module k
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,11 +60,7 @@ def validate(
         truth = np.asarray(sample.labels)
         dice.append(pixel_scores(probability > 0.5, truth > 0)["dice"])
         labels = split_instances(
-            probability,
-            min_distance_px=instances.min_distance_px,
-            min_size_px=instances.min_size_px,
-            min_depth_px=instances.min_depth_px,
-            boundary=boundary[0] if boundary else None,
+            probability, boundary=boundary[0] if boundary else None, **dataclasses.asdict(instances)
         )
         f1.append(match_instances(truth, labels, thresh=0.5).f1)
     return {"dice": float(np.mean(dice)), "f1@0.5": float(np.mean(f1))}
