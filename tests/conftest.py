@@ -1,4 +1,5 @@
-"""Shared fixtures: the real datasets in ../shared/data (skipped with a reason when absent)."""
+"""Shared fixtures: the real datasets in ../shared/data (skipped with a reason when absent), one
+tiny trained run, and small helpers (touching discs, a fixed-logits segmenter)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
+
+from sagegan.models.output import SegmentationOutput
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SAGEGAN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -75,3 +80,15 @@ def touching_discs(radius=12, spacing=8, shape=(48, 64)):
     near_right = (yy - row) ** 2 + (xx - left - spacing) ** 2
     union = np.minimum(near_left, near_right) <= radius**2
     return np.where(union, np.where(near_left <= near_right, 1, 2), 0).astype(np.int32)
+
+
+class FixedLogits(nn.Module):
+    """A 'segmenter' whose logits are a fixed map, whatever the input."""
+
+    def __init__(self, logits: np.ndarray | torch.Tensor) -> None:
+        super().__init__()
+        logits = torch.as_tensor(logits)
+        self.register_buffer("logits", logits[None, None])
+
+    def forward(self, image: torch.Tensor) -> SegmentationOutput:
+        return SegmentationOutput(self.logits.expand(image.shape[0], -1, -1, -1), [])

@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from skimage.segmentation import find_boundaries
 
 from sagegan.analysis import analyze_images
+from sagegan.analysis.figures import EDGE_COLOUR, MEASURED_COLOUR, overlay_rgb
+from sagegan.analysis.image import remove_small_labels
 from sagegan.cli import main
 from sagegan.data.io import write_labels
 from sagegan.errors import ConfigError, DataError
@@ -149,6 +152,46 @@ def test_min_area_removes_specks_and_counts_them(tmp_path: Path) -> None:
     assert cleaned.images[0].particles.columns["label"].tolist() == [1]
     with pytest.raises(ConfigError, match=">= 0"):
         analyze_images([tmp_path / "images"], tmp_path / "x", min_area_px=-1, **kwargs)
+
+
+def _sparse_labels() -> np.ndarray:
+    """Label ids 2, 5, 9 and 12, not consecutive: 2 and 9 are specks, 5 is an interior particle,
+    12 touches the border."""
+    labels = np.zeros((64, 64), dtype=np.uint16)
+    labels[5:7, 5:7], labels[20:32, 20:32], labels[50, 50], labels[40:60, 0:10] = 2, 5, 9, 12
+    return labels
+
+
+def test_overlay_with_min_area_and_sparse_label_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: the overlay indexed a per-particle array by label id (IndexError when ids
+    exceed the number of particles, as after --min-area or with gaps in a label map)."""
+    (tmp_path / "images").mkdir()
+    Image.fromarray(np.full((64, 64), 80, dtype=np.uint8)).save(tmp_path / "images" / "a.png")
+    write_labels(tmp_path / "labels" / "a.tif", _sparse_labels())
+    out = tmp_path / "out"
+    args = ["analyze", str(tmp_path / "images"), "--labels", str(tmp_path / "labels")]
+    assert main([*args, "--out", str(out), "--min-area", "10", "--no-report"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert (out / "figures" / "a_overlay.png").is_file()
+    assert main([*args, "--out", str(tmp_path / "all"), "--no-report"]) == 0  # gaps alone
+
+
+def test_overlay_outlines_exactly_the_kept_particles() -> None:
+    labels = _sparse_labels().astype(np.int32)
+    kept, _ = remove_small_labels(labels, 10)
+    rgb = overlay_rgb(np.zeros(labels.shape), kept, np.array([5, 12]), np.array([True, False]))
+    cyan = np.all(rgb == MEASURED_COLOUR, axis=-1)
+    orange = np.all(rgb == EDGE_COLOUR, axis=-1)
+    boundaries = find_boundaries(labels, mode="inner")
+    np.testing.assert_array_equal(cyan, boundaries & (labels == 5))
+    np.testing.assert_array_equal(orange, boundaries & (labels == 12))
+    # a label missing from the table (not a particle) is not outlined at all
+    only_five = overlay_rgb(np.zeros(labels.shape), kept, np.array([5]), np.array([True]))
+    assert not np.any(np.all(only_five == EDGE_COLOUR, axis=-1))
+    with pytest.raises(ValueError, match="one measured flag per particle"):
+        overlay_rgb(np.zeros(labels.shape), kept, np.array([5, 12]), np.array([True]))
 
 
 def test_analyze_verb_with_labels_writes_tables_and_report(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from sagegan import __version__
 from sagegan.cli import main
@@ -250,3 +251,49 @@ def test_budget_durations_are_read_in_minutes() -> None:
     from sagegan.cli import _minutes
 
     assert [_minutes(t) for t in ("45m", "1.5h", "600s", "30")] == [45.0, 90.0, 10.0, 30.0]
+
+
+@pytest.mark.parametrize("verb", ["segment", "evaluate", "analyze", "generate"])
+def test_device_defaults_to_auto(verb: str) -> None:
+    from sagegan.cli import build_parser
+
+    required = {
+        "segment": ["segment", "x.tif", "--model", "run"],
+        "evaluate": ["evaluate", "data", "--model", "run"],
+        "analyze": ["analyze", "x.tif", "--model", "run"],
+        "generate": ["generate", "--model", "run"],
+    }[verb]
+    args = build_parser().parse_args([*required, "--out", "out"])
+    assert args.device == "auto"
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda"])
+def test_segment_with_an_unusable_device_is_one_line_error(
+    tiny_run: tuple[Path, Path], tmp_path: Path, device: str
+) -> None:
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("checks the error of a machine without CUDA; this one has CUDA")
+    data, run = tiny_run
+    image = sorted((data / "images").glob("*.tif"))[0]
+    command = [sys.executable, "-m", "sagegan", "segment", str(image), "--model", str(run)]
+    command += ["--out", str(tmp_path / "out"), "--device", device]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"sagegan segment: error: --device {device}: ")
+    if device == "tpu":
+        assert lines[0].endswith("unknown device (choose auto, cpu, cuda or cuda:N)")
+    else:
+        assert lines[0].endswith("use --device cpu or auto")
+    assert not (tmp_path / "out").exists(), "options are checked before any work"
+
+
+def test_segment_with_device_auto(tiny_run: tuple[Path, Path], tmp_path: Path) -> None:
+    data, run = tiny_run
+    image = sorted((data / "images").glob("*.tif"))[0]
+    out = tmp_path / "out"
+    command = ["segment", str(image), "--model", str(run), "--out", str(out)]
+    assert main([*command, "--device", "auto"]) == 0
+    assert (out / f"{image.stem}_labels.tif").is_file()

@@ -216,7 +216,8 @@ def _bad_run(folder: Path) -> Path:
     folder.mkdir()
     (folder / "config.yaml").write_text("seed: 0\n")
     good = {"stage": "pretrain", "epoch": 0, "losses": {"seg": 1.0}, "val": {"dice": 0.5}}
-    (folder / "log.jsonl").write_text(json.dumps(good) + "\n{truncated\n")
+    # a broken line between records (a torn last line alone is dropped with a warning)
+    (folder / "log.jsonl").write_text(f"{json.dumps(good)}\n{{truncated\n{json.dumps(good)}\n")
     return folder
 
 

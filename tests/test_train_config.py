@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sagegan.errors import ConfigError
+from sagegan.errors import ConfigError, DataError
 from sagegan.train.config import (
     PRESETS,
     TrainConfig,
     config_from_cli,
     load_yaml,
     nest_dotted,
+    parse_yaml,
     save_config,
 )
 
@@ -75,9 +76,19 @@ def test_unknown_preset_and_bad_yaml(tmp_path):
         config_from_cli("huge")
     path = tmp_path / "bad.yaml"
     path.write_text("gan: [1, 2\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml"):
+    with pytest.raises(DataError, match=r"bad\.yaml"):
         load_yaml(path)
 
 
 def test_nest_dotted():
     assert nest_dotted({"a.b.c": 1, "a.d": 2, "e": 3}) == {"a": {"b": {"c": 1}, "d": 2}, "e": 3}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("1e-3", 0.001), ("2E+2", 200.0), ("1.0e-3", 0.001), ("3", 3)]
+)
+def test_exponent_floats_are_numbers_in_files_and_overrides(tmp_path, text, value):
+    (tmp_path / "c.yaml").write_text(f"pretrain:\n  lr: {text}\n")
+    from_file = config_from_cli("tiny", tmp_path / "c.yaml", {})
+    from_set = config_from_cli("tiny", None, {"pretrain.lr": parse_yaml(text)})
+    assert from_file.pretrain.lr == from_set.pretrain.lr == value

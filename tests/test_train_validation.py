@@ -6,37 +6,15 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from torch import nn
 
+from conftest import FixedLogits, touching_discs
 from sagegan.models.attention_unet import AttentionUNet
-from sagegan.models.output import SegmentationOutput
 from sagegan.train.runtime import Runtime
 from sagegan.train.validation import validate
 
 
-class FixedLogits(nn.Module):
-    """A 'segmenter' whose logits are a fixed map, whatever the input."""
-
-    def __init__(self, logits: np.ndarray | torch.Tensor) -> None:
-        super().__init__()
-        logits = torch.as_tensor(logits)
-        self.register_buffer("logits", logits[None, None])
-
-    def forward(self, image: torch.Tensor) -> SegmentationOutput:
-        return SegmentationOutput(self.logits.expand(image.shape[0], -1, -1, -1), [])
-
-
-def touching_discs(shape: tuple[int, int] = (48, 64)) -> np.ndarray:
-    """Two discs of radius 10 whose edges touch: labels 1 and 2."""
-    rows, cols = np.indices(shape)
-    labels = np.zeros(shape, dtype=np.int32)
-    labels[(rows - 24) ** 2 + (cols - 20) ** 2 <= 100] = 1
-    labels[((rows - 24) ** 2 + (cols - 40) ** 2 <= 100) & (labels == 0)] = 2
-    return labels
-
-
 def test_touching_particles_are_two_objects_in_validation():
-    truth = touching_discs()
+    truth = touching_discs(radius=10, spacing=20)
     assert np.unique(truth).tolist() == [0, 1, 2]
     logits = np.where(truth > 0, 8.0, -8.0).astype(np.float32)  # a perfect prediction
     sample = SimpleNamespace(image=np.zeros(truth.shape, np.float32), labels=truth)
@@ -52,7 +30,7 @@ def test_touching_particles_are_two_objects_in_validation():
 def test_validation_leaves_the_training_module_as_it_was_and_matches_eager_nchw():
     torch.manual_seed(0)
     model = AttentionUNet(base_width=4, depth=2).train()
-    truth = touching_discs()
+    truth = touching_discs(radius=10, spacing=20)
     image = np.random.default_rng(0).uniform(-1, 1, truth.shape).astype(np.float32)
     sample = SimpleNamespace(image=image, labels=truth)
     runtime = Runtime(device=torch.device("cpu"), amp_dtype=None)

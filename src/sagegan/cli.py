@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sagegan import __version__
-from sagegan.errors import ConfigError, SageganError
+from sagegan.errors import ConfigError, DataError, SageganError
 
+DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N"
 DESCRIPTION = """\
 sagegan: segment and measure nanoparticles in SEM/TEM images from a few labelled examples.
 
@@ -104,7 +105,7 @@ def _add_prediction_options(parser: argparse.ArgumentParser) -> None:
         help="how far a distance peak must rise above its saddle to seed its own particle "
         "(default: the run's instances.min_depth_px)",
     )
-    group.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    group.add_argument("--device", default="auto", help=DEVICE_HELP)
     group.add_argument(
         "--backend",
         choices=["torch", "eager", "onnx"],
@@ -185,6 +186,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from sagegan.data.check import check_dataset
 
+    if args.json and Path(args.json).is_dir():
+        raise DataError(args.json, "is a folder: --json needs a file name")
     report = check_dataset(
         args.data,
         strict=args.strict,
@@ -193,7 +196,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     print(report.to_text())
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2))
+        try:
+            Path(args.json).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        except OSError as err:
+            raise DataError(args.json, f"cannot write the JSON report ({err})") from None
     return 0 if report.ok else 1
 
 
@@ -207,9 +213,11 @@ def cmd_split(args: argparse.Namespace) -> int:
         save_split,
     )
 
-    stems = [pair.stem for pair in find_pairs(args.data, strict=args.strict)]
-    if args.group and args.kfold:
+    if args.kfold is not None and args.kfold < 2:
+        raise ConfigError(f"--kfold must be >= 2 (the number of folds), got {args.kfold}")
+    if args.group and args.kfold is not None:
         raise ConfigError("--group and --kfold cannot be combined")
+    stems = [pair.stem for pair in find_pairs(args.data, strict=args.strict)]
     if args.group:
         groups = groups_from_pattern(stems, args.group)
         split = make_grouped_split(stems, groups, args.seed, args.val, args.test)
@@ -217,7 +225,7 @@ def cmd_split(args: argparse.Namespace) -> int:
         print(f"{_split_summary(split)}, stratified by {len(set(groups.values()))} groups")
         print(f"-> {args.out}")
         return 0
-    if args.kfold:
+    if args.kfold is not None:
         out = Path(args.out)
         for fold, split in enumerate(
             kfold_splits(stems, k=args.kfold, seed=args.seed, test_fraction=args.test)
@@ -247,12 +255,19 @@ def _overrides(pairs: Sequence[str]) -> dict[str, object]:
     """Parse --set KEY=VALUE options; values are read as YAML (numbers, lists, true/false)."""
     import yaml
 
+    from sagegan.train.config import parse_yaml, yaml_problem
+
     overrides: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects KEY=VALUE (e.g. gan.epochs=3), got {pair!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+        try:
+            overrides[key.strip()] = parse_yaml(value)
+        except yaml.YAMLError as err:
+            raise ConfigError(
+                f"--set {pair!r}: the value is not valid YAML ({yaml_problem(err)})"
+            ) from None
     return overrides
 
 
@@ -270,8 +285,11 @@ def _minutes(text: str) -> float:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from sagegan.infer.device import resolve_device
     from sagegan.train import config_from_cli, train
 
+    if args.device is not None:
+        resolve_device(args.device)  # an unusable --device is an error before any work
     overrides = _overrides(args.set)
     overrides["data.databar"] = _databar_mode(args)
     if args.pixel_size is not None:
@@ -289,6 +307,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = None
     if not args.resume or args.config or args.set:
         config = config_from_cli(args.preset, args.config, overrides)
+        config.check_trains(args.stage)
     result = train(
         args.data, args.out, config, stage=args.stage, resume=args.resume, split_path=args.split
     )
@@ -544,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="split file from `sagegan split` (default: made once in the run folder)",
     )
     train.add_argument("--seed", type=int, help="random seed (default from the preset: 0)")
-    train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto")
+    train.add_argument("--device", help=DEVICE_HELP)
     _add_calibration_options(train)
 
     segment = verb(
@@ -729,7 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
     )
-    generate.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    generate.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     synth = verb("synth", cmd_synth, "simulate SEM images of nanoparticles with exact masks")
     synth.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")

@@ -34,20 +34,43 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return np.clip((image - low) / max(float(high - low), 1e-6), 0.0, 1.0)
 
 
-def particle_overlay(
-    image: np.ndarray, labels: np.ndarray, measured: np.ndarray, path: Path, title: str
-) -> Path:
-    """Outlines of the particles on the image: measured ones cyan, edge-excluded ones orange.
+def overlay_rgb(
+    image: np.ndarray, labels: np.ndarray, particle_labels: np.ndarray, measured: np.ndarray
+) -> np.ndarray:
+    """The grey image as RGB with the outline of each particle: cyan where measured, else orange.
 
-    ``measured`` (bool per label 1..N) marks the particles used for size statistics."""
+    ``particle_labels`` are the label ids of the particles (any ids, e.g. with gaps left by
+    removed specks) and ``measured`` one flag per particle; other labels are not outlined."""
+    particle_labels = np.asarray(particle_labels, dtype=np.int64)
+    measured = np.asarray(measured, dtype=bool)
+    if particle_labels.shape != measured.shape:
+        raise ValueError(
+            f"one measured flag per particle: {measured.shape} flags for "
+            f"{particle_labels.shape} particles"
+        )
+    # status per label id: 0 not a particle, 1 measured, 2 excluded from size statistics
+    size = int(max(labels.max(initial=0), particle_labels.max(initial=0))) + 1
+    status = np.zeros(size, dtype=np.uint8)
+    status[particle_labels] = np.where(measured, 1, 2)
+    outline = status[labels] * find_boundaries(labels, mode="inner")
+    rgb = np.repeat(_gray(image)[..., None], 3, axis=2)
+    rgb[outline == 1] = MEASURED_COLOUR
+    rgb[outline == 2] = EDGE_COLOUR
+    return rgb
+
+
+def particle_overlay(
+    image: np.ndarray,
+    labels: np.ndarray,
+    particle_labels: np.ndarray,
+    measured: np.ndarray,
+    path: Path,
+    title: str,
+) -> Path:
+    """`overlay_rgb` as a figure with ``title``, downsampled to at most `MAX_OVERLAY_SIDE`."""
     step = max(1, int(np.ceil(max(labels.shape) / MAX_OVERLAY_SIDE)))
-    gray, labels = _gray(image)[::step, ::step], labels[::step, ::step]
-    rgb = np.repeat(gray[..., None], 3, axis=2)
-    boundaries = find_boundaries(labels, mode="inner")
-    is_measured = np.concatenate([[False], np.asarray(measured, dtype=bool)])
-    on_measured = boundaries & is_measured[labels]
-    rgb[on_measured] = MEASURED_COLOUR
-    rgb[boundaries & ~on_measured] = EDGE_COLOUR
+    labels = labels[::step, ::step]
+    rgb = overlay_rgb(image[::step, ::step], labels, particle_labels, measured)
     height, width = labels.shape
     figure = plt.figure(figsize=(8.0, 8.0 * height / width))
     axis = figure.add_axes((0, 0, 1, 1))

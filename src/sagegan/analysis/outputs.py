@@ -109,6 +109,7 @@ def write_figures(
         overlay = particle_overlay(
             analysis.image,
             analysis.labels,
+            analysis.particles.columns["label"],
             analysis.measured,
             folder / f"{stem}_overlay.png",
             f"{stem}: {analysis.scalars['count']} particles",

@@ -51,6 +51,7 @@ from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate import evaluate_run
 from sagegan.evaluate.outputs import METRICS_FILE
 from sagegan.infer.classical import classical_instances
+from sagegan.infer.device import resolve_device
 from sagegan.models.checkpoint import write_json_atomic
 from sagegan.train import TrainConfig, config_from_cli, train
 
@@ -106,9 +107,7 @@ def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
 
 
 def _eval_device(config: TrainConfig) -> str:
-    if config.runtime.device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return config.runtime.device
+    return str(resolve_device(config.runtime.device, "runtime.device"))
 
 
 def _trained(run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting) -> None:

@@ -8,6 +8,7 @@ or tune anything with it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -176,12 +177,22 @@ def kfold_splits(
 
 
 def save_split(split: Split, path: str | Path) -> None:
-    """Write the split as JSON (atomically: a temporary file renamed into place)."""
+    """Write the split as JSON (atomically: a temporary file renamed into place, removed again on
+    failure); DataError naming ``path`` when it cannot be written, e.g. when it is a folder."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise DataError(path, "is a folder: give a split file name, e.g. split.json")
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(split.to_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(split.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(err, OSError):
+            raise DataError(path, f"cannot write the split file ({err})") from None
+        raise
 
 
 def _string_list(path: Path, data: dict, key: str) -> list[str]:

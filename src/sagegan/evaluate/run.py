@@ -34,7 +34,7 @@ from sagegan.infer.instances import (
     run_split_options,
     split_instances,
 )
-from sagegan.infer.loading import load_backend
+from sagegan.infer.loading import backend_device, load_backend
 from sagegan.infer.tiling import TtaMode, check_tiling_options, predict_tiled
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
@@ -178,7 +178,7 @@ def evaluate_run(
     min_distance_px: int | None = None,
     min_size_px: int | None = None,
     min_depth_px: float | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     batch_size: int = 1,
     predictor: Predictor | None = None,
     backend: str = "torch",
@@ -198,10 +198,13 @@ def evaluate_run(
     (or a binary mask) of its image; the model then only supplies the split and databar setting,
     and may be None when ``split_file`` is given (or ``split`` is "all"): a method without a
     model, such as the classical baseline.
-    ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`).
+    ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`);
+    ``device``: auto (cuda when available), cpu, cuda or cuda:N.
     """
     _check_options(protocol, tile, overlap, tta, threshold, batch_size, pixel_size_nm)
     check_backend_options(backend, precision)
+    if predictor is None:
+        backend_device(backend, device)  # an unusable device is an error before any work
     if model is None and (predictor is None or (split_file is None and split != "all")):
         raise ConfigError("evaluating without a model needs a predictor and a split file")
     weights, info = (None, {}) if model is None else _weights_and_info(model, which)

@@ -40,6 +40,7 @@ from sagegan.generate.sources import (
     simulator_config_for,
     simulator_masks,
 )
+from sagegan.infer.device import resolve_device
 from sagegan.models.checkpoint import load_model, resolve_checkpoint
 from sagegan.train.config import load_yaml
 from sagegan.train.run_log import save_grid
@@ -65,7 +66,7 @@ class GenerateResult:
 
 
 def load_generator(
-    model: str | Path, which: str = "best", device: str = "cpu"
+    model: str | Path, which: str = "best", device: str | torch.device = "auto"
 ) -> tuple[nn.Module, Path]:
     """The generator of a run folder (its ``which`` checkpoint), checkpoint folder or weights file.
 
@@ -82,7 +83,7 @@ def load_generator(
             f"{location}: checkpoint has no generator (pretraining only?); "
             "train the GAN stage first (sagegan train --stage gan)"
         )
-    generator, info = load_model(file, map_location=device)
+    generator, info = load_model(file, map_location=resolve_device(device))
     if not hasattr(generator, "sample_z"):
         raise ConfigError(f"{file}: holds a {info['model']}, not a mask-to-image generator")
     return generator, file
@@ -98,7 +99,7 @@ def generate_pairs(
     seed: int = 0,
     size: tuple[int, int] | None = None,
     which: str = "best",
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = True,
     real_dir: str | Path | None = None,
 ) -> GenerateResult:
@@ -109,10 +110,12 @@ def generate_pairs(
     size and coverage when given); new masks are ``size`` (H, W), default the run's training patch
     size. Each mask gets ``styles_per_mask`` styles. ``real_dir``: real images (a folder) to
     compute ``sagegan.generate.realism`` statistics against, written to ``realism.json``.
+    ``device``: auto (cuda when available), cpu, cuda or cuda:N.
     """
     out = Path(out)
     _check_options(out, masks_dir, n_synth, rearranged, styles_per_mask)
-    generator, checkpoint = load_generator(model, which, device)
+    run_on = resolve_device(device)
+    generator, checkpoint = load_generator(model, which, run_on)
     real = [] if masks_dir is None else read_mask_folder(masks_dir)
     masks = list(real)
     if rearranged or n_synth:
@@ -123,14 +126,14 @@ def generate_pairs(
             masks += simulator_masks(n_synth, simulator_config_for(real, new_size), seed)
     _check_unique_names(masks, masks_dir)
     torch_seed = int(np.random.SeedSequence([seed, NOISE_SEED_KEY]).generate_state(1)[0])
-    rng = torch.Generator(device=device).manual_seed(torch_seed)
-    z = generator.sample_z(styles_per_mask, device=device, generator=rng)
+    rng = torch.Generator(device=run_on).manual_seed(torch_seed)
+    z = generator.sample_z(styles_per_mask, device=run_on, generator=rng)
     gen_stats = ImageStatistics()
     pairs: list[tuple[Path, Path]] = []
     entries: list[dict[str, Any]] = []
     grid: dict[str, list[np.ndarray]] = {"mask": []}
     for mask in tqdm(masks, desc="generating", unit="mask", disable=not progress):
-        images = _render(generator, mask.labels > 0, z, rng, device)
+        images = _render(generator, mask.labels > 0, z, rng, run_on)
         for style, image in enumerate(images):
             name = f"{mask.name}_s{style}"
             pair = (out / "images" / f"{name}.png", out / "masks" / f"{name}.png")
@@ -200,7 +203,11 @@ def _new_mask_size(
 
 @torch.no_grad()
 def _render(
-    generator: nn.Module, mask: np.ndarray, z: torch.Tensor, rng: torch.Generator, device: str
+    generator: nn.Module,
+    mask: np.ndarray,
+    z: torch.Tensor,
+    rng: torch.Generator,
+    device: torch.device,
 ) -> list[np.ndarray]:
     """One [-1, 1] image per latent in ``z`` for ``mask``, each with fresh per-pixel noise."""
     styles = z.shape[0]

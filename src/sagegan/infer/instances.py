@@ -47,6 +47,7 @@ BOUNDARY_THRESHOLD = 0.5
 DEFAULT_MIN_SIZE_PX = 10
 DEFAULT_MIN_DISTANCE_PX = 3
 DEFAULT_MIN_DEPTH_PX = 1.0
+TUNED_SPLIT_KEY = "instances_tuned"  # a checkpoint's split chosen on validation images
 
 
 def check_split_options(
@@ -265,9 +266,11 @@ def run_split_options(
     min_distance_px: int | None = None,
     min_depth_px: float | None = None,
 ) -> dict[str, float]:
-    """The `split_instances` options a run validated with (its config's ``instances``; the
-    defaults where its training info does not say), each overridden when given here."""
+    """The `split_instances` options of a checkpoint: those chosen on its validation images
+    (``sagegan.train.split_tuning``), else its run config's ``instances`` (defaults where its
+    training info does not say); each overridden when given here."""
     run = info.get("config", {}).get("instances", {})
+    run = {**run, **info.get(TUNED_SPLIT_KEY, {}).get("chosen", {})}
     options = {
         "min_distance_px": int(run.get("min_distance_px", DEFAULT_MIN_DISTANCE_PX)),
         "min_size_px": int(run.get("min_size_px", DEFAULT_MIN_SIZE_PX)),

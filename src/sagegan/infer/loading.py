@@ -16,8 +16,20 @@ from sagegan.infer.backends import (
     check_backend_options,
     require_onnx,
 )
+from sagegan.infer.device import resolve_device
 from sagegan.infer.export import current_onnx_export, file_sha256
 from sagegan.models.checkpoint import load_model
+
+
+def backend_device(backend: str, device: str | torch.device) -> torch.device:
+    """The device ``backend`` runs on for the ``--device`` value ``device`` (`resolve_device`;
+    "auto" is cpu for onnx, which runs on the CPU only); ConfigError when unusable."""
+    if backend == "onnx":
+        if str(device) == "auto":
+            return torch.device("cpu")
+        if resolve_device(device).type != "cpu":
+            raise ConfigError("the onnx backend runs on the CPU; use the torch backend on cuda")
+    return resolve_device(device)
 
 
 def load_backend(
@@ -25,22 +37,22 @@ def load_backend(
     which: str = "best",
     backend: str = "torch",
     precision: str = "fp32",
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     onnx_path: str | Path | None = None,
 ) -> tuple[InferenceBackend, dict[str, Any]]:
     """The segmenter of a run folder (its ``which`` checkpoint), checkpoint folder or weights
     file on ``backend``, and its info (weights metadata, ``path``; ``onnx`` for that backend).
 
     The ``onnx`` backend uses ``onnx_path`` or the run's default export, exported first when
-    missing or stale; an ONNX file made from other weights is refused (DataError).
+    missing or stale; an ONNX file made from other weights is refused (DataError). ``device``
+    is read by `resolve_device` ("auto": cuda when available; onnx: cpu).
     """
     check_backend_options(backend, precision)
+    device = backend_device(backend, device)
     if onnx_path is not None and backend != "onnx":
         raise ConfigError(f"an ONNX file is only used by the onnx backend, not {backend!r}")
     if backend == "onnx":
         require_onnx()
-        if torch.device(device).type != "cpu":
-            raise ConfigError("the onnx backend runs on the CPU; use the torch backend on cuda")
     model, info = load_model(model_path, which=which, map_location=device)
     if backend == "eager":
         return EagerBackend(model, device), info

@@ -42,7 +42,7 @@ from sagegan.infer.instances import (
     run_split_options,
     split_instances,
 )
-from sagegan.infer.loading import load_backend
+from sagegan.infer.loading import backend_device, load_backend
 from sagegan.infer.tiling import Prediction, TtaMode, check_tiling_options, predict_tiled
 from sagegan.models.checkpoint import read_training_info, training_databar, write_json_atomic
 
@@ -144,7 +144,7 @@ def segment_images(
     threshold: float = 0.5,
     databar: DatabarMode | None = None,
     pixel_size_nm: float | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = True,
     which: str = "best",
     batch_size: int = 1,
@@ -163,12 +163,14 @@ def segment_images(
     options go to `predict_tiled`, ``threshold`` and ``min_distance_px``/``min_size_px``/
     ``min_depth_px`` to `split_instances` (None: the run's ``instances`` settings).
     ``backend``/``precision``/``onnx_path`` pick the inference backend
-    (`sagegan.infer.loading.load_backend`: torch, eager or onnx). An input that cannot be read or
-    segmented is logged (one line naming the file) and skipped; the summary lists it. Options
-    errors raise ConfigError before any work.
+    (`sagegan.infer.loading.load_backend`: torch, eager or onnx); ``device``: auto (cuda when
+    available), cpu, cuda or cuda:N. An input that cannot be read or segmented is logged (one
+    line naming the file) and skipped; the summary lists it. Options errors raise ConfigError
+    before any work.
     """
     check_tiling_options(tile, overlap, batch_size, tta)
     check_backend_options(backend, precision)
+    run_on = backend_device(backend, device)
     if not 0.0 <= threshold < 1.0:
         raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
     if pixel_size_nm is not None and not pixel_size_nm > 0:
@@ -176,7 +178,7 @@ def segment_images(
     out = Path(out)
     failures: list[SegmentFailure] = []
     images = _expand_inputs(inputs, failures)
-    runner, info = load_backend(model_path, which, backend, precision, device, onnx_path)
+    runner, info = load_backend(model_path, which, backend, precision, run_on, onnx_path)
     weights = Path(info["path"])
     training_info = read_training_info(weights)
     if databar is None:

@@ -127,13 +127,34 @@ def resolve_checkpoint(run_dir_or_file: str | Path, which: str = "best") -> Path
     pointer = path / f"{which}.json"
     if not pointer.is_file():
         raise DataError(path, f"no {which!r} checkpoint here (missing {pointer.name})")
-    try:
-        target = path / json.loads(pointer.read_text())["checkpoint"]
-    except (ValueError, KeyError) as err:
-        raise DataError(pointer, f"unreadable checkpoint pointer ({err})") from None
+    target = path / read_pointer(pointer)["checkpoint"]
     if not target.is_dir():
         raise DataError(pointer, f"names a missing checkpoint folder {target}")
     return target
+
+
+def read_pointer(pointer: str | Path) -> dict[str, Any]:
+    """The JSON object of a ``RUN/<which>.json`` pointer file.
+
+    DataError naming the file unless it is a JSON object whose "checkpoint" is a relative path to a
+    folder inside the run folder (a pointer never names anything outside its run).
+    """
+    pointer = Path(pointer)
+    try:
+        values = json.loads(pointer.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataError(pointer, f"unreadable checkpoint pointer ({err})") from None
+    if not isinstance(values, dict) or not isinstance(values.get("checkpoint"), str):
+        raise DataError(
+            pointer, 'not a checkpoint pointer (expected a JSON object with a "checkpoint" path)'
+        )
+    run_dir = os.path.abspath(pointer.parent)
+    target = os.path.abspath(os.path.join(run_dir, values["checkpoint"]))
+    if os.path.commonpath([run_dir, target]) != run_dir or target == run_dir:
+        raise DataError(
+            pointer, f"names a checkpoint outside the run folder ({values['checkpoint']!r})"
+        )
+    return values
 
 
 def load_model(
@@ -168,9 +189,12 @@ def read_training_info(weights_path: str | Path) -> dict[str, Any]:
     if not info_path.is_file():
         return {}
     try:
-        return dict(json.loads(info_path.read_text()))
+        info = json.loads(info_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise DataError(info_path, f"unreadable checkpoint info ({err})") from None
+    if not isinstance(info, dict):
+        raise DataError(info_path, f"expected a JSON object, got {type(info).__name__}")
+    return info
 
 
 def training_databar(info: dict[str, Any]) -> str | int:

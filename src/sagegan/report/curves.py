@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sagegan.errors import DataError
-from sagegan.report.reading import read_jsonl
+from sagegan.train.run_log import read_log
 
 STAGES = ("pretrain", "gan")
 STAGE_TITLES = {"pretrain": "pretraining losses", "gan": "GAN-stage losses"}
@@ -23,8 +23,9 @@ LOG_SCALE_SPREAD = 20.0  # losses spanning more than this factor get a log axis
 
 def read_training_log(path: Path) -> list[dict[str, Any]]:
     """The epoch records of ``log.jsonl``, checked for what the curves read: a known stage, an
-    integer epoch and numbers (or null) in ``losses`` and ``val``."""
-    records = read_jsonl(path)
+    integer epoch and numbers (or null) in ``losses`` and ``val`` (a torn last line, from a run
+    killed while writing it, is dropped with a warning)."""
+    records = read_log(path)
     for number, record in enumerate(records, start=1):
         where = f"record {number}"
         if record.get("stage") not in STAGES:

@@ -29,22 +29,6 @@ def read_json(path: Path) -> dict[str, Any]:
     return value
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of ``path``, one a line (blank lines skipped)."""
-    records = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as err:
-            raise DataError(path, f"line {number} is not valid JSON ({err})") from None
-        if not isinstance(record, dict):
-            raise DataError(path, f"line {number} is not a JSON object")
-        records.append(record)
-    return records
-
-
 def require_keys(
     path: Path, record: dict[str, Any], keys: dict[str, type | tuple[type, ...]]
 ) -> None:

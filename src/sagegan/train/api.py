@@ -3,6 +3,8 @@
 RUN/ holds ``config.yaml`` (resolved config), ``split.json`` (unless a split file is given),
 ``log.jsonl``, ``grids/``, ``attention/``, ``checkpoints/`` and the pointers ``last.json``,
 ``best.json``, ``best-pretrain.json``, ``best-gan.json`` (see ``sagegan.models.checkpoint``).
+After training, each best checkpoint's instance split is chosen on the validation images and
+recorded in its ``info.json`` (``sagegan.train.split_tuning``; ``instances.tune``).
 
 Only the training and validation images of the split are ever read: the trainer receives those
 samples only, and a :class:`~sagegan.train.guards.SplitGuard` records every stem read and refuses
@@ -41,6 +43,7 @@ from sagegan.train.runtime import (
     setup_runtime,
     shutdown,
 )
+from sagegan.train.split_tuning import tune_run
 
 LOGGER = logging.getLogger("sagegan")
 STAGES = ("all", "pretrain", "gan")
@@ -175,6 +178,8 @@ def _train(
         segmenter_state = None if resumed is not None else _pretrained_segmenter(run_dir, stage)
         gan = GanStage(config, runtime, ctx.nonfinite, sources, segmenter_state)
         outcomes["gan"] = run_stage(gan, gan_settings(config), ctx, resumed)
+    if runtime.is_main and outcomes and config.instances.tune:
+        tune_run(run_dir, val_samples, runtime, config.instances)
     runtime.barrier()
     return RunResult(
         run_dir=run_dir,

@@ -11,7 +11,6 @@ epoch, metrics, split file). The folder is complete before the pointer files ``l
 from __future__ import annotations
 
 import io
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from sagegan.models.checkpoint import (
     CHECKPOINTS_DIR,
     POINTERS,
     TRAINING_INFO_FILE,
+    read_pointer,
     resolve_checkpoint,
     save_weights,
     unwrap,
@@ -114,9 +114,9 @@ class Checkpointer:
         return pointer.get("score", float("-inf")) >= current.get("score", float("-inf"))
 
     def read_pointer(self, which: str) -> dict[str, Any] | None:
-        """The contents of ``RUN/<which>.json``, or None when absent."""
+        """The contents of ``RUN/<which>.json``, or None when absent (DataError when corrupt)."""
         path = self.run_dir / f"{which}.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        return read_pointer(path) if path.is_file() else None
 
     def collect_garbage(self) -> None:
         """Delete checkpoint folders that no pointer names (older epochs, partial writes)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import re
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from sagegan.data.separation import check_boundary, check_separation
-from sagegan.errors import ConfigError
+from sagegan.errors import ConfigError, DataError
+from sagegan.infer.device import check_device_name
 from sagegan.infer.instances import (
     DEFAULT_MIN_DEPTH_PX,
     DEFAULT_MIN_DISTANCE_PX,
@@ -32,7 +35,6 @@ MASK_MODES = ("soft", "straight_through", "faithful_argmax")
 BN_GUARDS = ("frozen", "separate", "none")
 MASK_SOURCE_NAMES = ("real", "rearranged", "simulator")
 AMP_MODES = ("auto", "none", "bf16", "fp16")
-DEVICES = ("auto", "cpu", "cuda")
 SCHEDULES = ("plateau", "poly")
 
 
@@ -201,11 +203,22 @@ class InstanceConfig:
     ``min_size_px``: objects smaller than this are dropped; ``min_distance_px``: the closest two
     distance-transform peaks that may split a particle; ``min_depth_px``: how far (px) a peak of
     the distance transform must rise above the saddle to a higher one to seed its own particle.
+    ``tune``: after training, choose ``min_size_px`` and ``min_depth_px`` on the validation images
+    (`sagegan.train.split_tuning`); these values are then the starting point.
     """
 
     min_size_px: int = DEFAULT_MIN_SIZE_PX
     min_distance_px: int = DEFAULT_MIN_DISTANCE_PX
     min_depth_px: float = DEFAULT_MIN_DEPTH_PX
+    tune: bool = True
+
+    def split_options(self) -> dict[str, float]:
+        """The keyword arguments of `split_instances` these settings give."""
+        return {
+            "min_size_px": self.min_size_px,
+            "min_distance_px": self.min_distance_px,
+            "min_depth_px": self.min_depth_px,
+        }
 
 
 @dataclass
@@ -232,6 +245,13 @@ class TrainConfig:
         config.validate()
         return config
 
+    def check_trains(self, stage: str = "all") -> None:
+        """ConfigError when training ``stage`` ("all", "pretrain" or "gan") would run no epoch."""
+        if stage == "all" and self.pretrain.epochs == 0 and self.gan.epochs == 0:
+            raise ConfigError("nothing to train: pretrain.epochs and gan.epochs are both 0")
+        if stage in ("pretrain", "gan") and getattr(self, stage).epochs == 0:
+            raise ConfigError(f"nothing to train: --stage {stage} with {stage}.epochs 0")
+
     def validate(self) -> None:
         """Raise ConfigError for values outside their allowed range or set."""
         _choice("pretrain.val_metric", self.pretrain.val_metric, VAL_METRICS)
@@ -239,9 +259,14 @@ class TrainConfig:
         _choice("gan.mask_mode", self.gan.mask_mode, MASK_MODES)
         _choice("gan.bn_guard", self.gan.bn_guard, BN_GUARDS)
         _choice("runtime.amp", self.runtime.amp, AMP_MODES)
-        _choice("runtime.device", self.runtime.device, DEVICES)
+        check_device_name(self.runtime.device, "runtime.device")
         _choice("pretrain.schedule", self.pretrain.schedule, SCHEDULES)
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
         _positive("plan.iterations", self.plan.iterations)
+        for key in ("pretrain.lr", "gan.lr_segmenter", "gan.lr_generator", "gan.lr_discriminator"):
+            section, name = key.split(".")
+            _positive_finite(key, getattr(getattr(self, section), name))
         if self.plan.budget_minutes is not None and not self.plan.budget_minutes > 0:
             raise ConfigError(f"plan.budget_minutes must be > 0, got {self.plan.budget_minutes}")
         if self.pretrain.warmup_iterations < 0:
@@ -276,7 +301,7 @@ class TrainConfig:
         check_separation(self.data.gap_px, self.data.contact_weight)
         check_boundary(self.data.boundary_px)
         try:
-            check_split_options(0.5, **dataclasses.asdict(self.instances))
+            check_split_options(0.5, **self.instances.split_options())
         except ConfigError as err:
             raise ConfigError(f"instances.{err}") from None
         out_channels = self.model.segmenter_kwargs.get("out_channels", 1)
@@ -422,20 +447,53 @@ def nest_dotted(overrides: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """The safe YAML loader, with YAML 1.2 floats: ``1e-3`` is a number, not the text "1e-3"."""
+
+
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
+        r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|[-+]\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text as Python values (safe loading; ``1e-3`` read as a float)."""
+    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file as a dict (empty file -> {})."""
+    """Read a YAML config file as a dict (empty file -> {}); DataError naming the file when it
+    cannot be read, is not UTF-8 text, is not valid YAML or holds no mapping."""
     path = Path(path)
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        values = parse_yaml(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise ConfigError(f"{path}: cannot read config file ({err.strerror})") from None
+        raise DataError(path, f"cannot read config file ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"config file is not UTF-8 text ({err.reason})") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raise DataError(path, f"not valid YAML ({yaml_problem(err)})") from None
     if values is None:
         return {}
     if not isinstance(values, dict):
-        raise ConfigError(f"{path}: a config file must hold a mapping, got {type(values).__name__}")
+        raise DataError(path, f"a config file must hold a mapping, got {type(values).__name__}")
     return values
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error in one line, e.g. "expected ',' or ']', but got '<stream end>' (line 2)"."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return problem if mark is None else f"{problem} (line {mark.line + 1})"
 
 
 def config_from_cli(
@@ -542,3 +600,8 @@ def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
 def _positive(key: str, value: int) -> None:
     if value < 1:
         raise ConfigError(f"{key} must be >= 1, got {value}")
+
+
+def _positive_finite(key: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{key} must be a positive finite number, got {value}")

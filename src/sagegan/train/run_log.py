@@ -24,7 +24,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from sagegan.errors import DataError
+
 LOGGER = logging.getLogger("sagegan")
+STAGE_ORDER = {"pretrain": 0, "gan": 1}
 
 
 class RunLog:
@@ -34,6 +37,8 @@ class RunLog:
         self.run_dir = Path(run_dir)
         self.enabled = enabled
         self.path = self.run_dir / "log.jsonl"
+        if enabled and self.path.is_file():
+            _drop_torn_tail(self.path)
         self.tensorboard = _open_tensorboard(self.run_dir / "tensorboard") if enabled else None
 
     def truncate_after(self, stage: str, epoch: int) -> None:
@@ -41,12 +46,12 @@ class RunLog:
         if not self.enabled or not self.path.is_file():
             return
         kept = []
-        order = {"pretrain": 0, "gan": 1}
-        for line in self.path.read_text().splitlines():
-            record = json.loads(line)
-            if (order[record["stage"]], record["epoch"]) <= (order[stage], epoch):
-                kept.append(line)
-        self.path.write_text("".join(f"{line}\n" for line in kept))
+        for number, record in enumerate(read_log(self.path), start=1):
+            if record.get("stage") not in STAGE_ORDER or not isinstance(record.get("epoch"), int):
+                raise DataError(self.path, f"record {number} has no known stage and integer epoch")
+            if (STAGE_ORDER[record["stage"]], record["epoch"]) <= (STAGE_ORDER[stage], epoch):
+                kept.append(json.dumps(record, sort_keys=True))
+        self.path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one epoch record."""
@@ -61,6 +66,63 @@ class RunLog:
                 for name, value in record.get(group, {}).items():
                     self.tensorboard.add_scalar(f"{record['stage']}/{group}/{name}", value, step)
             self.tensorboard.flush()
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The JSON objects of a run's ``log.jsonl``, one a line (blank lines skipped).
+
+    A torn last line (the run was killed while appending it) is dropped with a warning naming the
+    file and line; any other line that is not a JSON object is a DataError naming file and line.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError as err:
+        raise DataError(path, f"cannot read the run log ({err.strerror})") from None
+    numbered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    records = []
+    for index, (number, line) in enumerate(numbered):
+        record, problem = _parse_line(line)
+        if record is not None:
+            records.append(record)
+        elif index == len(numbered) - 1:
+            _warn_torn(path, number)
+        else:
+            raise DataError(path, f"line {number} {problem}")
+    return records
+
+
+def _parse_line(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(the JSON object on ``line``, "") or (None, what is wrong with it)."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except ValueError as err:  # also UnicodeDecodeError
+        return None, f"is not valid JSON ({err})"
+    if not isinstance(record, dict):
+        return None, "is not a JSON object"
+    return record, ""
+
+
+def _warn_torn(path: Path, number: int) -> None:
+    LOGGER.warning(
+        "%s: dropped the torn last line %d (the run was stopped while writing it)", path, number
+    )
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a torn last line off ``path`` (with a warning) and end the file with a newline, so that
+    the next record is appended on a line of its own."""
+    data = path.read_bytes()
+    body = data.rstrip()
+    start = body.rfind(b"\n") + 1
+    if not body or _parse_line(body[start:])[0] is not None:
+        if body and not data.endswith(b"\n"):
+            with open(path, "ab") as handle:
+                handle.write(b"\n")
+        return
+    _warn_torn(path, body.count(b"\n", 0, start) + 1)
+    with open(path, "r+b") as handle:
+        handle.truncate(start)
 
 
 def summary_line(record: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ import torch.distributed as dist
 from torch import nn
 
 from sagegan.errors import ConfigError
+from sagegan.infer.device import resolve_device
 from sagegan.train.config import RuntimeConfig
 
 STAGE_KEYS = {"pretrain": 1, "gan": 2}
@@ -109,12 +110,13 @@ def setup_runtime(config: RuntimeConfig) -> Runtime:
 
 
 def _resolve_device(name: str, local_rank: int) -> torch.device:
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ConfigError("runtime.device: cuda requested but no CUDA device is available")
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return torch.device("cpu")
+    """`resolve_device` of ``runtime.device``; an unindexed cuda is this process's GPU."""
+    device = resolve_device(name, "runtime.device")
+    if device.type != "cuda":
+        return device
+    device = torch.device("cuda", local_rank if device.index is None else device.index)
+    torch.cuda.set_device(device)
+    return device
 
 
 def _resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:

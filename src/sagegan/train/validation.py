@@ -13,7 +13,6 @@ docs/benchmarks.md, equal within 1e-6 in probability), and the training module k
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +43,15 @@ def predict_logits(model: nn.Module, image: np.ndarray, runtime: Runtime) -> tor
     return logits[0].float().cpu()
 
 
+def predict_probabilities(
+    model: nn.Module, image: np.ndarray, runtime: Runtime
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Foreground probability (H x W) of one whole image, and the boundary probability of an
+    instance head (None for a one-channel segmenter)."""
+    probability, *boundary = torch.sigmoid(predict_logits(model, image, runtime)).numpy()
+    return probability, boundary[0] if boundary else None
+
+
 def validate(
     segmenter: nn.Module,
     samples: Sequence[Any],
@@ -56,11 +64,9 @@ def validate(
     model = inference_copy(segmenter)
     dice, f1 = [], []
     for sample in samples:
-        probability, *boundary = torch.sigmoid(predict_logits(model, sample.image, runtime)).numpy()
+        probability, boundary = predict_probabilities(model, sample.image, runtime)
         truth = np.asarray(sample.labels)
         dice.append(pixel_scores(probability > 0.5, truth > 0)["dice"])
-        labels = split_instances(
-            probability, boundary=boundary[0] if boundary else None, **dataclasses.asdict(instances)
-        )
+        labels = split_instances(probability, boundary=boundary, **instances.split_options())
         f1.append(match_instances(truth, labels, thresh=0.5).f1)
     return {"dice": float(np.mean(dice)), "f1@0.5": float(np.mean(f1))}

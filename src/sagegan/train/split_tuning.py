@@ -1,0 +1,142 @@
+"""Choosing a trained model's instance split on its validation images.
+
+Two settings of the distance-transform split (`sagegan.infer.instances.split_instances`) depend on
+how the network draws particles, which the plan cannot know before training: the smallest object
+kept (``min_size_px``) and the seed depth (``min_depth_px``). A network that draws necks between
+touching particles needs deep seeds; one that leaves gaps between them needs none (EMPS gained
+0.10 F1@0.5 from a 9 px depth, tio2_sem lost 0.10 with 6 px; docs/accuracy.md section 5).
+
+After training, each best checkpoint (``best``, ``best-pretrain``, ``best-gan``) predicts every
+validation image once; every candidate split (the run's sizes times ``SIZE_FACTORS``, the depths
+``DEPTH_CANDIDATES_PX`` and the run's own) is scored by mean object F1@0.5. The best candidate
+replaces the run's settings only when it beats them by ``MIN_GAIN`` (a few validation images are
+noisy). The choice and its table go into the checkpoint's ``info.json`` under
+``TUNED_SPLIT_KEY``, where `segment`, `evaluate` and `analyze` find it
+(`sagegan.infer.instances.run_split_options`). The test split is never read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from sagegan.errors import DataError
+from sagegan.infer.instances import TUNED_SPLIT_KEY, split_instances
+from sagegan.metrics.objects import match_instances
+from sagegan.models.checkpoint import (
+    SEGMENTER_FILE,
+    TRAINING_INFO_FILE,
+    load_model,
+    read_training_info,
+    resolve_checkpoint,
+    write_json_atomic,
+)
+from sagegan.train.config import InstanceConfig
+from sagegan.train.runtime import Runtime
+from sagegan.train.validation import inference_copy, predict_probabilities
+
+LOGGER = logging.getLogger("sagegan")
+DEPTH_CANDIDATES_PX = (1.0, 2.0, 4.0, 8.0, 16.0)
+SIZE_FACTORS = (0.5, 1.0, 2.0)
+MIN_GAIN = 0.005
+TUNED_CHECKPOINTS = ("best", "best-pretrain", "best-gan")
+SPLIT_KEYS = ("min_size_px", "min_distance_px", "min_depth_px")
+
+
+@dataclass
+class SplitTuning:
+    """The split settings chosen on ``images`` validation images, the run's settings they started
+    from, and every candidate's mean F1@0.5 and predicted object count."""
+
+    chosen: dict[str, float]
+    planned: dict[str, float]
+    rows: list[dict[str, float]]
+    images: int
+
+    def summary(self) -> str:
+        """One line: what changed and by how much validation F1 moved."""
+        scores = {_key(row): row["f1@0.5"] for row in self.rows}
+        before, after = scores[_key(self.planned)], scores[_key(self.chosen)]
+        return (
+            f"instance split chosen on {self.images} validation images: smallest object "
+            f"{self.planned['min_size_px']:g} -> {self.chosen['min_size_px']:g} px, seed depth "
+            f"{self.planned['min_depth_px']:g} -> {self.chosen['min_depth_px']:g} px, "
+            f"F1@0.5 {before:.3f} -> {after:.3f}"
+        )
+
+
+def _key(options: dict[str, Any]) -> tuple[float, ...]:
+    return tuple(float(options[name]) for name in SPLIT_KEYS)
+
+
+def candidate_splits(planned: dict[str, float]) -> list[dict[str, float]]:
+    """Every setting to score: the planned one and its neighbours in size and seed depth."""
+    sizes = sorted({round(planned["min_size_px"] * factor) for factor in SIZE_FACTORS})
+    depths = sorted({*DEPTH_CANDIDATES_PX, float(planned["min_depth_px"])})
+    return [
+        {**planned, "min_size_px": size, "min_depth_px": depth}
+        for size in sizes
+        for depth in depths
+    ]
+
+
+def choose_split(rows: Sequence[dict[str, float]], planned: dict[str, float]) -> dict[str, float]:
+    """The best-scoring row's settings (ties: the shallower seeds, then the smaller size) when it
+    beats ``planned`` by ``MIN_GAIN``; else ``planned``."""
+    baseline = next(row["f1@0.5"] for row in rows if _key(row) == _key(planned))
+    best = max(rows, key=lambda row: (row["f1@0.5"], -row["min_depth_px"], -row["min_size_px"]))
+    if best["f1@0.5"] < baseline + MIN_GAIN:
+        return dict(planned)
+    return {name: best[name] for name in SPLIT_KEYS}
+
+
+def tune_split(
+    segmenter: nn.Module, samples: Sequence[Any], runtime: Runtime, instances: InstanceConfig
+) -> SplitTuning:
+    """Score every candidate split of ``instances`` on ``samples`` (with ``image`` and
+    ``labels``); the network runs once per image."""
+    model = inference_copy(segmenter)
+    planned = instances.split_options()
+    candidates = candidate_splits(planned)
+    f1 = np.zeros((len(candidates), len(samples)))
+    predicted = np.zeros(len(candidates), dtype=np.int64)
+    for column, sample in enumerate(samples):
+        probability, boundary = predict_probabilities(model, sample.image, runtime)
+        truth = np.asarray(sample.labels)
+        for row, options in enumerate(candidates):
+            labels = split_instances(probability, boundary=boundary, **options)
+            f1[row, column] = match_instances(truth, labels, thresh=0.5).f1
+            predicted[row] += int(labels.max())
+    rows = [
+        {**options, "f1@0.5": float(f1[row].mean()), "predicted": int(predicted[row])}
+        for row, options in enumerate(candidates)
+    ]
+    return SplitTuning(choose_split(rows, planned), planned, rows, len(samples))
+
+
+def tune_run(
+    run_dir: str | Path, samples: Sequence[Any], runtime: Runtime, instances: InstanceConfig
+) -> dict[str, SplitTuning]:
+    """Tune each best checkpoint of ``run_dir`` that has no choice yet and record it in its
+    ``info.json`` (call on rank 0). Returns the new choices by pointer name."""
+    tuned: dict[str, SplitTuning] = {}
+    for which in TUNED_CHECKPOINTS:
+        try:
+            folder = resolve_checkpoint(run_dir, which)
+        except DataError:
+            continue
+        info = read_training_info(folder / SEGMENTER_FILE)
+        if TUNED_SPLIT_KEY in info:  # already chosen (a resumed run, or a shared checkpoint)
+            continue
+        model, _ = load_model(folder, map_location=runtime.device)
+        tuning = tune_split(model, samples, runtime, instances)
+        write_json_atomic(folder / TRAINING_INFO_FILE, {**info, TUNED_SPLIT_KEY: asdict(tuning)})
+        LOGGER.info("%s (%s)", tuning.summary(), which)
+        tuned[which] = tuning
+    return tuned

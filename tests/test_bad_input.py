@@ -1,0 +1,257 @@
+"""Bad input through the `sagegan` command line: one error line naming the file or option and the
+problem, exit status 2, no traceback and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sagegan.cli import main
+from sagegan.train.run_log import RunLog, read_log
+
+# (case, argv, exit status, text of the one stderr line). In argv, {data} is the tiny run's
+# dataset, {tmp} a fresh folder prepared by `_prepare` and {run} a copy of the tiny run whose
+# log.jsonl has a broken second line.
+CASES = [
+    (
+        "best.json holds a JSON list",
+        ["segment", "{data}/images", "--model", "{tmp}/run_list", "--out", "{tmp}/out"],
+        2,
+        "best.json: not a checkpoint pointer",
+    ),
+    (
+        "best.json points outside the run folder",
+        ["export", "--onnx", "{tmp}/run_escape", "--out", "{tmp}/out.onnx"],
+        2,
+        "best.json: names a checkpoint outside the run folder",
+    ),
+    (
+        "log.jsonl broken in the middle blocks resume",
+        ["train", "{data}", "--out", "{run}", "--resume"],
+        2,
+        "log.jsonl: line 2 is not valid JSON",
+    ),
+    (
+        "log.jsonl broken in the middle blocks report",
+        ["report", "{run}", "--out", "{tmp}/report.html"],
+        2,
+        "log.jsonl: line 2 is not valid JSON",
+    ),
+    (
+        "negative learning rate",
+        ["train", "{data}", "--out", "{tmp}/new", "--set", "pretrain.lr=-0.1"],
+        2,
+        "pretrain.lr must be a positive finite number, got -0.1",
+    ),
+    (
+        "NaN learning rate",
+        ["train", "{data}", "--out", "{tmp}/new", "--set", "pretrain.lr=.nan"],
+        2,
+        "pretrain.lr must be a positive finite number, got nan",
+    ),
+    (
+        "zero GAN learning rate",
+        ["train", "{data}", "--out", "{tmp}/new", "--set", "gan.lr_generator=0"],
+        2,
+        "gan.lr_generator must be a positive finite number",
+    ),
+    (
+        "infinite discriminator learning rate",
+        ["train", "{data}", "--out", "{tmp}/new", "--set", "gan.lr_discriminator=.inf"],
+        2,
+        "gan.lr_discriminator must be a positive finite number, got inf",
+    ),
+    (
+        "negative seed",
+        ["train", "{data}", "--out", "{tmp}/new", "--seed", "-5"],
+        2,
+        "seed must be in [0, 2**32), got -5",
+    ),
+    (
+        "seed too large",
+        ["train", "{data}", "--out", "{tmp}/new", "--seed", str(2**32)],
+        2,
+        "seed must be in [0, 2**32)",
+    ),
+    (
+        "--set value that is not YAML",
+        ["train", "{data}", "--out", "{tmp}/new", "--set", "pretrain.lr={"],
+        2,
+        "--set 'pretrain.lr={': the value is not valid YAML",
+    ),
+    (
+        "config file not UTF-8",
+        ["train", "{data}", "--out", "{tmp}/new", "--config", "{tmp}/latin1.yaml"],
+        2,
+        "latin1.yaml: config file is not UTF-8 text",
+    ),
+    (
+        "config file not YAML",
+        ["train", "{data}", "--out", "{tmp}/new", "--config", "{tmp}/broken.yaml"],
+        2,
+        "broken.yaml: not valid YAML",
+    ),
+    (
+        "no epochs in either stage",
+        [
+            *("train", "{data}", "--out", "{tmp}/new"),
+            *("--set", "pretrain.epochs=0", "--set", "gan.epochs=0"),
+        ],
+        2,
+        "nothing to train: pretrain.epochs and gan.epochs are both 0",
+    ),
+    (
+        "split --kfold 0",
+        ["split", "{data}", "--out", "{tmp}/split.json", "--kfold", "0"],
+        2,
+        "--kfold must be >= 2",
+    ),
+    (
+        "split --kfold 1",
+        ["split", "{data}", "--out", "{tmp}/split.json", "--kfold", "1"],
+        2,
+        "--kfold must be >= 2 (the number of folds), got 1",
+    ),
+    (
+        "split --out is a folder",
+        ["split", "{data}", "--out", "{tmp}/folder"],
+        2,
+        "folder: is a folder",
+    ),
+    (
+        "check --json is a folder",
+        ["check", "{data}", "--json", "{tmp}/folder"],
+        2,
+        "folder: is a folder: --json needs a file name",
+    ),
+]
+
+
+def _prepare(tmp: Path) -> None:
+    """The bad files the cases name."""
+    (tmp / "folder").mkdir()
+    (tmp / "latin1.yaml").write_bytes("seed: 1 # caf\xe9\n".encode("latin-1"))
+    (tmp / "broken.yaml").write_text("gan: [1, 2\n", encoding="utf-8")
+    for name, pointer in (("run_list", [1, 2]), ("run_escape", {"checkpoint": "../../../../etc"})):
+        (tmp / name).mkdir()
+        (tmp / name / "best.json").write_text(json.dumps(pointer), encoding="utf-8")
+
+
+def _run_copy(tiny_run: tuple[Path, Path], target: Path, broken_line: int | None = 2) -> Path:
+    """A copy of the tiny run, with line ``broken_line`` of its log.jsonl cut in half."""
+    shutil.copytree(tiny_run[1], target)
+    if broken_line is not None:
+        log = target / "log.jsonl"
+        lines = log.read_text(encoding="utf-8").splitlines()
+        lines[broken_line - 1] = lines[broken_line - 1][:20]
+        log.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return target
+
+
+def _place(arg: str, places: dict[str, str]) -> str:
+    for name, value in places.items():
+        arg = arg.replace(f"{{{name}}}", value)
+    return arg
+
+
+def _one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_is_one_line_error(
+    argv: list[str],
+    status: int,
+    expected: str,
+    tiny_run: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _prepare(tmp_path)
+    if any("{run}" in arg for arg in argv):
+        _run_copy(tiny_run, tmp_path / "run")
+    before = sorted(tmp_path.iterdir())
+    places = {"data": str(tiny_run[0]), "tmp": str(tmp_path), "run": str(tmp_path / "run")}
+    assert main([_place(arg, places) for arg in argv]) == status
+    line = _one_line(capsys.readouterr().err)
+    assert expected in line
+    assert line.startswith(f"sagegan {argv[0]}: error: ")
+    assert sorted(tmp_path.iterdir()) == before, "partial output left behind"
+
+
+def test_one_line_from_the_real_process(tiny_run: tuple[Path, Path], tmp_path: Path) -> None:
+    """The console script's own stderr (its logging included) holds the error line only."""
+    command = [sys.executable, "-m", "sagegan", "train", str(tiny_run[0])]
+    command += ["--out", str(tmp_path / "new"), "--set", "pretrain.lr=-0.1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "pretrain.lr must be a positive finite number, got -0.1" in _one_line(done.stderr)
+    assert not (tmp_path / "new").exists()
+
+
+def _tear_last_line(log: Path) -> int:
+    """Append half a record to ``log`` as a run killed mid-append leaves it; its line number."""
+    lines = log.read_text(encoding="utf-8").splitlines()
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write('{"epoch": 2, "losses": {"se')
+    return len(lines) + 1
+
+
+def test_torn_last_line_is_dropped_on_resume_and_report(
+    tiny_run: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = _run_copy(tiny_run, tmp_path / "run", broken_line=None)
+    log = run / "log.jsonl"
+    expected = read_log(log)
+    torn = _tear_last_line(log)
+    with caplog.at_level(logging.WARNING, logger="sagegan"):
+        assert main(["report", str(run), "--out", str(tmp_path / "report.html")]) == 0
+    assert f"{log}: dropped the torn last line {torn}" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="sagegan"):
+        assert main(["train", str(tiny_run[0]), "--out", str(run), "--resume"]) == 0
+    assert f"{log}: dropped the torn last line {torn}" in caplog.text
+    text = log.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    assert [json.loads(line) for line in text.splitlines()] == expected
+
+
+def test_run_log_appends_on_a_fresh_line_after_a_torn_tail(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = {"stage": "pretrain", "epoch": 0, "val": {"dice": 0.5}}
+    (tmp_path / "log.jsonl").write_text(json.dumps(first) + "\n" + '{"stage": "pre')
+    with caplog.at_level(logging.WARNING, logger="sagegan"):
+        log = RunLog(tmp_path)
+    assert "line 2" in caplog.text
+    second = {"stage": "pretrain", "epoch": 1, "val": {"dice": 0.6}}
+    log.write(second)
+    caplog.clear()
+    assert read_log(log.path) == [first, second]
+    assert "torn" not in caplog.text
+    # a complete last record without its newline is kept, and the next one goes on a new line
+    log.path.write_text(json.dumps(first))
+    RunLog(tmp_path).write(second)
+    assert read_log(log.path) == [first, second]
+
+
+def test_split_leaves_no_temporary_file_when_writing_fails(
+    tiny_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parent = tmp_path / "not_a_folder"
+    parent.write_text("a file where the split's folder should be")
+    out = parent / "split.json"
+    assert main(["split", str(tiny_run[0]), "--out", str(out)]) == 2
+    assert str(out) in _one_line(capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder"]
