@@ -205,8 +205,10 @@ def test_analyze_verb_with_labels_writes_tables_and_report(
     html = (out / "report.html").read_text()
     assert "size_histogram" not in html  # embedded, not linked
     assert html.count("data:image/png;base64,") >= 3
-    assert main(["analyze", str(simulated / "images"), "--out", str(out)]) == 2
-    assert "give either --model RUN" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as both:  # a model and labels: argparse refuses the pair
+        main([*args, "--model", "builtin", "--out", str(out)])
+    assert both.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
     assert main([*args, "--out", str(out), "--references", "1"]) == 2
     assert "n_reference must be an integer >= 2" in capsys.readouterr().err
 

@@ -125,10 +125,46 @@ CASES = [
         "folder: is a folder",
     ),
     (
+        "synth negative seed (an argument error: one line too)",
+        ["synth", "--n", "2", "--out", "{tmp}/synth", "--seed", "-5"],
+        2,
+        "argument --seed: a seed must be in [0, 2**32), got -5",
+    ),
+    (
+        "segment with an option that does not exist",
+        ["segment", "{data}", "--out", "{tmp}/seg", "--tiles", "3"],
+        2,
+        "unrecognized arguments: --tiles 3 (see sagegan segment --help)",
+    ),
+    (
+        "segment --out is a file",
+        ["segment", "{data}", "--model", "{run}", "--out", "{tmp}/latin1.yaml"],
+        2,
+        "latin1.yaml: exists and is a file: the output must be a folder",
+    ),
+    (
+        "analyze --out under a file",
+        ["analyze", "{data}", "--labels", "{data}", "--out", "{tmp}/broken.yaml/analysis"],
+        2,
+        "cannot be created: ",
+    ),
+    (
+        "evaluate --out is a file",
+        ["evaluate", "{data}", "--model", "{run}", "--out", "{tmp}/broken.yaml"],
+        2,
+        "broken.yaml: exists and is a file",
+    ),
+    (
+        "report --out is a folder",
+        ["report", "{run}", "--out", "{tmp}/folder"],
+        2,
+        "folder: is a folder: give a file name",
+    ),
+    (
         "check --json is a folder",
         ["check", "{data}", "--json", "{tmp}/folder"],
         2,
-        "folder: is a folder: --json needs a file name",
+        "folder: is a folder: give a file name",
     ),
 ]
 
@@ -160,6 +196,14 @@ def _place(arg: str, places: dict[str, str]) -> str:
     return arg
 
 
+def _exit_status(argv: list[str]) -> int:
+    """main's return value, or the status of the SystemExit of an argument error."""
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return int(exit.code)
+
+
 def _one_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
@@ -183,7 +227,7 @@ def test_bad_input_is_one_line_error(
         _run_copy(tiny_run, tmp_path / "run")
     before = sorted(tmp_path.iterdir())
     places = {"data": str(tiny_run[0]), "tmp": str(tmp_path), "run": str(tmp_path / "run")}
-    assert main([_place(arg, places) for arg in argv]) == status
+    assert _exit_status([_place(arg, places) for arg in argv]) == status
     line = _one_line(capsys.readouterr().err)
     assert expected in line
     assert line.startswith(f"sagegan {argv[0]}: error: ")
@@ -255,3 +299,26 @@ def test_split_leaves_no_temporary_file_when_writing_fails(
     assert main(["split", str(tiny_run[0]), "--out", str(out)]) == 2
     assert str(out) in _one_line(capsys.readouterr().err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder"]
+
+
+def test_resume_with_other_data_is_refused(tiny_run: tuple[Path, Path], tmp_path: Path, capsys):
+    data, _ = tiny_run
+    run = _run_copy(tiny_run, tmp_path / "run", broken_line=None)
+    other = tmp_path / "other"
+    shutil.copytree(data, other)
+    assert main(["train", str(other), "--out", str(run), "--resume"]) == 0  # same files, moved
+    victim = sorted((other / "masks").iterdir())[0]
+    victim.write_bytes(victim.read_bytes() + b"\0")  # one mask changed
+    capsys.readouterr()
+    assert main(["train", str(other), "--out", str(run), "--resume"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "not the data this run trained on" in line and str(other) in line
+
+
+def test_resume_of_an_empty_folder_names_it(tiny_run: tuple[Path, Path], tmp_path: Path, capsys):
+    (tmp_path / "empty").mkdir()
+    argv = ["train", str(tiny_run[0]), "--out", str(tmp_path / "empty"), "--resume"]
+    assert main(argv) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "empty: nothing to resume (no config.yaml)" in line
+    assert "config_from_cli" not in line

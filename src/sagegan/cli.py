@@ -14,9 +14,12 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from sagegan import __version__
 from sagegan.errors import ConfigError, DataError, SageganError
+
+BUILTIN = "builtin"  # the shipped model's name (sagegan.models.builtin.BUILTIN; torch-free here)
 
 DEVICE_HELP = "auto (default: cuda when available, else cpu), cpu, cuda or cuda:N"
 DESCRIPTION = """\
@@ -44,6 +47,17 @@ CHECKPOINT_HELP = (
     "which weights: best (default: chosen on validation over both stages), last, best-pretrain "
     "(best of stage 1) or best-gan (best GAN-stage epoch)"
 )
+
+
+def _seed(text: str) -> int:
+    """A random seed: an integer in [0, 2**32)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is an integer, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, 2**32), got {value}")
+    return value
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -186,13 +200,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from sagegan.data.check import check_dataset
 
-    if args.json and Path(args.json).is_dir():
-        raise DataError(args.json, "is a folder: --json needs a file name")
     report = check_dataset(
         args.data,
         strict=args.strict,
         databar=_databar_mode(args),
         pixel_size_nm=_pixel_size_nm(args),
+        patch_size=args.patch_size,
     )
     print(report.to_text())
     if args.json:
@@ -294,7 +307,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides["data.databar"] = _databar_mode(args)
     if args.pixel_size is not None:
         overrides["data.pixel_size_nm"] = _pixel_size_nm(args)
-    for key, value in (("seed", args.seed), ("runtime.device", args.device)):
+    for key, value in (
+        ("seed", args.seed),
+        ("runtime.device", args.device),
+        ("model.init", args.init),
+    ):
         if value is not None:
             overrides[key] = value
     if args.budget is not None or args.iterations is not None:
@@ -320,9 +337,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_builtin() -> None:
+    print(
+        "segmenting with the builtin generalist model (trained on EMPS and simulated images; "
+        "fine-tune it on a few of your images with `sagegan train DATA --init builtin`)"
+    )
+
+
 def cmd_segment(args: argparse.Namespace) -> int:
     from sagegan.infer import segment_images
 
+    if args.model == BUILTIN:
+        _say_builtin()
     summary = segment_images(
         args.inputs,
         args.model,
@@ -427,8 +453,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from sagegan.analysis import OrderOptions, analyze_images
 
-    if (args.model is None) == (args.labels is None):
-        raise ConfigError("give either --model RUN (segment first) or --labels DIR")
+    if args.model is None and args.labels is None:
+        args.model = BUILTIN
+        _say_builtin()
     result = analyze_images(
         args.inputs,
         args.out,
@@ -487,8 +514,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit status 2), naming where
+    the full usage is, instead of the usage text followed by the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="sagegan",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -499,13 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def verb(name: str, func: Callable[[argparse.Namespace], int], help_text: str):
         sub = verbs.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(func=func)
+        sub.set_defaults(func=func, verb_parser=sub)
         return sub
 
     demo = verb("demo", cmd_demo, "run the whole pipeline on simulated SEM images")
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     demo.add_argument("--n", type=int, default=40, help="number of simulated images (default 40)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     demo.add_argument(
         "--preset",
         choices=["cpu-small", "tiny"],
@@ -562,7 +597,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="split file from `sagegan split` (default: made once in the run folder)",
     )
-    train.add_argument("--seed", type=int, help="random seed (default from the preset: 0)")
+    train.add_argument("--seed", type=_seed, help="random seed (default from the preset: 0)")
+    train.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="start from this model's weights and architecture: builtin (the shipped generalist) "
+        "or a run folder, checkpoint folder or weights file; fine-tuning from a few images",
+    )
     train.add_argument("--device", help=DEVICE_HELP)
     _add_calibration_options(train)
 
@@ -572,7 +613,11 @@ def build_parser() -> argparse.ArgumentParser:
         "segment images with a trained run: masks, probabilities, instances, attention",
     )
     segment.add_argument("inputs", nargs="+", help="image files, folders or globs")
-    segment.add_argument("--model", required=True, help="training run folder (or weights file)")
+    segment.add_argument(
+        "--model",
+        default=BUILTIN,
+        help="training run folder, weights file or builtin (default: the builtin generalist model)",
+    )
     segment.add_argument("--out", required=True, help="output folder")
     _add_prediction_options(segment)
     _add_calibration_options(segment)
@@ -689,7 +734,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     analyze.add_argument("--out", required=True, help="output folder (CSV, JSON, figures, report)")
     source = analyze.add_mutually_exclusive_group()
-    source.add_argument("--model", help="training run folder: segment the images first")
+    source.add_argument(
+        "--model",
+        help="segment the images first with this run folder or builtin (the default when no "
+        "--labels are given)",
+    )
     source.add_argument("--labels", metavar="DIR", help="folder of label/mask files, by stem")
     analyze.add_argument(
         "--include-edges",
@@ -702,7 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--references", type=int, default=50, help="random (CSR) patterns per image (50)"
     )
-    analyze.add_argument("--seed", type=int, default=0, help="seed of the random patterns (0)")
+    analyze.add_argument("--seed", type=_seed, default=0, help="seed of the random patterns (0)")
     analyze.add_argument(
         "--max-figures", type=int, default=12, help="images with overlay and g(r) figures (12)"
     )
@@ -744,7 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--styles", type=int, default=3, help="styles per mask (default 3)")
     generate.add_argument("--size", type=_size, help="HxW of new masks (default: training patch)")
     generate.add_argument("--real", metavar="DIR", help="real images for realism statistics")
-    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     generate.add_argument(
         "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
     )
@@ -754,7 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")
     synth.add_argument("--n", type=int, default=40, help="number of images (default 40)")
     synth.add_argument("--size", type=_size, default=(512, 768), help="HxW (default 512x768)")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     synth.add_argument(
         "--style",
         choices=["pdc", "tio2", "mixed"],
@@ -775,14 +824,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = verb("check", cmd_check, "verify a dataset: pairs, sizes, masks, calibration, databar")
     check.add_argument("data", help="dataset folder (images/ + masks/, or X + X_mask files)")
-    check.add_argument("--strict", action="store_true", help="unpaired files are an error")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="unpaired files and data warnings (e.g. inverted masks, tiny images) are an error",
+    )
+    check.add_argument(
+        "--patch-size",
+        type=_size,
+        metavar="HxW",
+        help="training patch (e.g. 256 or 512x768): images smaller than it are reported",
+    )
     check.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     _add_calibration_options(check)
 
     split = verb("split", cmd_split, "make a deterministic train/val/test split and save it")
     split.add_argument("data", help="dataset folder")
     split.add_argument("--out", required=True, help="split JSON file to write")
-    split.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    split.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     split.add_argument("--val", type=float, default=0.15, help="validation fraction (0.15)")
     split.add_argument("--test", type=float, default=0.15, help="test fraction (0.15)")
     split.add_argument("--kfold", type=int, metavar="K", help="write K cross-validation folds")
@@ -802,16 +861,33 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+FILE_OUTPUTS = {"report", "split", "export"}  # verbs whose --out is a file, not a folder
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output location that cannot be written before any work starts."""
+    from sagegan.data.output_paths import check_output_file, check_output_folder
+
+    if getattr(args, "out", None):
+        check = check_output_file if args.verb in FILE_OUTPUTS else check_output_folder
+        check(args.out)
+    if getattr(args, "json", None):
+        check_output_file(args.json)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sagegan` console script; returns the process exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the verb's own parser, whose --help lists the options
+        args.verb_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     warnings.formatwarning = _format_warning
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        _check_outputs(args)
         return args.func(args)
     except SageganError as err:
         print(f"sagegan {args.verb}: error: {err}", file=sys.stderr)

@@ -44,6 +44,7 @@ from sagegan.infer.backends import (
     require_onnx,
 )
 from sagegan.models.blocks import PaddedSegmenter
+from sagegan.models.builtin import builtin_cache, is_builtin
 from sagegan.models.checkpoint import (
     SEGMENTER_FILE,
     load_model,
@@ -89,7 +90,9 @@ class ExportGraph(nn.Module):
 def default_onnx_path(model_path: str | Path, which: str = "best") -> Path:
     """Where an export goes by default: ``RUN/export/segmenter.onnx`` (``segmenter-<which>.onnx``
     for another pointer), ``CHECKPOINT/export/segmenter.onnx``, or ``export/<stem>.onnx`` next
-    to a weights file."""
+    to a weights file; the builtin model's goes to its cache folder (`builtin_cache`)."""
+    if is_builtin(model_path):
+        return builtin_cache() / EXPORT_DIR / "segmenter.onnx"
     path = Path(model_path)
     if path.is_file():
         return path.parent / EXPORT_DIR / f"{path.stem}.onnx"

@@ -26,6 +26,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from torch import Tensor, nn
 
 from sagegan.errors import ConfigError, DataError
+from sagegan.models.builtin import model_location
 from sagegan.models.registry import build_model
 
 METADATA_KEY = "sagegan"
@@ -115,9 +116,10 @@ def load_weights(
 def resolve_checkpoint(run_dir_or_file: str | Path, which: str = "best") -> Path:
     """The checkpoint folder (or weights file) that ``run_dir_or_file`` + ``which`` designate.
 
-    Accepts a run folder (follows ``RUN/<which>.json``), a checkpoint folder, or a weights file.
+    Accepts a run folder (follows ``RUN/<which>.json``), a checkpoint folder, a weights file, or
+    "builtin" (the shipped generalist, `sagegan.models.builtin`).
     """
-    path = Path(run_dir_or_file)
+    path = model_location(run_dir_or_file)
     if path.is_file():
         return path
     if (path / SEGMENTER_FILE).is_file():

@@ -14,6 +14,8 @@ starts, and all unreadable pairs are reported together.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -21,16 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from sagegan.data.augment import AugmentConfig
+from sagegan.data.check import Finding, find_degenerate, mask_stats
 from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import ConfigError, DataError
-from sagegan.models.checkpoint import RUN_SPLIT_FILE, load_weights, resolve_checkpoint
+from sagegan.models.checkpoint import (
+    RUN_SPLIT_FILE,
+    load_weights,
+    resolve_checkpoint,
+    write_json_atomic,
+)
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig, deep_merge, load_yaml, nest_dotted, save_config
 from sagegan.train.engine import RunContext, StageOutcome, run_stage
 from sagegan.train.gan_stage import GanStage, gan_settings
 from sagegan.train.guards import SplitGuard
+from sagegan.train.initial_weights import initial_segmenter
 from sagegan.train.mask_sources import MaskSources
 from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
 from sagegan.train.pretrain import PretrainStage, pretrain_settings
@@ -47,6 +56,7 @@ from sagegan.train.split_tuning import tune_run
 
 LOGGER = logging.getLogger("sagegan")
 STAGES = ("all", "pretrain", "gan")
+DATA_RECORD = "data.json"
 MAX_LISTED_ERRORS = 5
 
 
@@ -100,6 +110,10 @@ def _resolve_config(run_dir: Path, config: TrainConfig | None, resume: bool) -> 
             )
         return saved
     if config is None:
+        if resume:
+            raise ConfigError(
+                f"{run_dir}: nothing to resume (no config.yaml); start a new run without resume"
+            )
         raise ConfigError("a config is needed to start a run (e.g. config_from_cli('cpu-small'))")
     return config
 
@@ -131,14 +145,18 @@ def _train(
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
     pairs = find_pairs(data_dir)
+    _check_same_data(run_dir, data_dir, pairs, resume and last is not None, runtime)
     split_file = Path(split_path) if split_path is not None else run_dir / RUN_SPLIT_FILE
     split = _load_split(split_file, pairs, config, runtime)
     guard = SplitGuard(split.test)
-    by_stem = {pair.stem: pair for pair in pairs}
-    train_samples = _load_samples([by_stem[s] for s in split.train], config, guard, "training")
-    val_samples = _load_samples([by_stem[s] for s in split.val], config, guard, "validation")
+    train_samples, val_samples = _training_samples(pairs, split, config, guard)
+    stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
+    _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
     if config.plan.enabled:
         config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
+    if runtime.is_main:  # the patch size is final here (a plan may set it)
+        _log_data_warnings(find_degenerate(stats, config.data.patch_size, split.val))
+    config, init_state = initial_segmenter(config)
     dataset = _training_dataset(train_samples, config)
     log = RunLog(run_dir, enabled=runtime.is_main)
     resumed = checkpointer.load_state("last") if resume and last is not None else None
@@ -165,7 +183,7 @@ def _train(
         seed_everything(derive_seed(config.seed, STAGE_KEYS["pretrain"], runtime.rank))
         per_rank = math.ceil(len(dataset) / runtime.world_size)
         steps = math.ceil(per_rank / config.pretrain.batch_size)
-        pretrain = PretrainStage(config, runtime, ctx.nonfinite, steps)
+        pretrain = PretrainStage(config, runtime, ctx.nonfinite, steps, init_state)
         outcomes["pretrain"] = run_stage(pretrain, pretrain_settings(config), ctx, resumed)
         resumed = None
     if stage in ("all", "gan") and config.gan.epochs > 0:
@@ -175,7 +193,9 @@ def _train(
         sources = MaskSources(
             [s.labels for s in train_samples], config.gan.mask_sources, config.data.patch_size
         )
-        segmenter_state = None if resumed is not None else _pretrained_segmenter(run_dir, stage)
+        segmenter_state = (
+            None if resumed is not None else _pretrained_segmenter(run_dir, stage, init_state)
+        )
         gan = GanStage(config, runtime, ctx.nonfinite, sources, segmenter_state)
         outcomes["gan"] = run_stage(gan, gan_settings(config), ctx, resumed)
     if runtime.is_main and outcomes and config.instances.tune:
@@ -188,6 +208,16 @@ def _train(
         best=checkpointer.read_pointer("best"),
         stems_read=frozenset(guard.read),
     )
+
+
+def _training_samples(
+    pairs: list[Pair], split: Split, config: TrainConfig, guard: SplitGuard
+) -> tuple[list[Sample], list[Sample]]:
+    """The loaded training and validation samples (the guard records every stem read)."""
+    by_stem = {pair.stem: pair for pair in pairs}
+    train_samples = _load_samples([by_stem[s] for s in split.train], config, guard, "training")
+    val_samples = _load_samples([by_stem[s] for s in split.val], config, guard, "validation")
+    return train_samples, val_samples
 
 
 def _training_dataset(samples: list[Sample], config: TrainConfig) -> SegmentationDataset:
@@ -224,6 +254,39 @@ def _planned(
             LOGGER.info(plan.summary())
         overrides = runtime.from_main(overrides)
     return TrainConfig.from_dict(deep_merge(config.to_dict(), nest_dotted(overrides)))
+
+
+def _data_fingerprint(pairs: list[Pair]) -> str:
+    """A digest of the dataset's pairs: stems, file names and sizes (not the pixels)."""
+    digest = hashlib.sha256()
+    for pair in sorted(pairs, key=lambda pair: pair.stem):
+        for path in (pair.image, pair.mask):
+            size = path.stat().st_size if path is not None else -1
+            digest.update(f"{pair.stem}\0{getattr(path, 'name', '')}\0{size}\n".encode())
+    return digest.hexdigest()
+
+
+def _check_same_data(
+    run_dir: Path, data_dir: Path, pairs: list[Pair], resuming: bool, runtime: Runtime
+) -> None:
+    """Record the data a run trains on (``RUN/data.json``); a resumed run must see the same
+    pairs (a moved folder is fine, other files are a ConfigError)."""
+    record_path = run_dir / DATA_RECORD
+    fingerprint = _data_fingerprint(pairs)
+    if resuming and record_path.is_file():
+        recorded = json.loads(record_path.read_text(encoding="utf-8"))
+        if recorded.get("fingerprint") != fingerprint:
+            raise ConfigError(
+                f"{data_dir}: not the data this run trained on ({recorded.get('folder')}, "
+                f"{recorded.get('pairs')} pairs; here {len(pairs)} pairs or changed files); "
+                "resume with the same data or start a new run folder"
+            )
+        return
+    if runtime.is_main:
+        folder = str(data_dir.resolve())
+        write_json_atomic(
+            record_path, {"folder": folder, "pairs": len(pairs), "fingerprint": fingerprint}
+        )
 
 
 def _check_run_folder(
@@ -293,12 +356,37 @@ def _load_samples(
     return samples
 
 
-def _pretrained_segmenter(run_dir: Path, stage: str) -> dict[str, Any] | None:
-    """The best pretrained segmenter of this run, or None (GAN stage from scratch) when the run
-    had no pretraining; a GAN-only run without one is an error."""
+def _raise_data_errors(data_dir: Path, findings: list[Finding]) -> None:
+    """One `DataError` naming the dataset folder for the errors among `find_degenerate`'s
+    findings (before any training)."""
+    errors = [str(f) for f in findings if f.severity == "error"]
+    if errors:
+        raise DataError(data_dir, "; ".join(errors))
+
+
+def _log_data_warnings(findings: list[Finding]) -> None:
+    """Log the warnings among `find_degenerate`'s findings, one line each, at most
+    ``MAX_LISTED_ERRORS`` of them and an "and N more" line."""
+    found = [f for f in findings if f.severity == "warning"]
+    for finding in found[:MAX_LISTED_ERRORS]:
+        LOGGER.warning("%s", finding)
+    if len(found) > MAX_LISTED_ERRORS:
+        LOGGER.warning(
+            "... and %d more data warnings (`sagegan check` lists them all)",
+            len(found) - MAX_LISTED_ERRORS,
+        )
+
+
+def _pretrained_segmenter(
+    run_dir: Path, stage: str, init_state: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The best pretrained segmenter of this run; else the ``model.init`` weights; else None (GAN
+    stage from scratch); a GAN-only run with neither is an error."""
     try:
         folder = resolve_checkpoint(run_dir, "best-pretrain")
     except DataError:
+        if init_state is not None:
+            return init_state
         if stage == "gan":
             raise ConfigError(
                 f"{run_dir} has no pretrained segmenter (best-pretrain.json): "

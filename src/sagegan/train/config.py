@@ -66,7 +66,12 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Networks: segmenter S (any registry segmenter), generator G, both discriminators."""
+    """Networks: segmenter S (any registry segmenter), generator G, both discriminators.
+
+    ``init``: start S from this trained model ("builtin", a run folder, a checkpoint folder or a
+    weights file; `sagegan.train.initial_weights`), whose architecture then replaces
+    ``segmenter``/``segmenter_kwargs``.
+    """
 
     segmenter: str = "attention_unet"
     segmenter_kwargs: dict[str, Any] = field(default_factory=lambda: {"base_width": 64, "depth": 4})
@@ -74,6 +79,7 @@ class ModelConfig:
         default_factory=lambda: {"base_width": 64, "modulation": "adain", "noise": "per_pixel"}
     )
     discriminator_kwargs: dict[str, Any] = field(default_factory=lambda: {"base_width": 64})
+    init: str | None = None
 
 
 @dataclass

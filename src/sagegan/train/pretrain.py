@@ -81,12 +81,16 @@ class PretrainStage(Stage):
         runtime: Runtime,
         nonfinite: NonFiniteGuard,
         steps_per_epoch: int,
+        initial_state: dict[str, torch.Tensor] | None = None,
     ) -> None:
         c = config.pretrain
         self.runtime = runtime
         self.nonfinite = nonfinite
         spec = segmenter_spec(config)
-        segmenter = runtime.wrap(build_model(spec["model"], **spec["model_kwargs"]))
+        network = build_model(spec["model"], **spec["model_kwargs"])
+        if initial_state is not None:  # fine-tuning (model.init)
+            network.load_state_dict(initial_state)
+        segmenter = runtime.wrap(network)
         self.nets = {"segmenter": segmenter}
         self.specs = {"segmenter": spec}
         self.loss = segmentation_criterion(config).to(runtime.device)

@@ -1,0 +1,150 @@
+"""Train the generalist model that sagegan ships (`--model builtin`): EMPS training images plus
+simulated SEM images of four looks, one reproducible command.
+
+    OMP_NUM_THREADS=2 python benchmarks/pretrain_generalist.py --out /tmp/generalist \\
+        --emps ../shared/data/emps --iterations 4000 --seed 0
+
+Writes OUT/data (links to the EMPS training and validation pairs of benchmarks/splits/emps.json,
+never its test images, and the simulated pairs with their instance labels as masks), OUT/split.json
+(training: EMPS training + simulated; validation: EMPS validation only, so that model selection and
+the instance split are chosen on real micrographs) and OUT/run, trained with the auto recipe.
+Rerunning the command resumes an interrupted run. pdc_sem and tio2_sem are not used: their
+licences do not allow shipping derivatives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from sagegan.data.splits import Split, load_split, save_split
+from sagegan.models.builtin import BUILTIN_FOLDER
+from sagegan.models.checkpoint import (
+    SEGMENTER_FILE,
+    TRAINING_INFO_FILE,
+    load_weights,
+    read_training_info,
+    resolve_checkpoint,
+    save_weights,
+    write_json_atomic,
+)
+from sagegan.synth import write_dataset
+from sagegan.synth.config import SimulatorConfig
+from sagegan.train import config_from_cli, train
+
+REPO = Path(__file__).resolve().parents[1]
+EMPS_SPLIT = REPO / "benchmarks" / "splits" / "emps.json"
+# look -> (simulator preset, overrides): bright particles on carbon at two scales, TiO2-like
+# faceted agglomerates, and the broad mixture (TEM-like contrast comes from EMPS and inversion)
+SIMULATED = {
+    "pdc": ("pdc", {}),
+    "pdcsmall": ("pdc", {"pixel_size_nm": 4.0}),
+    "tio2": ("tio2", {}),
+    "mixed": ("mixed", {}),
+}
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        os.symlink(source.resolve(), target)
+
+
+def build_data(out: Path, emps: Path, per_look: int, seed: int) -> Split:
+    """The mixed dataset folder and its split (made once; reused when it exists)."""
+    data, split_file = out / "data", out / "split.json"
+    if split_file.is_file():
+        return load_split(split_file)
+    emps_split = load_split(EMPS_SPLIT)
+    for stem in emps_split.train + emps_split.val:
+        for part in ("images", "masks"):
+            (source,) = sorted((emps / part).glob(f"{stem}.*"))
+            _link(source, data / part / source.name)
+    simulated = []
+    for offset, (look, (preset, overrides)) in enumerate(SIMULATED.items()):
+        folder = out / "simulated" / look
+        config = SimulatorConfig.preset(preset, **overrides)
+        write_dataset(folder, per_look, seed=seed + offset, config=config, overwrite=True)
+        for image in sorted((folder / "images").glob("*.tif")):
+            stem = f"{look}_{image.stem}"
+            _link(image, data / "images" / f"{stem}.tif")
+            _link(folder / "labels" / image.name, data / "masks" / f"{stem}.tif")
+            simulated.append(stem)
+    split = Split(
+        train=emps_split.train + simulated,
+        val=emps_split.val,
+        test=[],
+        seed=seed,
+        test_fraction=0.0,
+    )
+    save_split(split, split_file)
+    return split
+
+
+def package(run: Path, dest: Path, recipe: dict) -> None:
+    """Copy the run's best segmenter into ``dest`` as the builtin model: fp16 weights and an
+    info.json with the split settings the plan chose for the whole training set (a seed depth of
+    1 px and its smallest object; the validation-tuned split fits EMPS alone)."""
+    folder = resolve_checkpoint(run, "best")
+    state, metadata = load_weights(folder / SEGMENTER_FILE)
+    half = {
+        key: value.half() if value.is_floating_point() else value for key, value in state.items()
+    }
+    save_weights(dest / SEGMENTER_FILE, half, {**metadata, "stored_as": "float16"})
+    info = read_training_info(folder / SEGMENTER_FILE)
+    config = info["config"]
+    instances = {**config["instances"], "min_depth_px": 1.0}
+    instances.pop("tune", None)
+    write_json_atomic(
+        dest / TRAINING_INFO_FILE,
+        {
+            "config": {"data": config["data"], "model": config["model"], "instances": instances},
+            "stage": info["stage"],
+            "epoch": info["epoch"],
+            "metrics": info["metrics"],
+            "recipe": recipe,
+        },
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--emps", type=Path, default=REPO.parent / "shared" / "data" / "emps")
+    parser.add_argument("--iterations", type=int, default=4000)
+    parser.add_argument("--per-look", type=int, default=40, help="simulated images per look")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--package",
+        action="store_true",
+        help=f"copy the trained model into the package ({BUILTIN_FOLDER})",
+    )
+    args = parser.parse_args()
+    if not (args.emps / "images").is_dir():
+        raise SystemExit(f"{args.emps}: no EMPS dataset here (images/ missing)")
+    split = build_data(args.out, args.emps, args.per_look, args.seed)
+    run = args.out / "run"
+    resume = (run / "last.json").is_file()
+    overrides = {"plan.iterations": args.iterations, "seed": args.seed}
+    config = None if resume else config_from_cli("auto", None, overrides)
+    train(args.out / "data", run, config, resume=resume, split_path=args.out / "split.json")
+    record = {
+        "emps_split": str(EMPS_SPLIT.relative_to(REPO)),
+        "training_images": len(split.train),
+        "validation_images": len(split.val),
+        "simulated_looks": {look: list(spec) for look, spec in SIMULATED.items()},
+        "per_look": args.per_look,
+        "iterations": args.iterations,
+        "seed": args.seed,
+    }
+    (args.out / "recipe.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"trained {run}; recipe in {args.out / 'recipe.json'}")
+    if args.package:
+        package(run, BUILTIN_FOLDER, record)
+        print(f"packaged as the builtin model in {BUILTIN_FOLDER}")
+
+
+if __name__ == "__main__":
+    main()
