@@ -322,3 +322,9 @@ def test_resume_of_an_empty_folder_names_it(tiny_run: tuple[Path, Path], tmp_pat
     line = _one_line(capsys.readouterr().err)
     assert "empty: nothing to resume (no config.yaml)" in line
     assert "config_from_cli" not in line
+
+
+def test_the_reliability_table_lists_every_case() -> None:
+    table = (Path(__file__).parents[1] / "docs" / "reliability.md").read_text(encoding="utf-8")
+    missing = [name for name, *_ in CASES if f"| {name} |" not in table]
+    assert not missing, f"docs/reliability.md lacks {missing}"

@@ -75,3 +75,4 @@ def test_a_missing_init_is_a_one_line_error(tmp_path: Path, capsys):
     assert main([*argv, "--init", str(tmp_path / "nowhere")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "nowhere" in error[0], error
+    assert not (tmp_path / "run").exists(), "refused before the run folder is made"

@@ -140,7 +140,7 @@ def _train(
 ) -> RunResult:
     checkpointer = Checkpointer(run_dir, runtime)
     last = checkpointer.read_pointer("last")
-    _check_run_folder(run_dir, stage, resume, last)
+    _check_before_reading(run_dir, config, stage, resume, last)
     if runtime.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
@@ -289,12 +289,17 @@ def _check_same_data(
         )
 
 
-def _check_run_folder(
+def _check_before_reading(
     run_dir: Path,
+    config: TrainConfig,
     stage: str,
     resume: bool,
     last: dict[str, Any] | None,
 ) -> None:
+    """Errors knowable before any data is read: a run folder already holding a run (unless
+    resuming or adding the GAN stage), a ``model.init`` that does not exist."""
+    if config.model.init is not None:
+        resolve_checkpoint(config.model.init, "best")
     if resume or last is None:
         return
     if stage == "gan" and last.get("stage") == "pretrain":
