@@ -173,3 +173,19 @@ def test_stage_gan_continues_a_pretrained_run_and_refuses_a_used_folder(data_dir
 def test_gan_stage_without_pretraining_is_an_error(data_dir, tmp_path):
     with pytest.raises(ConfigError, match="pretrain"):
         train(data_dir, tmp_path / "run", tiny(), stage="gan")
+
+
+def test_mask_dir_trains_and_validates_on_the_instance_labels(data_dir, tmp_path):
+    """The simulator's labels/ keep touching particles apart where masks/ merges them: with
+    ``mask_dir="labels"`` validation counts the exact instances."""
+    config = config_from_cli("tiny", None, {"gan.epochs": 0, "pretrain.epochs": 1})
+    on_masks = train(data_dir, tmp_path / "masks", config)
+    on_labels = train(data_dir, tmp_path / "labels", config, mask_dir="labels")
+    record = json.loads((tmp_path / "labels" / "data.json").read_text())
+    assert (
+        record["fingerprint"]
+        != json.loads((tmp_path / "masks" / "data.json").read_text())["fingerprint"]
+    )
+    assert on_labels.best is not None and on_masks.best is not None
+    with pytest.raises(DataError, match="nowhere"):
+        train(data_dir, tmp_path / "none", config, mask_dir="nowhere")

@@ -30,7 +30,9 @@ Typical use:
   sagegan check my_data/                   verify image/mask pairs, calibration and databar
   sagegan synth --n 40 --out synth/        simulate SEM images of nanoparticles with exact masks
   sagegan split my_data/ --out split.json  fix the train/val/test split once for every later run
+  sagegan segment imgs/ --out seg/         segment with the builtin pretrained model, no training
   sagegan train my_data/ --out runs/a      pretrain + SAGE-GAN stage (add --resume after a crash)
+  sagegan train my_data/ --out runs/b --init builtin   fine-tune the builtin model on a few images
   sagegan segment imgs/ --model runs/a --out seg/   masks, instances, attention overlays
   sagegan export --onnx runs/a             ONNX model for fast CPU inference (--backend onnx)
   sagegan analyze imgs/ --labels seg/ --out an/     sizes in nm, g(r), psi6, rings + report
@@ -326,7 +328,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = config_from_cli(args.preset, args.config, overrides)
         config.check_trains(args.stage)
     result = train(
-        args.data, args.out, config, stage=args.stage, resume=args.resume, split_path=args.split
+        args.data,
+        args.out,
+        config,
+        stage=args.stage,
+        resume=args.resume,
+        split_path=args.split,
+        mask_dir=args.mask_dir,
     )
     if result.best is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 only
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.best.get("metrics", {}).items())
@@ -597,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="split file from `sagegan split` (default: made once in the run folder)",
     )
+    train.add_argument(
+        "--mask-dir", metavar="NAME", help="mask folder name (default masks; e.g. labels)"
+    )
     train.add_argument("--seed", type=_seed, help="random seed (default from the preset: 0)")
     train.add_argument(
         "--init",
@@ -610,7 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
     segment = verb(
         "segment",
         cmd_segment,
-        "segment images with a trained run: masks, probabilities, instances, attention",
+        "segment images with a trained run or the builtin model: masks, probabilities, "
+        "instances, attention",
     )
     segment.add_argument("inputs", nargs="+", help="image files, folders or globs")
     segment.add_argument(

@@ -109,15 +109,21 @@ def run_demo(
     run_dir = out / "run"
     resume = (run_dir / "last.json").is_file()
     with _timed(seconds, "train"):
+        # trained and validated on the exact instances of labels/ (masks/ merges touching
+        # particles, so a split chosen on it would learn not to split them)
         run = train(
-            data_dir, run_dir, None if resume else config, resume=resume, split_path=split_path
+            data_dir,
+            run_dir,
+            None if resume else config,
+            resume=resume,
+            split_path=split_path,
+            mask_dir="labels",
         )
     best = run.best or {}
     test_images = [pairs[stem].image for stem in split.test]
     with _timed(seconds, "segment"):
         segmented = segment_images(test_images, run_dir, out / "segmented")
     with _timed(seconds, "evaluate"):
-        # the simulator's labels/ hold the exact instances (masks/ merges touching particles)
         scores = evaluate_run(run_dir, data_dir, out=out / "evaluation", mask_dir="labels").summary
     with _timed(seconds, "analyze"):
         predicted = analyze_images(test_images, out / "analysis", labels_dir=out / "segmented")

@@ -78,6 +78,7 @@ def train(
     stage: str = "all",
     resume: bool = False,
     split_path: str | Path | None = None,
+    mask_dir: str | None = None,
 ) -> RunResult:
     """Train on the image/mask pairs of ``data_dir`` into the run folder ``out``.
 
@@ -85,6 +86,8 @@ def train(
     folder's pretrained segmenter). ``resume``: continue from ``out/last.json``; the run's saved
     ``config.yaml`` is used and ``config`` may be None (a different config is an error).
     ``split_path``: an existing split file to use (else ``out/split.json`` is made or reloaded).
+    ``mask_dir``: the folder of ``data_dir`` holding the masks (default ``masks``; e.g. ``labels``
+    for instance label maps).
     Under ``torchrun`` every process calls this; rank 0 writes the files.
     """
     if stage not in STAGES:
@@ -93,7 +96,8 @@ def train(
     config = _resolve_config(run_dir, config, resume)
     runtime = setup_runtime(config.runtime)
     try:
-        return _train(Path(data_dir), run_dir, config, stage, resume, split_path, runtime)
+        pairs = find_pairs(data_dir, mask_dir=mask_dir)
+        return _train(Path(data_dir), pairs, run_dir, config, stage, resume, split_path, runtime)
     finally:
         shutdown(runtime)
 
@@ -131,6 +135,7 @@ def _first_difference(first: dict[str, Any], second: dict[str, Any], prefix: str
 
 def _train(
     data_dir: Path,
+    pairs: list[Pair],
     run_dir: Path,
     config: TrainConfig,
     stage: str,
@@ -144,7 +149,6 @@ def _train(
     if runtime.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
-    pairs = find_pairs(data_dir)
     _check_same_data(run_dir, data_dir, pairs, resume and last is not None, runtime)
     split_file = Path(split_path) if split_path is not None else run_dir / RUN_SPLIT_FILE
     split = _load_split(split_file, pairs, config, runtime)
