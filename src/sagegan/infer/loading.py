@@ -24,12 +24,12 @@ from sagegan.models.checkpoint import load_model
 def backend_device(backend: str, device: str | torch.device) -> torch.device:
     """The device ``backend`` runs on for the ``--device`` value ``device`` (`resolve_device`;
     "auto" is cpu for onnx, which runs on the CPU only); ConfigError when unusable."""
-    if backend == "onnx":
-        if str(device) == "auto":
-            return torch.device("cpu")
-        if resolve_device(device).type != "cpu":
-            raise ConfigError("the onnx backend runs on the CPU; use the torch backend on cuda")
-    return resolve_device(device)
+    if backend == "onnx" and str(device) == "auto":
+        return torch.device("cpu")
+    resolved = resolve_device(device)
+    if backend == "onnx" and resolved.type != "cpu":
+        raise ConfigError("the onnx backend runs on the CPU; use the torch backend on cuda")
+    return resolved
 
 
 def load_backend(
