@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import struct
+import warnings
+import zlib
+
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image
 
-from sagegan.data.io import read_image, read_mask, read_mask_with_kind, read_pair
+from sagegan.data.io import (
+    MAX_PIXELS_VARIABLE,
+    read_image,
+    read_mask,
+    read_mask_with_kind,
+    read_pair,
+)
 from sagegan.data.pairing import Pair
 from sagegan.errors import DataError
 
@@ -119,6 +129,65 @@ def test_unreadable_files_raise_one_line(tmp_path, name, content):
     with pytest.raises(DataError) as excinfo:
         read_image(path)
     _assert_one_line_error(excinfo, path)
+
+
+def _png_header_bomb(path, width: int, height: int) -> None:
+    """A PNG whose header claims ``width x height`` 8-bit gray pixels and has no data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+def _tiff_header_bomb(path, width: int, height: int) -> None:
+    """A small TIFF whose size tags are rewritten to claim ``width x height`` pixels."""
+    tifffile.imwrite(path, np.zeros((16, 16), np.uint8))
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        tif.pages[0].tags["ImageWidth"].overwrite(width)
+        tif.pages[0].tags["ImageLength"].overwrite(height)
+
+
+@pytest.mark.parametrize("write_bomb", [_png_header_bomb, _tiff_header_bomb])
+def test_header_bomb_is_refused_before_decoding(tmp_path, write_bomb):
+    path = tmp_path / ("bomb.png" if write_bomb is _png_header_bomb else "bomb.tif")
+    write_bomb(path, 100_000, 100_000)
+    with pytest.raises(DataError, match="over the limit of 268,435,456") as excinfo:
+        read_image(path)
+    _assert_one_line_error(excinfo, path)
+    assert MAX_PIXELS_VARIABLE in str(excinfo.value)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_pixel_limit_is_the_same_for_every_format_and_can_be_raised(tmp_path, monkeypatch, suffix):
+    path = tmp_path / f"a{suffix}"
+    Image.fromarray(np.zeros((40, 50), np.uint8)).save(path)
+    monkeypatch.setenv(MAX_PIXELS_VARIABLE, "1999")
+    with pytest.raises(DataError, match="50 x 40 = 2,000 pixels, over the limit of 1,999"):
+        read_image(path)
+    monkeypatch.setenv(MAX_PIXELS_VARIABLE, "2000")
+    assert read_image(path).shape == (40, 50)
+
+
+def test_pillow_bomb_limit_does_not_apply(tmp_path, monkeypatch):
+    """Pillow warns from 89 MP and refuses from 179 MP; sagegan's one limit replaces it."""
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((40, 50), np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow would refuse 2,000 px
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(path).shape == (40, 50)
+    assert Image.MAX_IMAGE_PIXELS == 100
+
+
+def test_bad_pixel_limit_setting_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((4, 5), np.uint8)).save(path)
+    monkeypatch.setenv(MAX_PIXELS_VARIABLE, "lots")
+    with pytest.raises(DataError, match=f"{MAX_PIXELS_VARIABLE}: must be a positive integer"):
+        read_image(path)
 
 
 def test_missing_file_raises(tmp_path):

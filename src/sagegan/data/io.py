@@ -8,7 +8,9 @@ Every problem with a file is raised as a one-line `DataError` naming the file.
 
 from __future__ import annotations
 
+import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -20,6 +22,8 @@ from scipy import ndimage
 from sagegan.errors import DataError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sagegan.data.pairing import Pair
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -28,6 +32,36 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
 # An 8-bit mask with more than two values is read as instance labels only when at least this share
 # of its label values form blobs (most of their pixels have >= 2 same-valued 4-neighbours).
 _BLOB_VALUE_SHARE = 0.9
+# One pixel limit for every format, checked from the file header before decoding: 2**28 pixels
+# (16384 x 16384, 1 GiB as float32) passes any SEM mosaic of today and refuses header bombs.
+DEFAULT_MAX_IMAGE_PIXELS = 2**28
+MAX_PIXELS_VARIABLE = "SAGEGAN_MAX_IMAGE_PIXELS"
+
+
+def max_image_pixels() -> int:
+    """The pixel limit: ``$SAGEGAN_MAX_IMAGE_PIXELS`` when set (a positive integer), else 2**28."""
+    value = os.environ.get(MAX_PIXELS_VARIABLE)
+    if value is None:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise DataError(MAX_PIXELS_VARIABLE, f"must be a positive integer, got {value!r}")
+    return limit
+
+
+def _check_pixel_count(path: Path, shape: tuple[int, ...]) -> None:
+    """Refuse an image whose header claims more pixels than `max_image_pixels` allows."""
+    height, width = shape[:2]
+    limit = max_image_pixels()
+    if height * width > limit:
+        raise DataError(
+            path,
+            f"image is {width} x {height} = {height * width:,} pixels, over the limit of "
+            f"{limit:,}; set {MAX_PIXELS_VARIABLE} to read larger images",
+        )
 
 
 def _prepare_parent(path: Path) -> Path:
@@ -87,6 +121,7 @@ def _read_tiff_raw(path: Path, palette_indices: bool) -> tuple[np.ndarray, str]:
                 stacklevel=4,
             )
         page = pages[0]
+        _check_pixel_count(path, (page.imagelength, page.imagewidth))
         data = page.asarray()
         photometric = page.photometric
         if "sample" in page.dims:
@@ -111,9 +146,22 @@ def _read_tiff_raw(path: Path, palette_indices: bool) -> tuple[np.ndarray, str]:
         return (data[..., 0] if data.ndim == 3 and "sample" in page.dims else data), "gray"
 
 
+@contextmanager
+def _own_pixel_limit() -> Iterator[None]:
+    """Pillow's own decompression-bomb limit (warnings over 89 MP, an error over 179 MP) replaced
+    by `max_image_pixels` for one read."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
 def _read_pil_raw(path: Path, palette_indices: bool) -> tuple[np.ndarray, str]:
     """Decode a PNG/JPEG/BMP (or any format Pillow reads) like `_read_tiff_raw`."""
-    with Image.open(path) as img:
+    with _own_pixel_limit(), Image.open(path) as img:
+        _check_pixel_count(path, (img.height, img.width))
         if getattr(img, "n_frames", 1) > 1:
             warnings.warn(
                 f"{path}: file has {img.n_frames} frames; using the first one only", stacklevel=4
