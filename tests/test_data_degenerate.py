@@ -115,6 +115,27 @@ def test_image_smaller_than_patch_warns(tmp_path):
     ]
 
 
+def test_patch_far_larger_than_every_image_is_an_error(tmp_path):
+    stats = [mask_stats("a", _particles((128, 128))), mask_stats("b", _particles((100, 200)))]
+    padded = find_degenerate(stats, patch_size=(256, 256))  # 4x the largest image: padded
+    assert [f.severity for f in padded] == ["warning", "warning"]
+    findings = find_degenerate(stats, patch_size=(4096, 4096))
+    assert [f.severity for f in findings] == ["error", "warning", "warning"]
+    assert "training patch 4096x4096 is over 4x the area of the largest training image" in str(
+        findings[0]
+    )
+
+
+def test_train_refuses_a_patch_of_mostly_padding_before_training(tmp_path):
+    from sagegan.train import config_from_cli, train
+
+    data = _dataset(tmp_path / "data", {f"p{i}": _particles() for i in range(4)})
+    config = config_from_cli("tiny", None, {"data.patch_size": [4096, 4096]})
+    with pytest.raises(DataError, match=r"set data\.patch_size no larger than the images"):
+        train(data, tmp_path / "run", config)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 def test_speck_masks(tmp_path):
     specks = np.zeros((64, 64), np.uint8)
     specks[10, 10] = specks[30, 40] = specks[50, 20:22] = 255

@@ -158,8 +158,10 @@ def _train(
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
     if config.plan.enabled:
         config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
-    if runtime.is_main:  # the patch size is final here (a plan may set it)
-        _log_data_warnings(find_degenerate(stats, config.data.patch_size, split.val))
+    findings = find_degenerate(stats, config.data.patch_size, split.val)  # the final patch
+    _raise_data_errors(data_dir, findings)
+    if runtime.is_main:
+        _log_data_warnings(findings)
     config, init_state = initial_segmenter(config)
     dataset = _training_dataset(train_samples, config)
     log = RunLog(run_dir, enabled=runtime.is_main)
