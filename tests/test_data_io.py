@@ -380,3 +380,44 @@ def test_real_emps_uint16_labels(emps):
     assert kind == "instances"
     raw = np.asarray(Image.open(path))
     np.testing.assert_array_equal(labels, raw)
+
+
+@pytest.mark.parametrize("write", ["labels", "mask", "probability"])
+def test_calibrated_tiffs_carry_the_pixel_size_for_fiji(tmp_path, write):
+    from sagegan.data.calibration import read_pixel_size
+    from sagegan.data.io import write_image, write_labels, write_mask
+
+    path = tmp_path / f"{write}.tif"
+    data = np.arange(12).reshape(3, 4)
+    if write == "labels":
+        write_labels(path, data, pixel_size_nm=2.5)
+    elif write == "mask":
+        write_mask(path, data, pixel_size_nm=2.5)
+    else:
+        write_image(path, data / 12.0, pixel_size_nm=2.5)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.imagej_metadata["unit"] == "nm"
+        x_per_nm = tif.pages[0].tags["XResolution"].value
+        assert x_per_nm[1] / x_per_nm[0] == pytest.approx(2.5)
+    assert read_pixel_size(path).nm == pytest.approx(2.5)
+    assert read_image(path).shape == (3, 4)
+
+
+def test_labels_beyond_uint16_keep_calibration_in_resolution_tags(tmp_path):
+    from sagegan.data.calibration import read_pixel_size
+    from sagegan.data.io import write_labels
+
+    path = tmp_path / "many.tif"
+    write_labels(path, np.arange(12).reshape(3, 4) * 10_000, pixel_size_nm=2.5)
+    assert read_mask(path).max() == 110_000  # label ids kept
+    assert read_pixel_size(path).nm == pytest.approx(2.5)
+
+
+def test_uncalibrated_writes_stay_plain(tmp_path):
+    from sagegan.data.calibration import read_pixel_size
+    from sagegan.data.io import write_labels
+
+    write_labels(tmp_path / "a.tif", np.ones((3, 4), np.int32))
+    assert read_pixel_size(tmp_path / "a.tif") is None
+    with pytest.raises(ValueError, match="pixel size must be a positive number of nm"):
+        write_labels(tmp_path / "b.tif", np.ones((3, 4), np.int32), pixel_size_nm=0.0)

@@ -70,31 +70,55 @@ def _prepare_parent(path: Path) -> Path:
     return path
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write a 2-D grayscale image: uint8/uint16 keep their values, float becomes float32 TIFF."""
+def _write_tiff(path: Path, data: np.ndarray, pixel_size_nm: float | None) -> None:
+    """A zlib-compressed TIFF; with ``pixel_size_nm``, calibrated for Fiji and napari (ImageJ
+    metadata with unit nm, and the resolution tags in pixels per centimetre for other readers)."""
+    if pixel_size_nm is None:
+        tifffile.imwrite(path, data, compression="zlib")
+        return
+    if not (np.isfinite(pixel_size_nm) and pixel_size_nm > 0):
+        raise ValueError(f"{path}: pixel size must be a positive number of nm, got {pixel_size_nm}")
+    imagej = data.dtype in (np.uint8, np.uint16, np.float32)  # the types ImageJ reads
+    per_nm = 1.0 / pixel_size_nm
+    tifffile.imwrite(
+        path,
+        data,
+        compression="zlib",
+        imagej=imagej,
+        resolution=(per_nm, per_nm) if imagej else (per_nm * 1e7, per_nm * 1e7),
+        resolutionunit=None if imagej else tifffile.RESUNIT.CENTIMETER,
+        metadata={"unit": "nm"} if imagej else None,
+    )
+
+
+def write_image(path: str | Path, image: np.ndarray, pixel_size_nm: float | None = None) -> None:
+    """Write a 2-D grayscale image: uint8/uint16 keep their values, float becomes float32 TIFF.
+    A TIFF carries ``pixel_size_nm`` as its calibration when given."""
     path = _prepare_parent(Path(path))
     if image.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D image, got shape {image.shape}")
     if path.suffix.lower() in (".tif", ".tiff"):
         data = image.astype(np.float32) if np.issubdtype(image.dtype, np.floating) else image
-        tifffile.imwrite(path, data, compression="zlib")
+        _write_tiff(path, data, pixel_size_nm)
     else:
         if image.dtype not in (np.uint8, np.uint16):
             raise ValueError(f"{path}: PNG images must be uint8 or uint16, got {image.dtype}")
         Image.fromarray(image).save(path)
 
 
-def write_mask(path: str | Path, mask: np.ndarray) -> None:
-    """Write a binary mask as 0/255 uint8 (PNG or TIFF by suffix); non-zero values are particle."""
-    write_image(path, (np.asarray(mask) > 0).astype(np.uint8) * np.uint8(255))
+def write_mask(path: str | Path, mask: np.ndarray, pixel_size_nm: float | None = None) -> None:
+    """Write a binary mask as 0/255 uint8 (PNG or TIFF by suffix); non-zero values are particle.
+    A TIFF carries ``pixel_size_nm`` as its calibration when given."""
+    write_image(path, (np.asarray(mask) > 0).astype(np.uint8) * np.uint8(255), pixel_size_nm)
 
 
-def write_labels(path: str | Path, labels: np.ndarray) -> None:
-    """Write an instance label map (0 = background, 1..N) as uint16 TIFF (uint32 if N > 65535)."""
+def write_labels(path: str | Path, labels: np.ndarray, pixel_size_nm: float | None = None) -> None:
+    """Write an instance label map (0 = background, 1..N) as uint16 TIFF (uint32 if N > 65535),
+    calibrated with ``pixel_size_nm`` when given."""
     labels = np.asarray(labels)
     dtype = np.uint16 if labels.max(initial=0) <= np.iinfo(np.uint16).max else np.uint32
     path = _prepare_parent(Path(path))
-    tifffile.imwrite(path, labels.astype(dtype), compression="zlib")
+    _write_tiff(path, labels.astype(dtype), pixel_size_nm)
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
