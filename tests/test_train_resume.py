@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -163,6 +164,113 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(data_dir, straight_run
     assert killed_at["stage"] == "gan" and killed_at["epoch"] < 2  # killed before the end
     train(data_dir, run, None, resume=True)
     _assert_same_run(run, straight_run)
+
+
+# A child that dies by SIGKILL in the middle of its k-th write of one kind: "checkpoint" (files
+# written by the atomic writer: weights, state, pointers) or "log" (appends to log.jsonl). Half the
+# bytes reach the file, then the process is killed, as a power cut or the OOM killer would.
+DYING_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    import sagegan.models.checkpoint, sagegan.train.run_log
+    from sagegan.train.api import train
+    from sagegan.train.config import config_from_cli
+
+    data, run, kind, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    module, mode = {{
+        "checkpoint": (sagegan.models.checkpoint, "wb"),
+        "log": (sagegan.train.run_log, "a"),
+    }}[kind]
+    calls = [0]
+
+    class Dying:
+        def __init__(self, handle):
+            self.handle = handle
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            return self.handle.__exit__(*exc)
+        def write(self, data):
+            self.handle.write(data[: len(data) // 2])
+            self.handle.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+    def dying_open(path, open_mode="r", *args, **kwargs):
+        handle = open(path, open_mode, *args, **kwargs)
+        if open_mode == mode:
+            calls[0] += 1
+            if calls[0] == kill_at:
+                return Dying(handle)
+        return handle
+
+    module.open = dying_open
+    config = None if (sys.argv[5] == "resume") else config_from_cli("tiny", None, {overrides!r})
+    train(data, run, config, resume=sys.argv[5] == "resume")
+    """
+)
+
+
+def _record_writes(data_dir: Path, run: Path, monkeypatch) -> list[str]:
+    """The kinds of the writes an uninterrupted run makes, in order ("checkpoint" or "log")."""
+    import sagegan.models.checkpoint
+    import sagegan.train.run_log
+
+    events = []
+    for kind, module, mode in (
+        ("checkpoint", sagegan.models.checkpoint, "wb"),
+        ("log", sagegan.train.run_log, "a"),
+    ):
+
+        def recording_open(path, open_mode="r", *args, _kind=kind, _mode=mode, **kwargs):
+            if open_mode == _mode:
+                events.append(_kind)
+            return open(path, open_mode, *args, **kwargs)
+
+        monkeypatch.setattr(module, "open", recording_open, raising=False)
+    train(data_dir, run, config_from_cli("tiny", None, OVERRIDES))
+    return events
+
+
+def _kill_points(events: list[str], n: int, seed: int = 0) -> list[tuple[int, int]]:
+    """``n`` random (k-th checkpoint write, j-th log append after resuming) pairs: j never exceeds
+    the appends that follow the k-th write, which a resumed run makes at least once more."""
+    later_appends, appends, candidates = [], 0, []
+    for kind in reversed(events):
+        appends += kind == "log"
+        if kind == "checkpoint":
+            later_appends.append(appends)
+    later_appends.reverse()  # appends after the k-th checkpoint write, k = index + 1
+    candidates = [k for k, after in enumerate(later_appends, start=1) if after >= 1 and k >= 2]
+    rng = np.random.default_rng(seed)
+    points = rng.choice(candidates, n, replace=False)
+    return [(int(k), int(rng.integers(1, later_appends[k - 1] + 1))) for k in points]
+
+
+def _die_at(data_dir: Path, run: Path, kind: str, kill_at: int, how: str, script: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(sagegan.__file__).parents[1])}
+    command = [sys.executable, str(script), str(data_dir), str(run), kind, str(kill_at), how]
+    done = subprocess.run(command, env=env, capture_output=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+
+
+def test_sigkill_mid_checkpoint_write_and_mid_log_append_then_resume(
+    data_dir, straight_run, tmp_path, monkeypatch
+):
+    """Five runs, each killed mid-write of a random checkpoint file, resumed and killed again
+    mid-append of a random log record, then resumed to the end: each equals the straight run."""
+    with monkeypatch.context() as patch:
+        events = _record_writes(data_dir, tmp_path / "recorded", patch)
+    assert events.count("checkpoint") > 10 and events.count("log") >= 6
+    script = tmp_path / "dying.py"
+    script.write_text(DYING_CHILD.format(overrides=OVERRIDES))
+    for index, (at_write, at_append) in enumerate(_kill_points(events, 5)):
+        run = tmp_path / f"run{index}"
+        _die_at(data_dir, run, "checkpoint", at_write, "train", script)
+        _die_at(data_dir, run, "log", at_append, "resume", script)
+        train(data_dir, run, None, resume=True)
+        _assert_same_run(run, straight_run)
 
 
 def _reached_gan(run: Path) -> bool:
