@@ -201,6 +201,7 @@ def training_batches(
 
 
 def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    from sagegan.train.engine import train_epoch
     from sagegan.train.gan_stage import GanStage
     from sagegan.train.guards import NonFiniteGuard
     from sagegan.train.mask_sources import MaskSources
@@ -222,12 +223,12 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
     batches = training_batches(size, spec["batch"], spec["warmup"] + spec["iters"])
     guard = NonFiniteGuard(config.runtime.nan_patience)
     if spec["stage"] == "pretrain":
-        stage = PretrainStage(config, runtime, guard, steps_per_epoch=len(batches))
+        stage = PretrainStage(config, runtime, steps_per_epoch=len(batches))
         epoch = 0
     else:
         labels = [ndimage.label(batch["mask"][0, 0].numpy() > 0)[0] for batch in batches]
         sources = MaskSources(labels, config.gan.mask_sources, size)
-        stage = GanStage(config, runtime, guard, sources, None)
+        stage = GanStage(config, runtime, sources, None)
         epoch = config.gan.generator_warmup_epochs + config.gan.mix_ramp_epochs
     if "channels_last" in variant:
         for net in stage.nets.values():
@@ -235,9 +236,8 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
     rss_before = current_rss_mb()
     marks: list[float] = []
     cuda = device == "cuda"
-    stage.train_epoch(
-        epoch, timed_batches(batches, marks, torch.cuda.synchronize if cuda else _no_sync)
-    )
+    timed = timed_batches(batches, marks, torch.cuda.synchronize if cuda else _no_sync)
+    train_epoch(stage, epoch, timed, runtime, guard)
     steps = np.diff(marks)[spec["warmup"] :].tolist()
     return {
         "times_s": steps,

@@ -30,11 +30,12 @@ WORKER = textwrap.dedent(
         )
         torch.set_num_threads(1)
         import sagegan.train.api as api
+        import sagegan.train.run_stages as run_stages
         from sagegan.models.checkpoint import unwrap
         from sagegan.train.config import config_from_cli
 
         seen = {}
-        original = api.run_stage
+        original = run_stages.run_stage
 
         def recording_run_stage(stage, settings, ctx, resumed=None):
             outcome = original(stage, settings, ctx, resumed)
@@ -44,7 +45,7 @@ WORKER = textwrap.dedent(
             }
             return outcome
 
-        api.run_stage = recording_run_stage
+        run_stages.run_stage = recording_run_stage
         overrides = {
             "runtime.grid_every": 100, "runtime.attention_every": 100,
             "pretrain.epochs": 2, "gan.epochs": 2, "data.samples_per_epoch": 8,

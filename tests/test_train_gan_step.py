@@ -6,61 +6,57 @@ import numpy as np
 import pytest
 import torch
 
-from sagegan.losses import build_perceptual_loss, build_segmentation_loss
-from sagegan.models import build_model
-from sagegan.train.config import GanConfig
-from sagegan.train.gan import (
-    GanNets,
-    GanObjective,
-    StepPlan,
-    cycle_mask,
-    guarded_batchnorm,
-    mix_probability,
-)
-from sagegan.train.guards import CollapseDetector
+from sagegan.train.batchnorm_guard import guarded_batchnorm
+from sagegan.train.config import GanConfig, config_from_cli
+from sagegan.train.gan_plan import StepPlan, mix_probability
+from sagegan.train.gan_random import GanRandomSources, generator_inputs
+from sagegan.train.gan_stage import GanStage, cycle_mask
+from sagegan.train.guards import CollapseDetector, NonFiniteGuard
 from sagegan.train.mask_sources import MaskSources
+from sagegan.train.runtime import Runtime
+from sagegan.train.training_stage import Step, StepBatch
 
 SIZE = 32
 
 
-def _objective(mask_mode: str) -> tuple[GanObjective, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _objective(mask_mode: str) -> tuple[GanStage, StepBatch]:
+    """A GAN stage with tiny networks (BCE + focal Tversky, random perceptual network) and a batch
+    of two images with their masks."""
     torch.manual_seed(0)
-    nets = GanNets(
-        segmenter=build_model("attention_unet", base_width=4, depth=2),
-        generator=build_model("style_unet_generator", base_width=4, depth=2),
-        d_image=build_model("patch_discriminator", base_width=4),
-        d_mask=build_model("patch_discriminator", base_width=4),
-    )
-    config = GanConfig(mask_mode=mask_mode, diffaugment_p=1.0)
+    overrides = {
+        "model.segmenter_kwargs": {"base_width": 4, "depth": 2},
+        "model.generator_kwargs": {"base_width": 4, "depth": 2},
+        "model.discriminator_kwargs": {"base_width": 4},
+        "pretrain.loss": "bce_focal_tversky",
+        "gan.mask_mode": mask_mode,
+        "gan.diffaugment_p": 1.0,
+        "gan.perceptual": {"source": "random", "layers": ["relu1_1", "relu2_1"]},
+    }
+    config = config_from_cli("paper", None, overrides)
     labels = np.zeros((SIZE, SIZE), np.int32)
     labels[8:14, 8:14], labels[20:27, 18:24] = 1, 2
-    sources = MaskSources([labels], config.mask_sources, (SIZE, SIZE))
-    objective = GanObjective(
-        nets,
-        config,
-        build_segmentation_loss("bce_focal_tversky"),
-        build_perceptual_loss(source="random", layers=["relu1_1", "relu2_1"]),
-        sources,
-    )
+    sources = MaskSources([labels], config.gan.mask_sources, (SIZE, SIZE))
+    objective = GanStage(config, Runtime(torch.device("cpu"), None), sources, None)
     mask = torch.from_numpy(labels > 0).float()[None, None].repeat(2, 1, 1, 1)
     image = (mask * 1.2 - 0.6 + 0.1 * torch.randn_like(mask)).clamp(-1, 1)
-    return objective, image, mask, torch.ones_like(mask)
+    return objective, StepBatch(image, mask, torch.ones_like(mask), None, ["a", "b"])
 
 
-def _segmenter_gradient(objective: GanObjective, term: torch.Tensor) -> float:
+def _segmenter_gradient(objective: GanStage, term: torch.Tensor) -> float:
     """Total absolute gradient of one loss term over the segmenter's parameters."""
-    parameters = list(objective.nets.segmenter.parameters())
+    parameters = list(objective.nets["segmenter"].parameters())
     if not term.requires_grad:
         return 0.0
     grads = torch.autograd.grad(term, parameters, retain_graph=True, allow_unused=True)
     return float(sum(g.abs().sum() for g in grads if g is not None))
 
 
-def _terms(mask_mode: str, plan: StepPlan) -> tuple[GanObjective, dict[str, torch.Tensor]]:
-    objective, image, mask, valid = _objective(mask_mode)
-    passed = objective.generator_pass(
-        image, mask, valid, plan, torch.Generator().manual_seed(1), np.random.default_rng(1)
+def _terms(mask_mode: str, plan: StepPlan) -> tuple[GanStage, dict[str, torch.Tensor]]:
+    objective, batch = _objective(mask_mode)
+    random = GanRandomSources(
+        np.random.default_rng(1), np.random.default_rng(1), torch.Generator().manual_seed(1)
     )
+    passed = objective.generator_losses(batch, plan, random)
     return objective, passed.terms
 
 
@@ -95,7 +91,7 @@ def test_online_augmentation_trains_the_segmenter_on_generated_pairs():
     plan = StepPlan(warmup=False, augment=True, sources=["real", "rearranged"])
     objective, terms = _terms("soft", plan)
     assert _segmenter_gradient(objective, terms["rec_mask"]) > 0
-    generator = list(objective.nets.generator.parameters())
+    generator = list(objective.nets["generator"].parameters())
     grads = torch.autograd.grad(terms["rec_mask"], generator, allow_unused=True)
     assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0  # segmentability
 
@@ -145,3 +141,63 @@ def test_collapse_detector_flags_a_winning_discriminator_and_a_constant_generato
     restored = CollapseDetector(window=4)
     restored.load_state_dict(constant.state_dict())
     assert restored.update(0.3, 0.0) is not None
+
+
+def _trainable_at_each_call(module: torch.nn.Module) -> list[bool]:
+    """Whether the module's parameters take gradients at each of its forward passes."""
+    calls: list[bool] = []
+    module.register_forward_pre_hook(
+        lambda m, args: calls.append(all(p.requires_grad for p in m.parameters()))
+    )
+    return calls
+
+
+def test_train_step_freezes_the_discriminators_while_s_and_g_train():
+    stage, batch = _objective("soft")
+    stage.start_epoch(0)
+    calls = {name: _trainable_at_each_call(stage.nets[name]) for name in ("d_image", "d_mask")}
+    d_before = [p.detach().clone() for p in stage.nets["d_mask"].parameters()]
+    result = stage.train_step(batch, Step(0, 0, batch.stems, stage.runtime, NonFiniteGuard(3)))
+    # one generator-side pass (frozen), then the real and the generated input (trained)
+    assert calls == {"d_image": [False, True, True], "d_mask": [False, True, True]}
+    losses = result.losses
+    assert {"g_total", "id_mask", "adv_mask", "d_image", "d_mask", "augmented"} <= set(losses)
+    assert result.collapse_signals[0] == pytest.approx(losses["d_image"] + losses["d_mask"])
+    after = list(stage.nets["d_mask"].parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(after, d_before, strict=True))
+
+
+def test_a_skipped_generator_step_leaves_the_discriminators_untouched_and_trainable():
+    stage, batch = _objective("soft")
+    stage.start_epoch(0)
+    stage.config.gan.loss_weights["id_mask"] = float("nan")
+    d_before = [p.detach().clone() for p in stage.nets["d_image"].parameters()]
+    guard = NonFiniteGuard(3)
+    assert stage.train_step(batch, Step(0, 0, batch.stems, stage.runtime, guard)) is None
+    assert [r["losses"] for r in guard.take_skipped()] == [["g_total"]]
+    after = list(stage.nets["d_image"].parameters())
+    assert all(torch.equal(a, b) for a, b in zip(after, d_before, strict=True))
+    assert all(p.requires_grad for p in after)
+
+
+def test_random_sources_share_the_plans_across_ranks_and_nothing_else():
+    rank0, rank1 = (GanRandomSources.for_epoch(7, 3, rank) for rank in (0, 1))
+    assert rank0.plans.random() == rank1.plans.random()
+    assert rank0.masks.random() != rank1.masks.random()
+    assert not torch.equal(
+        torch.rand(4, generator=rank0.tensors), torch.rand(4, generator=rank1.tensors)
+    )
+    again = GanRandomSources.for_epoch(7, 3, 0)
+    assert again.masks.random() == GanRandomSources.for_epoch(7, 3, 0).masks.random()
+    assert again.plans.random() != GanRandomSources.for_epoch(7, 4, 0).plans.random()
+
+
+def test_generator_inputs_draw_z_then_noise_from_the_given_source():
+    stage, batch = _objective("soft")
+    generator = stage.nets["generator"]
+    z, noise = generator_inputs(generator, batch.mask, torch.Generator().manual_seed(5))
+    source = torch.Generator().manual_seed(5)
+    assert torch.equal(z, generator.sample_z(2, "cpu", generator=source))
+    expected = generator.make_noise(2, (SIZE, SIZE), "cpu", generator=source)
+    assert len(noise) == len(expected) > 0
+    assert all(torch.equal(a, b) for a, b in zip(noise, expected, strict=True))

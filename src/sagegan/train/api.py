@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,28 +29,18 @@ from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.models.checkpoint import (
     RUN_SPLIT_FILE,
-    load_weights,
     resolve_checkpoint,
     write_json_atomic,
 )
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig, deep_merge, load_yaml, nest_dotted, save_config
-from sagegan.train.engine import RunContext, StageOutcome, run_stage
-from sagegan.train.gan_stage import GanStage, gan_settings
+from sagegan.train.engine import RunContext, StageOutcome
 from sagegan.train.guards import SplitGuard
 from sagegan.train.initial_weights import initial_segmenter
-from sagegan.train.mask_sources import MaskSources
 from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
-from sagegan.train.pretrain import PretrainStage, pretrain_settings
 from sagegan.train.run_log import RunLog
-from sagegan.train.runtime import (
-    STAGE_KEYS,
-    Runtime,
-    derive_seed,
-    seed_everything,
-    setup_runtime,
-    shutdown,
-)
+from sagegan.train.run_stages import run_stages
+from sagegan.train.runtime import Runtime, setup_runtime, shutdown
 from sagegan.train.split_tuning import tune_run
 
 LOGGER = logging.getLogger("sagegan")
@@ -183,27 +172,7 @@ def _train(
         if config.plan.budget_minutes is None or not config.plan.enabled
         else 60.0 * config.plan.budget_minutes,
     )
-    outcomes: dict[str, StageOutcome] = {}
-    resumed_stage = None if resumed is None else resumed[1]["stage"]
-    if stage in ("all", "pretrain") and resumed_stage != "gan" and config.pretrain.epochs > 0:
-        seed_everything(derive_seed(config.seed, STAGE_KEYS["pretrain"], runtime.rank))
-        per_rank = math.ceil(len(dataset) / runtime.world_size)
-        steps = math.ceil(per_rank / config.pretrain.batch_size)
-        pretrain = PretrainStage(config, runtime, ctx.nonfinite, steps, init_state)
-        outcomes["pretrain"] = run_stage(pretrain, pretrain_settings(config), ctx, resumed)
-        resumed = None
-    if stage in ("all", "gan") and config.gan.epochs > 0:
-        # seeded construction (also when resuming: e.g. a random perceptual network is not
-        # checkpointed); a resumed stage then restores the RNG states of its checkpoint
-        seed_everything(derive_seed(config.seed, STAGE_KEYS["gan"], runtime.rank))
-        sources = MaskSources(
-            [s.labels for s in train_samples], config.gan.mask_sources, config.data.patch_size
-        )
-        segmenter_state = (
-            None if resumed is not None else _pretrained_segmenter(run_dir, stage, init_state)
-        )
-        gan = GanStage(config, runtime, ctx.nonfinite, sources, segmenter_state)
-        outcomes["gan"] = run_stage(gan, gan_settings(config), ctx, resumed)
+    outcomes = run_stages(ctx, stage, resumed, train_samples, init_state)
     if runtime.is_main and outcomes and config.instances.tune:
         tune_run(run_dir, val_samples, runtime, config.instances)
     runtime.barrier()
@@ -386,24 +355,3 @@ def _log_data_warnings(findings: list[Finding]) -> None:
             "... and %d more data warnings (`sagegan check` lists them all)",
             len(found) - MAX_LISTED_ERRORS,
         )
-
-
-def _pretrained_segmenter(
-    run_dir: Path, stage: str, init_state: dict[str, Any] | None
-) -> dict[str, Any] | None:
-    """The best pretrained segmenter of this run; else the ``model.init`` weights; else None (GAN
-    stage from scratch); a GAN-only run with neither is an error."""
-    try:
-        folder = resolve_checkpoint(run_dir, "best-pretrain")
-    except DataError:
-        if init_state is not None:
-            return init_state
-        if stage == "gan":
-            raise ConfigError(
-                f"{run_dir} has no pretrained segmenter (best-pretrain.json): "
-                "run stage 'pretrain' first"
-            ) from None
-        LOGGER.warning("no pretraining: the GAN stage starts from a randomly initialised segmenter")
-        return None
-    weights, _ = load_weights(folder / "segmenter.safetensors")
-    return weights

@@ -1,8 +1,10 @@
-"""The epoch loop shared by both stages: data loading, validation, schedules, early stopping,
-checkpoints, logs and resume.
+"""The epoch loop shared by both stages: data loading, the iterations, validation, schedules, early
+stopping, checkpoints, logs and resume.
 
-A stage (:class:`Stage`) owns its networks, optimisers, schedulers and scalers and trains one epoch
-at a time; :func:`run_stage` does the rest. Every epoch ends with a validation on whole validation
+A stage (:class:`~sagegan.train.training_stage.TrainingStage`) owns its networks, optimisers,
+schedulers and scalers and trains one step at a time; :func:`train_epoch` runs an epoch of steps
+(device, zeroed gradients, finite checks, averages, per-iteration schedules, collapse watch) and
+:func:`run_stage` does the rest. Every epoch ends with a validation on whole validation
 images (every ``val_every`` epochs and at the last one), a ReduceLROnPlateau step of every scheduler
 on the validation score, an early-stopping check (strict improvement resets the counter) and a
 checkpoint. Resuming restores everything the loop depends on, so a resumed run repeats an
@@ -11,9 +13,9 @@ uninterrupted one exactly on CPU.
 
 from __future__ import annotations
 
-import math
+import logging
 import time
-from abc import ABC, abstractmethod
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,22 +31,14 @@ from tqdm import tqdm
 from sagegan.data.dataset import worker_init_fn
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig
-from sagegan.train.guards import NonFiniteGuard, SplitGuard
+from sagegan.train.guards import CollapseDetector, NonFiniteGuard, SplitGuard
 from sagegan.train.run_log import RunLog, save_attention, save_grid
 from sagegan.train.runtime import STAGE_KEYS, Runtime, derive_seed, evaluating, set_rng_state
+from sagegan.train.stopping import BudgetClock, Tracker
+from sagegan.train.training_stage import StageSettings, Step, StepBatch, TrainingStage
 from sagegan.train.validation import validate
 
-
-@dataclass
-class StageSettings:
-    """The loop's view of one stage's config."""
-
-    name: str
-    epochs: int
-    batch_size: int
-    patience: int
-    val_metric: str
-    val_every: int
+LOGGER = logging.getLogger("sagegan")
 
 
 @dataclass
@@ -68,23 +62,6 @@ class RunContext:
 
 
 @dataclass
-class Tracker:
-    """Best validation score so far and the early-stopping counter (in epochs)."""
-
-    best_score: float = -math.inf
-    best_epoch: int = -1
-    bad_epochs: int = 0
-
-    def update(self, score: float, epoch: int, epochs_since_last: int) -> bool:
-        """Record a validation; True when it strictly beats the best (a tie is no improvement)."""
-        if score > self.best_score:
-            self.best_score, self.best_epoch, self.bad_epochs = score, epoch, 0
-            return True
-        self.bad_epochs += epochs_since_last
-        return False
-
-
-@dataclass
 class StageOutcome:
     """How a stage ended."""
 
@@ -94,48 +71,6 @@ class StageOutcome:
     best_epoch: int
     last_epoch: int
     stopped_early: bool
-
-
-class Stage(ABC):
-    """One training stage: networks, optimisers, schedulers, scalers and its epoch of training."""
-
-    name: str
-    nets: dict[str, nn.Module]
-    specs: dict[str, dict[str, Any]]
-    optimizers: dict[str, torch.optim.Optimizer]
-    schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler | ReduceLROnPlateau]
-    scalers: dict[str, torch.amp.GradScaler]
-
-    @property
-    def segmenter(self) -> nn.Module:
-        return self.nets["segmenter"]
-
-    @abstractmethod
-    def train_epoch(self, epoch: int, batches: Iterable[dict[str, Any]]) -> dict[str, float]:
-        """Train one epoch; return the mean of each logged loss."""
-
-    def epoch_extras(self, epoch: int) -> dict[str, Any]:
-        """Stage-specific values for the epoch's log record."""
-        return {}
-
-    def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:
-        """Panels of the periodic image grid for one training batch."""
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-            "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for group in ("optimizers", "schedulers", "scalers"):
-            for key, value in getattr(self, group).items():
-                value.load_state_dict(state[group][key])
-
-    def learning_rates(self) -> dict[str, float]:
-        return {k: float(v.param_groups[0]["lr"]) for k, v in self.optimizers.items()}
 
 
 def make_loader(
@@ -159,38 +94,57 @@ def make_loader(
     )
 
 
-def to_device(batch: dict[str, Any], runtime: Runtime) -> tuple[torch.Tensor, ...]:
-    """(image, mask, valid) of a loader batch on the run's device."""
-    return tuple(
-        batch[key].to(runtime.device, non_blocking=True) for key in ("image", "mask", "valid")
-    )
-
-
-def training_target(batch: dict[str, Any], mask: torch.Tensor, runtime: Runtime) -> torch.Tensor:
-    """The segmenter's target: the foreground ``mask``, with the batch's boundary target as a
-    second channel when it has one (the instance head)."""
-    if "boundary" not in batch:
-        return mask
-    boundary = batch["boundary"].to(runtime.device, non_blocking=True)
-    return torch.cat([mask, boundary], dim=1)
-
-
 @dataclass
-class BudgetClock:
-    """A stage's wall time, across resumes, against an optional budget (seconds). Training stops
-    when what is left would not cover ``reserve``, the duration of the last validation with its
-    figures, so that the closing validation ends within the budget."""
+class EpochTraining:
+    """An epoch of steps: the mean of each value over its completed steps, and the collapse
+    warnings it raised (each once)."""
 
-    budget: float | None
-    spent_before: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    reserve: float = 0.0
+    losses: dict[str, float]
+    warnings: list[str]
 
-    def elapsed(self) -> float:
-        return self.spent_before + time.monotonic() - self.started
 
-    def out_of_time(self) -> bool:
-        return self.budget is not None and self.elapsed() + self.reserve >= self.budget
+def train_epoch(
+    stage: TrainingStage,
+    epoch: int,
+    batches: Iterable[dict[str, Any]],
+    runtime: Runtime,
+    nonfinite: NonFiniteGuard,
+) -> EpochTraining:
+    """Train ``stage`` on each loader batch: the batch on the device, every gradient zeroed, one
+    ``train_step``, then the per-iteration schedules (after skipped steps too: they follow the
+    iterations); a completed step's values are averaged and its collapse signals watched."""
+    stage.start_epoch(epoch)
+    sums: dict[str, float] = defaultdict(float)
+    steps = 0
+    warnings: list[str] = []
+    for index, loaded in enumerate(batches):
+        batch = StepBatch.from_loader(loaded, runtime)
+        for optimizer in stage.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        step = Step(epoch, index, batch.stems, runtime, nonfinite)
+        result = stage.train_step(batch, step)
+        for scheduler in stage.schedulers.values():
+            if not isinstance(scheduler, ReduceLROnPlateau):  # those step on validation
+                scheduler.step()
+        if result is None:
+            continue
+        for name, value in result.losses.items():
+            sums[name] += value
+        steps += 1
+        if stage.collapse is not None and result.collapse_signals is not None:
+            _watch_collapse(stage.collapse, result.collapse_signals, step.where, warnings)
+    return EpochTraining({name: total / max(steps, 1) for name, total in sums.items()}, warnings)
+
+
+def _watch_collapse(
+    detector: CollapseDetector, signals: tuple[float, float], where: str, warnings: list[str]
+) -> None:
+    """Feed the detector one step's (discriminator loss, generator output std); log and keep a
+    warning the first time it comes in ``warnings``."""
+    warning = detector.update(*signals)
+    if warning is not None and warning not in warnings:
+        LOGGER.warning("%s (%s)", warning, where)
+        warnings.append(warning)
 
 
 @dataclass
@@ -205,7 +159,10 @@ class _Restored:
 
 
 def _restore(
-    stage: Stage, ctx: RunContext, settings: StageSettings, resumed: tuple[Path, dict[str, Any]]
+    stage: TrainingStage,
+    ctx: RunContext,
+    settings: StageSettings,
+    resumed: tuple[Path, dict[str, Any]],
 ) -> _Restored:
     """Load a checkpoint's networks, optimiser/scheduler state, guards and RNG into the stage."""
     folder, state = resumed
@@ -228,7 +185,7 @@ def _budget(ctx: RunContext, settings: StageSettings) -> float | None:
 
 
 def run_stage(
-    stage: Stage,
+    stage: TrainingStage,
     settings: StageSettings,
     ctx: RunContext,
     resumed: tuple[Path, dict[str, Any]] | None = None,
@@ -264,7 +221,8 @@ def run_stage(
         )
         began = time.perf_counter()
         first: list[dict[str, Any]] = []
-        losses = stage.train_epoch(epoch, _progress(loader, settings, epoch, ctx, first, clock))
+        batches = _progress(loader, settings, epoch, ctx, first, clock)
+        trained = train_epoch(stage, epoch, batches, runtime, ctx.nonfinite)
         train_seconds = time.perf_counter() - began
         out_of_time = runtime.from_main(clock.out_of_time())
         due = (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time
@@ -282,12 +240,13 @@ def run_stage(
             {
                 "stage": settings.name,
                 "epoch": epoch,
-                "losses": losses,
+                "losses": trained.losses,
                 "val": metrics,
                 "lr": stage.learning_rates(),
                 "seconds": {"train": train_seconds, "epoch": time.perf_counter() - began},
                 "skipped_steps": ctx.nonfinite.take_skipped(),
                 **stage.epoch_extras(epoch),
+                **({} if stage.collapse is None else {"warnings": trained.warnings}),
                 **({"stopped": "time budget"} if out_of_time else {}),
             }
         )
@@ -307,7 +266,7 @@ def run_stage(
 
 
 def _validate_epoch(
-    stage: Stage, ctx: RunContext, settings: StageSettings, tracker: Tracker, epoch: int
+    stage: TrainingStage, ctx: RunContext, settings: StageSettings, tracker: Tracker, epoch: int
 ) -> tuple[dict[str, float], bool]:
     """Validate, update the tracker and step the plateau schedulers; (metrics, improved)."""
     metrics = _validate(stage, ctx)
@@ -320,7 +279,7 @@ def _validate_epoch(
 
 
 def _checkpoint(
-    stage: Stage,
+    stage: TrainingStage,
     ctx: RunContext,
     settings: StageSettings,
     epoch: int,
@@ -339,7 +298,7 @@ def _checkpoint(
     ctx.checkpointer.save(settings.name, epoch, stage.nets, stage.specs, state, info, improved)
 
 
-def _validate(stage: Stage, ctx: RunContext) -> dict[str, float]:
+def _validate(stage: TrainingStage, ctx: RunContext) -> dict[str, float]:
     """Validation scores of rank 0's segmenter (the one checkpointed), shared with every rank so
     that all ranks take the same scheduling and early-stopping decisions."""
     runtime = ctx.runtime
@@ -391,7 +350,7 @@ def _progress(
 
 
 def _write_images(
-    stage: Stage,
+    stage: TrainingStage,
     name: str,
     epoch: int,
     finished: bool,

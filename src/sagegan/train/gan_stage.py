@@ -1,6 +1,22 @@
-"""Stage 2 as a :class:`~sagegan.train.engine.Stage`: networks, optimisers and the epoch of
-iterations (generator-side step for S and G, then the discriminator step) around
-:class:`~sagegan.train.gan.GanObjective`.
+"""Stage 2: the pretrained segmenter S trained jointly with the generator G and two discriminators.
+
+One iteration (:meth:`GanStage.train_step`) on a batch (x real images, m their masks, v valid
+pixels), with D_I and D_M frozen while S and G train:
+
+* mask -> image -> mask: ``fake = G(m, z)``; G is pulled towards x (L1 + perceptual, ``id_img_*``)
+  and towards realism (LSGAN through D_I on DiffAugmented images, ``adv_image``).
+* image -> mask -> image: ``S(x)`` is supervised by m (``id_mask``); its prediction ``s`` goes
+  through G again, ``G(s, z')`` is pulled back to x (``rec_img_*``), and ``s`` is judged by D_M
+  (``adv_mask``). With ``mask_mode`` "soft" or "straight_through" these two terms reach S;
+  "faithful_argmax" is the reference's detached argmax (no gradient to S).
+* online augmentation (paper eqs. 12-13): with the scheduled probability, S also trains on generated
+  pairs ``(G(m', z''), m')`` (``rec_mask``), m' being the batch's masks or new masks from
+  :class:`~sagegan.train.mask_sources.MaskSources`; the loss also trains G unless
+  ``seg_feedback_to_generator`` is off.
+* D_I and D_M are then trained with the LSGAN loss on real vs generated (detached) inputs.
+
+S's BatchNorm statistics are guarded from generated images (``bn_guard``). During the generator
+warm-up S gets no generated image and no generator-side gradient.
 
 Optimisers: separate Adams for S, G, D_I and D_M (the reference shares one Adam for G and S), each
 with a ReduceLROnPlateau on the validation score. Mixed precision: the generator-side loss is one
@@ -10,32 +26,42 @@ have their own backward pass and scaler; every scaler is updated once per iterat
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from sagegan.losses import build_perceptual_loss, build_segmentation_loss
+from sagegan.losses import (
+    build_perceptual_loss,
+    build_segmentation_loss,
+    diff_augment,
+    l1_image_loss,
+    lsgan_d_loss,
+    lsgan_g_loss,
+)
 from sagegan.models import build_model
 from sagegan.models.checkpoint import unwrap
+from sagegan.train.batchnorm_guard import freeze_batchnorm, guarded_batchnorm
 from sagegan.train.config import TrainConfig
-from sagegan.train.engine import Stage, StageSettings, to_device
-from sagegan.train.gan import (
-    GanNets,
-    GanObjective,
-    freeze_batchnorm,
-    mix_probability,
-    plan_step,
-)
-from sagegan.train.guards import CollapseDetector, NonFiniteGuard
+from sagegan.train.gan_plan import StepPlan, mix_probability, plan_step
+from sagegan.train.gan_random import GanRandomSources, generator_inputs
+from sagegan.train.guards import CollapseDetector
 from sagegan.train.mask_sources import MaskSources
-from sagegan.train.pretrain import plateau_scheduler, segmenter_spec
-from sagegan.train.runtime import STAGE_KEYS, Runtime, derive_seed, evaluating
+from sagegan.train.runtime import Runtime, evaluating
+from sagegan.train.stage_setup import net_spec, plateau_scheduler, segmenter_spec
+from sagegan.train.training_stage import (
+    StageBase,
+    StageSettings,
+    Step,
+    StepBatch,
+    StepResult,
+    frozen,
+    scaled_step,
+)
 
-LOGGER = logging.getLogger("sagegan")
+DISCRIMINATORS = ("d_image", "d_mask")
 
 
 def gan_settings(config: TrainConfig) -> StageSettings:
@@ -43,7 +69,29 @@ def gan_settings(config: TrainConfig) -> StageSettings:
     return StageSettings("gan", c.epochs, c.batch_size, c.patience, c.val_metric, c.val_every)
 
 
-class GanStage(Stage):
+@dataclass
+class GeneratorPass:
+    """Generator-side loss terms and the tensors the discriminator step reuses."""
+
+    terms: dict[str, Tensor]
+    fakes: Tensor
+    cycle_mask: Tensor
+    fake_std: float
+
+
+def cycle_mask(logits: Tensor, mode: str) -> Tensor:
+    """S's prediction as G's input: soft probabilities, straight-through hard mask, or detached
+    argmax (the reference: no gradient reaches S)."""
+    probability = torch.sigmoid(logits)
+    if mode == "soft":
+        return probability
+    hard = (logits > 0).to(probability.dtype)
+    if mode == "straight_through":
+        return hard + probability - probability.detach()
+    return hard.detach()
+
+
+class GanStage(StageBase):
     """S (from pretraining), G, D_I and D_M trained together."""
 
     name = "gan"
@@ -52,24 +100,21 @@ class GanStage(Stage):
         self,
         config: TrainConfig,
         runtime: Runtime,
-        nonfinite: NonFiniteGuard,
         sources: MaskSources,
         segmenter_state: dict[str, torch.Tensor] | None,
     ) -> None:
         c = config.gan
-        self.config, self.runtime, self.nonfinite = config, runtime, nonfinite
-        specs = {
+        self.config, self.runtime, self.sources = config, runtime, sources
+        self.specs = {
             "segmenter": segmenter_spec(config),
-            "generator": _spec("style_unet_generator", config.model.generator_kwargs),
-            "d_image": _spec("patch_discriminator", config.model.discriminator_kwargs),
-            "d_mask": _spec("patch_discriminator", config.model.discriminator_kwargs),
+            "generator": net_spec("style_unet_generator", config.model.generator_kwargs),
+            "d_image": net_spec("patch_discriminator", config.model.discriminator_kwargs),
+            "d_mask": net_spec("patch_discriminator", config.model.discriminator_kwargs),
         }
-        built = {name: build_model(s["model"], **s["model_kwargs"]) for name, s in specs.items()}
+        built = {n: build_model(s["model"], **s["model_kwargs"]) for n, s in self.specs.items()}
         if segmenter_state is not None:
             built["segmenter"].load_state_dict(segmenter_state)
         self.nets = {name: runtime.wrap(module) for name, module in built.items()}
-        self.specs = specs
-        self.gan_nets = GanNets(**self.nets)
         lrs = {
             "segmenter": c.lr_segmenter,
             "generator": c.lr_generator,
@@ -86,89 +131,135 @@ class GanStage(Stage):
             )
             for name, optimizer in self.optimizers.items()
         }
-        self.scalers = {name: runtime.make_scaler() for name in ("gen_seg", "d_image", "d_mask")}
+        self.scalers = {name: runtime.make_scaler() for name in ("gen_seg", *DISCRIMINATORS)}
         seg_loss = build_segmentation_loss(config.pretrain.loss, **config.pretrain.loss_kwargs)
-        perceptual = build_perceptual_loss(**c.perceptual).to(runtime.device)
-        self.objective = GanObjective(
-            self.gan_nets, c, seg_loss.to(runtime.device), perceptual, sources
-        )
+        self.seg_loss = seg_loss.to(runtime.device)
+        self.perceptual = build_perceptual_loss(**c.perceptual).to(runtime.device)
         self.collapse = CollapseDetector(config.runtime.collapse_window)
-        self.warnings: list[str] = []
+        self.random: GanRandomSources  # the epoch's, set by start_epoch
 
-    def _set_modes(self) -> None:
-        for module in self.nets.values():
-            module.train()
+    def start_epoch(self, epoch: int) -> None:
+        super().start_epoch(epoch)
         if self.config.gan.bn_guard == "frozen":
             freeze_batchnorm(self.nets["segmenter"])
+        self.random = GanRandomSources.for_epoch(self.config.seed, epoch, self.runtime.rank)
 
-    def train_epoch(self, epoch: int, batches: Iterable[dict[str, Any]]) -> dict[str, float]:
-        c, runtime = self.config.gan, self.runtime
-        self._set_modes()
-        key = STAGE_KEYS["gan"]
-        plan_rng = np.random.default_rng(derive_seed(self.config.seed, key, epoch))
-        rng = np.random.default_rng(derive_seed(self.config.seed, key, epoch, runtime.rank + 1))
-        generator = torch.Generator().manual_seed(
-            derive_seed(self.config.seed, key, epoch, runtime.rank + 1, 1)
-        )
-        step_generator = epoch >= c.generator_freeze_epochs
-        sums: dict[str, float] = defaultdict(float)
-        steps = 0
-        for index, batch in enumerate(batches):
-            image, mask, valid = to_device(batch, runtime)
-            where = f"epoch {epoch} step {index}"
-            plan = plan_step(c, epoch, image.shape[0], self.objective.sources, plan_rng)
-            self._zero_grads("segmenter", "generator")
-            with runtime.autocast():
-                passed = self.objective.generator_pass(image, mask, valid, plan, generator, rng)
-            total = self.objective.weighted_total(passed.terms)
+    def train_step(self, batch: StepBatch, step: Step) -> StepResult | None:
+        """S and G against frozen discriminators, then D_I and D_M (the engine zeroed every
+        gradient); None when a non-finite loss skipped the rest of the iteration."""
+        c = self.config.gan
+        plan = plan_step(c, step.epoch, batch.size, self.sources, self.random.plans)
+        discriminators = [self.nets[name] for name in DISCRIMINATORS]
+        with frozen(*discriminators):
+            with step.autocast():
+                passed = self.generator_losses(batch, plan, self.random)
+            total = self.weighted_total(passed.terms)
             g_values = {name: float(value.detach()) for name, value in passed.terms.items()}
             g_values["g_total"] = float(total.detach())
-            if not self._all_finite(g_values, batch["stem"], where):
-                continue
-            stepped = ["segmenter", "generator"] if step_generator else ["segmenter"]
-            self._backward_and_step(total, "gen_seg", stepped)
-            self._zero_grads("d_image", "d_mask")
-            with runtime.autocast():
-                d_losses = self.objective.discriminator_losses(image, mask, passed, generator)
-            d_values = {name: float(value.detach()) for name, value in d_losses.items()}
-            if not self._all_finite(d_values, batch["stem"], where):
-                continue
-            for name, loss in d_losses.items():
-                self._backward_and_step(loss.float(), name, [name])
-            for name, value in {**g_values, **d_values}.items():
-                sums[name] += value
-            sums["augmented"] += float(plan.augment)
-            steps += 1
-            warning = self.collapse.update(sum(d_values.values()), passed.fake_std)
-            if warning is not None and warning not in self.warnings:
-                LOGGER.warning("%s (%s)", warning, where)
-                self.warnings.append(warning)
-        return {name: total / max(steps, 1) for name, total in sums.items()}
+            if not step.finite(g_values):
+                return None
+            generator_frozen = step.epoch < c.generator_freeze_epochs
+            stepped = ["segmenter"] if generator_frozen else ["segmenter", "generator"]
+            scaled_step(total, self.scalers["gen_seg"], [self.optimizers[n] for n in stepped])
+        with step.autocast():
+            d_losses = self.discriminator_losses(batch, passed, self.random.tensors)
+        d_values = {name: float(value.detach()) for name, value in d_losses.items()}
+        if not step.finite(d_values):
+            return None
+        for name, loss in d_losses.items():
+            scaled_step(loss.float(), self.scalers[name], [self.optimizers[name]])
+        losses = {**g_values, **d_values, "augmented": float(plan.augment)}
+        return StepResult(losses, collapse_signals=(sum(d_values.values()), passed.fake_std))
 
-    def _zero_grads(self, *names: str) -> None:
-        for name in names:
-            self.optimizers[name].zero_grad(set_to_none=True)
+    def generator_losses(
+        self, batch: StepBatch, plan: StepPlan, random: GanRandomSources
+    ) -> GeneratorPass:
+        """All generator-side loss terms (unweighted) for one batch."""
+        image, mask, valid = batch.image, batch.mask, batch.valid
+        c, segmenter = self.config.gan, self.nets["segmenter"]
+        fake = self._generate(mask, random.tensors)
+        terms = {
+            "id_img_l1": l1_image_loss(fake, image, valid),
+            "id_img_perceptual": self.perceptual(fake, image),
+        }
+        logits = segmenter(image).foreground
+        terms["id_mask"] = self.seg_loss(logits, mask, valid)
+        predicted = cycle_mask(logits, c.mask_mode)
+        if plan.warmup:
+            predicted = predicted.detach()
+        rebuilt = self._generate(predicted, random.tensors)
+        terms["rec_img_l1"] = l1_image_loss(rebuilt, image, valid)
+        terms["rec_img_perceptual"] = self.perceptual(rebuilt, image)
+        terms["adv_mask"] = lsgan_g_loss(self.nets["d_mask"](predicted))
+        fakes = fake
+        if plan.augment:
+            aug_images, aug_masks, aug_valid, new_fakes = self._augmented_pairs(
+                fake, batch, plan.sources, random
+            )
+            if not c.seg_feedback_to_generator:
+                aug_images = aug_images.detach()
+            with guarded_batchnorm(segmenter, c.bn_guard):
+                aug_logits = segmenter(aug_images).foreground
+            terms["rec_mask"] = self.seg_loss(aug_logits, aug_masks, aug_valid)
+            if new_fakes is not None:
+                fakes = torch.cat([fake, new_fakes])
+        augmented = self._augment_d(fakes, random.tensors)
+        terms["adv_image"] = lsgan_g_loss(self.nets["d_image"](augmented))
+        fake_std = float(fakes.detach().float().flatten(1).std(dim=1).mean())
+        return GeneratorPass(terms, fakes, predicted, fake_std)
 
-    def _all_finite(self, values: dict[str, float], stems: list[str], where: str) -> bool:
-        """Non-finite guard, agreed across ranks (a skipped step is skipped everywhere)."""
-        finite = self.nonfinite.check(values, stems, where)
-        return not self.runtime.any_true(not finite)
+    def _augmented_pairs(
+        self, fake: Tensor, batch: StepBatch, sources: list[str], random: GanRandomSources
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """Generated (image, mask, valid) pairs: batch masks reuse ``fake``, new masks get new
+        images. Also returns the newly generated images (None when all were batch masks)."""
+        mask, valid = batch.mask, batch.valid
+        from_batch = [i for i, source in enumerate(sources) if source == "real"]
+        new = [i for i, source in enumerate(sources) if source != "real"]
+        images, masks, valids = [fake[from_batch]], [mask[from_batch]], [valid[from_batch]]
+        new_fakes = None
+        if new:
+            made = np.stack([self.sources.make(sources[i], random.masks) for i in new])[:, None]
+            new_masks = torch.from_numpy(made).to(device=mask.device, dtype=mask.dtype)
+            new_fakes = self._generate(new_masks, random.tensors)
+            images.append(new_fakes)
+            masks.append(new_masks)
+            valids.append(torch.ones_like(new_masks))
+        return torch.cat(images), torch.cat(masks), torch.cat(valids), new_fakes
 
-    def _backward_and_step(self, loss: torch.Tensor, scaler_name: str, stepped: list[str]) -> None:
-        scaler = self.scalers[scaler_name]
-        scaler.scale(loss).backward()
-        for name in stepped:
-            scaler.step(self.optimizers[name])
-        scaler.update()
+    def discriminator_losses(
+        self, batch: StepBatch, passed: GeneratorPass, source: torch.Generator
+    ) -> dict[str, Tensor]:
+        """LSGAN losses of D_I (DiffAugment on real and fake alike) and D_M."""
+        d_image, d_mask = self.nets["d_image"], self.nets["d_mask"]
+        real_image = d_image(self._augment_d(batch.image, source))
+        fake_image = d_image(self._augment_d(passed.fakes.detach(), source))
+        real_mask = d_mask(batch.mask)
+        fake_mask = d_mask(passed.cycle_mask.detach())
+        return {
+            "d_image": lsgan_d_loss(real_image, fake_image),
+            "d_mask": lsgan_d_loss(real_mask, fake_mask),
+        }
+
+    def weighted_total(self, terms: dict[str, Tensor]) -> Tensor:
+        """Sum of the terms times their configured weights (fp32)."""
+        weights = self.config.gan.loss_weights
+        return sum(weights.get(name, 0.0) * value.float() for name, value in terms.items())
+
+    def _generate(self, masks: Tensor, source: torch.Generator) -> Tensor:
+        z, noise = generator_inputs(unwrap(self.nets["generator"]), masks, source)
+        return self.nets["generator"](masks, z=z, noise=noise)
+
+    def _augment_d(self, images: Tensor, source: torch.Generator) -> Tensor:
+        c = self.config.gan
+        return diff_augment(images, c.diffaugment_policy, c.diffaugment_p, generator=source)
 
     def epoch_extras(self, epoch: int) -> dict[str, Any]:
         c = self.config.gan
-        warnings, self.warnings = self.warnings, []
         return {
             "mix_probability": mix_probability(c, epoch),
             "generator_warmup": epoch < c.generator_warmup_epochs,
             "generator_frozen": epoch < c.generator_freeze_epochs,
-            "warnings": warnings,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -180,12 +271,10 @@ class GanStage(Stage):
 
     @torch.no_grad()
     def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:
-        image, mask, _ = to_device(batch, self.runtime)
+        loaded = StepBatch.from_loader(batch, self.runtime)
+        image, mask = loaded.image, loaded.mask
         segmenter, generator = unwrap(self.nets["segmenter"]), unwrap(self.nets["generator"])
-        fixed = torch.Generator().manual_seed(0)
-        batch_size, size = mask.shape[0], (mask.shape[-2], mask.shape[-1])
-        z = generator.sample_z(batch_size, "cpu", generator=fixed).to(mask.device)
-        noise = [n.to(mask.device) for n in generator.make_noise(batch_size, size, "cpu", fixed)]
+        z, noise = generator_inputs(generator, mask, torch.Generator().manual_seed(0))
         with evaluating(segmenter, generator), self.runtime.autocast():
             out = segmenter(image)
             fake = generator(mask, z=z, noise=noise)
@@ -200,7 +289,3 @@ class GanStage(Stage):
         if out.attention:
             columns["attention"] = list(out.attention[-1][:, 0].float().cpu().numpy())
         return columns
-
-
-def _spec(model: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {"model": model, "model_kwargs": dict(kwargs)}

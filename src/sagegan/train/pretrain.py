@@ -8,8 +8,7 @@ selection on the validation split only (the loop in :mod:`sagegan.train.engine`)
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,23 +18,21 @@ from sagegan.losses import BoundaryAwareLoss, build_segmentation_loss
 from sagegan.models import build_model
 from sagegan.models.checkpoint import unwrap
 from sagegan.train.config import TrainConfig
-from sagegan.train.engine import Stage, StageSettings, to_device, training_target
-from sagegan.train.guards import NonFiniteGuard
 from sagegan.train.runtime import Runtime, evaluating
+from sagegan.train.stage_setup import plateau_scheduler, segmenter_spec
+from sagegan.train.training_stage import (
+    StageBase,
+    StageSettings,
+    Step,
+    StepBatch,
+    StepResult,
+    scaled_step,
+)
 
 
 def pretrain_settings(config: TrainConfig) -> StageSettings:
     c = config.pretrain
     return StageSettings("pretrain", c.epochs, c.batch_size, c.patience, c.val_metric, c.val_every)
-
-
-def plateau_scheduler(
-    optimizer: torch.optim.Optimizer, factor: float, patience: int, faithful: bool
-) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
-    """ReduceLROnPlateau on the validation score: mode "max" (or the reference's "min")."""
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min" if faithful else "max", factor=factor, patience=patience
-    )
 
 
 POLY_EXPONENT = 0.9
@@ -54,15 +51,6 @@ def poly_factor(total: int, warmup: int) -> Callable[[int], float]:
     return factor
 
 
-def segmenter_spec(config: TrainConfig) -> dict[str, Any]:
-    """Registry name and kwargs of the segmenter (stored with its weights); a second output channel
-    (the instance head) when ``data.boundary_px`` > 0."""
-    kwargs = dict(config.model.segmenter_kwargs)
-    if config.data.boundary_px > 0:
-        kwargs["out_channels"] = 2
-    return {"model": config.model.segmenter, "model_kwargs": kwargs}
-
-
 def segmentation_criterion(config: TrainConfig) -> torch.nn.Module:
     """The configured segmentation loss; on both channels when the segmenter has an instance
     head."""
@@ -70,7 +58,7 @@ def segmentation_criterion(config: TrainConfig) -> torch.nn.Module:
     return BoundaryAwareLoss(loss) if config.data.boundary_px > 0 else loss
 
 
-class PretrainStage(Stage):
+class PretrainStage(StageBase):
     """Trains S with its segmentation loss on real patches."""
 
     name = "pretrain"
@@ -79,13 +67,11 @@ class PretrainStage(Stage):
         self,
         config: TrainConfig,
         runtime: Runtime,
-        nonfinite: NonFiniteGuard,
         steps_per_epoch: int,
         initial_state: dict[str, torch.Tensor] | None = None,
     ) -> None:
         c = config.pretrain
         self.runtime = runtime
-        self.nonfinite = nonfinite
         spec = segmenter_spec(config)
         network = build_model(spec["model"], **spec["model_kwargs"])
         if initial_state is not None:  # fine-tuning (model.init)
@@ -96,8 +82,7 @@ class PretrainStage(Stage):
         self.loss = segmentation_criterion(config).to(runtime.device)
         optimizer = torch.optim.Adam(segmenter.parameters(), lr=c.lr, betas=c.betas)
         self.optimizers = {"segmenter": optimizer}
-        self.per_step = c.schedule == "poly"
-        if self.per_step:
+        if c.schedule == "poly":  # stepped by the engine after every iteration
             factor = poly_factor(c.epochs * steps_per_epoch, c.warmup_iterations)
             scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         else:
@@ -107,35 +92,20 @@ class PretrainStage(Stage):
         self.schedulers = {"segmenter": scheduler}
         self.scalers = {"segmenter": runtime.make_scaler()}
 
-    def train_epoch(self, epoch: int, batches: Iterable[dict[str, Any]]) -> dict[str, float]:
-        segmenter, optimizer = self.segmenter, self.optimizers["segmenter"]
-        scaler = self.scalers["segmenter"]
-        segmenter.train()
-        sums: dict[str, float] = defaultdict(float)
-        steps = 0
-        for index, batch in enumerate(batches):
-            image, mask, valid = to_device(batch, self.runtime)
-            optimizer.zero_grad(set_to_none=True)
-            with self.runtime.autocast():
-                logits = segmenter(image).logits
-            loss = self.loss(logits.float(), training_target(batch, mask, self.runtime), valid)
-            value = float(loss.detach())
-            finite = self.nonfinite.check(
-                {"seg": value}, batch["stem"], f"epoch {epoch} step {index}"
-            )
-            if not self.runtime.any_true(not finite):
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                sums["seg"] += value
-                steps += 1
-            if self.per_step:  # skipped steps count too: the schedule follows the iterations
-                self.schedulers["segmenter"].step()
-        return {key: total / max(steps, 1) for key, total in sums.items()}
+    def train_step(self, batch: StepBatch, step: Step) -> StepResult | None:
+        with step.autocast():
+            logits = self.segmenter(batch.image).logits
+        loss = self.loss(logits.float(), batch.target, batch.valid)
+        value = float(loss.detach())
+        if not step.finite({"seg": value}):
+            return None
+        scaled_step(loss, self.scalers["segmenter"], [self.optimizers["segmenter"]])
+        return StepResult({"seg": value})
 
     @torch.no_grad()
     def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:
-        image, mask, _ = to_device(batch, self.runtime)
+        loaded = StepBatch.from_loader(batch, self.runtime)
+        image, mask = loaded.image, loaded.mask
         segmenter = unwrap(self.segmenter)
         with evaluating(segmenter), self.runtime.autocast():
             out = segmenter(image)

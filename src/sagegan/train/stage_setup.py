@@ -1,0 +1,32 @@
+"""What both training stages build the same way: network specs and the plateau scheduler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sagegan.train.config import TrainConfig
+
+
+def net_spec(model: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Registry name and kwargs of a network (stored with its weights)."""
+    return {"model": model, "model_kwargs": dict(kwargs)}
+
+
+def segmenter_spec(config: TrainConfig) -> dict[str, Any]:
+    """The segmenter's spec; a second output channel (the instance head) when
+    ``data.boundary_px`` > 0."""
+    kwargs = dict(config.model.segmenter_kwargs)
+    if config.data.boundary_px > 0:
+        kwargs["out_channels"] = 2
+    return net_spec(config.model.segmenter, kwargs)
+
+
+def plateau_scheduler(
+    optimizer: torch.optim.Optimizer, factor: float, patience: int, faithful: bool
+) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """ReduceLROnPlateau on the validation score: mode "max" (or the reference's "min")."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min" if faithful else "max", factor=factor, patience=patience
+    )
