@@ -140,22 +140,26 @@ def _add_prediction_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _prediction_kwargs(args: argparse.Namespace) -> dict[str, object]:
-    """The options `_add_prediction_options` adds, as `segment_images` and `evaluate_run` take
-    them."""
-    return {
-        "tile": args.tile,
-        "overlap": args.overlap,
-        "tta": "flips" if args.tta else "none",
-        "threshold": args.threshold,
-        "min_size_px": args.min_size,
-        "min_depth_px": args.seed_depth,
-        "which": args.checkpoint,
-        "device": args.device,
-        "backend": args.backend,
-        "precision": args.precision,
-        "onnx_path": args.onnx,
-    }
+def _prediction_options(args: argparse.Namespace):
+    """The `PredictionOptions` of the options `_add_prediction_options` and
+    `_add_calibration_options` add (ConfigError for a bad value)."""
+    from sagegan.infer import PredictionOptions
+
+    return PredictionOptions(
+        which=args.checkpoint,
+        tile=args.tile,
+        overlap=args.overlap,
+        tta="flips" if args.tta else "none",
+        threshold=args.threshold,
+        min_size_px=args.min_size,
+        min_depth_px=args.seed_depth,
+        device=args.device,
+        backend=args.backend,
+        precision=args.precision,
+        onnx_path=args.onnx,
+        databar=_databar_override(args),
+        pixel_size_nm=_pixel_size_nm(args),
+    )
 
 
 def _databar_override(args: argparse.Namespace) -> str | int | None:
@@ -357,14 +361,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     if args.model == BUILTIN:
         _say_builtin()
-    summary = segment_images(
-        args.inputs,
-        args.model,
-        Path(args.out),
-        databar=_databar_override(args),
-        pixel_size_nm=_pixel_size_nm(args),
-        **_prediction_kwargs(args),
-    )
+    summary = segment_images(args.inputs, args.model, Path(args.out), _prediction_options(args))
     print(f"segmented {len(summary.results)} image(s) into {summary.out}")
     for failure in summary.failures:
         print(f"failed: {failure.message}", file=sys.stderr)
@@ -381,10 +378,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         split_file=args.split_file,
         protocol=args.protocol,
-        databar=_databar_override(args),
-        pixel_size_nm=_pixel_size_nm(args),
         mask_dir=args.mask_dir,
-        **_prediction_kwargs(args),
+        options=_prediction_options(args),
     )
     print(format_summary(result.summary))
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
@@ -460,22 +455,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from sagegan.analysis import OrderOptions, analyze_images
+    from sagegan.infer import PredictionOptions
 
     if args.model is None and args.labels is None:
         args.model = BUILTIN
         _say_builtin()
+    if args.model:
+        options = _prediction_options(args)
+    else:  # labels given: only the calibration and databar options apply
+        options = PredictionOptions(
+            pixel_size_nm=_pixel_size_nm(args), databar=_databar_override(args)
+        )
     result = analyze_images(
         args.inputs,
         args.out,
         labels_dir=args.labels,
         model=args.model,
-        pixel_size_nm=_pixel_size_nm(args),
-        databar=_databar_override(args),
+        options=options,
         exclude_edges=not args.include_edges,
         min_area_px=args.min_area,
         order=OrderOptions(n_reference=args.references, seed=args.seed),
         max_figures=args.max_figures,
-        segment_options=_prediction_kwargs(args) if args.model else None,
     )
     print(result.files["markdown"].read_text())
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
