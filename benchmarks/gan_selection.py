@@ -82,6 +82,7 @@ def evaluate_gan_checkpoints(comparisons: list[Path], data_root: Path) -> None:
     """Score the ``best-gan`` checkpoint of every finished SAGE-GAN run on its comparison's test
     part (native protocol) into ``RUN/eval-test-gan``, unless that is there."""
     from sagegan.evaluate import evaluate_run
+    from sagegan.infer import PredictionOptions
 
     for comparison in comparisons:
         for run in sorted(comparison.glob("*/runs/sage_gan/n*/s*")):
@@ -95,7 +96,7 @@ def evaluate_gan_checkpoints(comparisons: list[Path], data_root: Path) -> None:
                 data_root / dataset,
                 out=run / GAN_EVALUATION,
                 split_file=comparison / dataset / "split.json",
-                which="best-gan",
+                options=PredictionOptions(which="best-gan"),
                 progress=False,
             )
 

@@ -30,12 +30,11 @@ from memory import peak_rss_mb
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Segment one image in this process; its wall time, peak RSS and particle count."""
-    from sagegan.infer import segment_images
+    from sagegan.infer import PredictionOptions, segment_images
 
     start = time.perf_counter()
-    summary = segment_images(
-        [spec["image"]], spec["model"], spec["out"], tile=tuple(spec["tile"]), progress=False
-    )
+    options = PredictionOptions(tile=tuple(spec["tile"]))
+    summary = segment_images([spec["image"]], spec["model"], spec["out"], options, progress=False)
     seconds = time.perf_counter() - start
     if not summary.ok:
         raise SystemExit(summary.failures[0].message)

@@ -18,6 +18,7 @@ from sagegan.analysis.image import remove_small_labels
 from sagegan.cli import main
 from sagegan.data.io import write_labels
 from sagegan.errors import ConfigError, DataError
+from sagegan.infer import PredictionOptions
 from sagegan.synth import SimulatorConfig, write_dataset
 
 
@@ -68,7 +69,12 @@ def test_tables_in_nm_match_the_simulation(simulated: Path, tmp_path: Path) -> N
 def test_pixel_size_override_scales_lengths(simulated: Path, tmp_path: Path) -> None:
     kwargs = {"labels_dir": simulated / "labels", "progress": False, "max_figures": 0}
     native = analyze_images([simulated / "images"], tmp_path / "a", **kwargs)
-    doubled = analyze_images([simulated / "images"], tmp_path / "b", pixel_size_nm=4.0, **kwargs)
+    doubled = analyze_images(
+        [simulated / "images"],
+        tmp_path / "b",
+        options=PredictionOptions(pixel_size_nm=4.0),
+        **kwargs,
+    )
     ratio = doubled.folder["ecd_median_nm"] / native.folder["ecd_median_nm"]
     assert ratio == pytest.approx(2.0)
     assert doubled.folder["density_per_um2"] == pytest.approx(native.folder["density_per_um2"] / 4)

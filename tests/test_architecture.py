@@ -22,6 +22,7 @@ CHAIN = [
     "analysis",
     "report",
     "demo",
+    "commands",
     "cli",
 ]
 PACKAGE_ROOT = Path(sagegan.__file__).parent

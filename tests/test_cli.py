@@ -248,7 +248,7 @@ def test_bad_training_length_is_one_line_error(
 
 
 def test_budget_durations_are_read_in_minutes() -> None:
-    from sagegan.cli import _minutes
+    from sagegan.commands.train import minutes as _minutes
 
     assert [_minutes(t) for t in ("45m", "1.5h", "600s", "30")] == [45.0, 90.0, 10.0, 30.0]
 

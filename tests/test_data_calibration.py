@@ -7,8 +7,15 @@ import pytest
 import tifffile
 from PIL import Image
 
-from sagegan.data.calibration import parse_pixel_size, parse_sidecar, read_pixel_size
-from sagegan.errors import ConfigError
+from sagegan.data.calibration import (
+    USER_OVERRIDE,
+    folder_pixel_sizes,
+    parse_pixel_size,
+    parse_sidecar,
+    pixel_size_of,
+    read_pixel_size,
+)
+from sagegan.errors import ConfigError, DataError
 
 IMAGE = np.zeros((32, 48), np.uint8)
 
@@ -147,3 +154,38 @@ def test_embedded_metadata_wins_over_sidecar(tmp_path):
     tifffile.imwrite(path, IMAGE, extratags=[(34682, "s", 0, text, True)])
     path.with_suffix(".txt").write_text("PixelSize=9\n")
     assert read_pixel_size(path).nm == pytest.approx(1.0)
+
+
+def _fei_tiff(path, nm):
+    text = f"[Scan]\r\nPixelWidth={nm * 1e-9}\r\n"
+    tifffile.imwrite(path, IMAGE, extratags=[(34682, "s", 0, text, True)])
+    return path
+
+
+def test_the_rule_is_override_then_metadata_then_pixels(tmp_path):
+    calibrated = _fei_tiff(tmp_path / "calibrated.tif", 2.0)
+    plain = tmp_path / "plain.png"
+    Image.fromarray(IMAGE).save(plain)
+    assert pixel_size_of(calibrated).nm == pytest.approx(2.0)
+    assert pixel_size_of(plain) is None
+    for path in (calibrated, plain):
+        override = pixel_size_of(path, 0.5)
+        assert override.nm == 0.5 and override.source == USER_OVERRIDE
+    with pytest.raises(ConfigError, match="pixel size must be positive, got 0"):
+        pixel_size_of(plain, 0)
+
+
+def test_a_folder_is_calibrated_or_in_pixels_never_both(tmp_path):
+    first, second = _fei_tiff(tmp_path / "a.tif", 2.0), _fei_tiff(tmp_path / "b.tif", 3.0)
+    plain = tmp_path / "c.png"
+    Image.fromarray(IMAGE).save(plain)
+    sizes = folder_pixel_sizes([first, second])
+    assert [size.nm for size in sizes.values()] == pytest.approx([2.0, 3.0])
+    assert folder_pixel_sizes([plain]) == {plain: None}
+    with pytest.raises(DataError) as error:
+        folder_pixel_sizes([first, plain, second])
+    message = str(error.value)
+    assert message.startswith(str(plain)) and "\n" not in message
+    assert "no pixel size, but 2 other images are calibrated; give --pixel-size" in message
+    overridden = folder_pixel_sizes([first, plain], override_nm=4.0)
+    assert {size.nm for size in overridden.values()} == {4.0}

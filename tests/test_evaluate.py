@@ -14,6 +14,7 @@ from conftest import TINY_RUN_SIZE
 from sagegan.data.splits import Split, load_split, save_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate import evaluate_run, format_summary
+from sagegan.infer import PredictionOptions
 
 SIZE = TINY_RUN_SIZE
 TILE = (64, 64)
@@ -49,7 +50,9 @@ def test_test_split_by_default_with_consistent_files(
 ) -> None:
     data, run = trained_run
     split = load_split(run / "split.json")
-    result = evaluate_run(run, data, out=tmp_path, tile=TILE, progress=False)
+    result = evaluate_run(
+        run, data, out=tmp_path, options=PredictionOptions(tile=TILE), progress=False
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     csv_rows = _csv_rows(tmp_path / "per_image.csv")
     assert [row["name"] for row in result.rows] == sorted(split.test)
@@ -107,7 +110,12 @@ def test_paper_protocol_ignores_small_objects_native_does_not(
     truth = large.copy()
     truth[100, 100] = truth[150, 200] = truth[200, 300] = True  # 1-pixel particles
     data = _write_pairs(tmp_path / "data", {"small": truth})
-    options = {"split": "all", "databar": "none", "predictor": lambda _: large, "progress": False}
+    options = {
+        "split": "all",
+        "options": PredictionOptions(databar="none"),
+        "predictor": lambda _: large,
+        "progress": False,
+    }
     native = evaluate_run(run, data, out=tmp_path / "native", **options)
     paper = evaluate_run(run, data, out=tmp_path / "paper", protocol="paper", **options)
     assert native.rows[0]["n_true"] == 4 and native.rows[0]["f1@0.50"] == pytest.approx(2 / 5)

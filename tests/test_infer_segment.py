@@ -13,10 +13,11 @@ from PIL import Image
 
 from conftest import TINY_RUN_SIZE
 from sagegan.errors import ConfigError
-from sagegan.infer import segment_images
+from sagegan.infer import PredictionOptions, segment_images
 from sagegan.synth import SimulatorConfig, simulate, write_sem_tiff
 
 SIZE = TINY_RUN_SIZE
+TILED = PredictionOptions(tile=(64, 64))
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_writes_every_output_with_correct_dtypes_and_shapes(
 ) -> None:
     data, run = trained_run
     images = sorted((data / "images").iterdir())[:2]
-    summary = segment_images(images, run, tmp_path, tile=(64, 64), progress=False)
+    summary = segment_images(images, run, tmp_path, TILED, progress=False)
     assert summary.ok and [r.stem for r in summary.results] == [p.stem for p in images]
     for image in images:
         stem = image.stem
@@ -67,7 +68,7 @@ def test_corrupt_file_is_reported_and_skipped(
     good = sorted((data / "images").iterdir())[0]
     out = tmp_path / "out"
     with caplog.at_level(logging.ERROR, logger="sagegan"):
-        summary = segment_images([corrupt, good], run, out, tile=(64, 64), progress=False)
+        summary = segment_images([corrupt, good], run, out, TILED, progress=False)
     assert not summary.ok
     assert [failure.source for failure in summary.failures] == [corrupt]
     assert str(corrupt) in summary.failures[0].message
@@ -85,22 +86,24 @@ def test_databar_is_cropped_and_reported(trained_run: tuple[Path, Path], tmp_pat
     assert rows > 0
     image = tmp_path / "with_bar.tif"
     write_sem_tiff(image, sample.image, config.pixel_size_nm)
-    summary = segment_images([image], run, tmp_path / "auto", tile=(64, 64), progress=False)
+    summary = segment_images([image], run, tmp_path / "auto", TILED, progress=False)
     record = _json(tmp_path / "auto", "with_bar")
     assert summary.ok and record["databar_rows"] == rows
     assert record["shape"] == [SIZE[0] - rows, SIZE[1]] and record["source_shape"] == list(SIZE)
     labels = tifffile.imread(tmp_path / "auto" / "with_bar_labels.tif")
     assert labels.shape == (SIZE[0] - rows, SIZE[1])
-    segment_images([image], run, tmp_path / "kept", databar="none", progress=False)
+    segment_images(
+        [image], run, tmp_path / "kept", PredictionOptions(databar="none"), progress=False
+    )
     assert _json(tmp_path / "kept", "with_bar")["shape"] == list(SIZE)
 
 
 def test_bad_options_fail_before_any_work(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
     data, run = trained_run
     with pytest.raises(ConfigError):
-        segment_images([data / "images"], run, tmp_path / "out", threshold=1.0)
+        segment_images([data / "images"], run, tmp_path / "out", PredictionOptions(threshold=1.0))
     with pytest.raises(ConfigError):
-        segment_images([data / "images"], run, tmp_path / "out", tta="rotate")
+        segment_images([data / "images"], run, tmp_path / "out", PredictionOptions(tta="rotate"))
     assert not (tmp_path / "out").exists()
 
 

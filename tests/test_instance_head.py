@@ -15,6 +15,7 @@ from sagegan.data.separation import boundary_target
 from sagegan.errors import ConfigError
 from sagegan.evaluate import evaluate_run
 from sagegan.infer.instances import split_instances
+from sagegan.infer.options import PredictionOptions
 from sagegan.infer.segment import segment_images
 from sagegan.infer.tiling import predict_tiled
 from sagegan.losses import BoundaryAwareLoss, build_segmentation_loss
@@ -127,6 +128,13 @@ def test_run_with_an_instance_head_segments_and_evaluates_with_its_instance_opti
     assert 0.0 <= result.summary["dice_mean"] <= 1.0 and len(result.rows) >= 1
     metrics = json.loads(result.files["metrics"].read_text())
     assert metrics["settings"]["instances"]["min_size_px"] == 7
-    given = evaluate_run(run, data, out=tmp_path / "e2", split="val", progress=False, min_size_px=0)
+    given = evaluate_run(
+        run,
+        data,
+        out=tmp_path / "e2",
+        split="val",
+        progress=False,
+        options=PredictionOptions(min_size_px=0),
+    )
     settings = json.loads(given.files["metrics"].read_text())["settings"]
     assert settings["instances"]["min_size_px"] == 0

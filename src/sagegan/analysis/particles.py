@@ -25,6 +25,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 from skimage.measure import regionprops
 
+from sagegan.data.calibration import check_pixel_size
 from sagegan.errors import ConfigError
 
 # column -> physical dimension (1: length, 2: area, 0: dimensionless)
@@ -113,8 +114,7 @@ def measure_particles(
         raise ConfigError(f"labels must be a 2-D array, got shape {labels.shape}")
     if image is not None and image.shape != labels.shape:
         raise ConfigError(f"image shape {image.shape} does not match labels shape {labels.shape}")
-    if pixel_size_nm is not None and not pixel_size_nm > 0:
-        raise ConfigError(f"pixel size must be positive, got {pixel_size_nm}")
+    check_pixel_size(pixel_size_nm)
     scale = 1.0 if pixel_size_nm is None else float(pixel_size_nm)
     intensity = None if image is None else np.asarray(image, dtype=np.float64)
     height, width = labels.shape

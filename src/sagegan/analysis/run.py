@@ -25,34 +25,15 @@ from sagegan.analysis.image import (
     to_per_area_unit,
 )
 from sagegan.analysis.outputs import AnalysisResult, write_outputs
-from sagegan.data.calibration import PixelSize, read_pixel_size
-from sagegan.data.databar import DatabarMode
+from sagegan.data.calibration import folder_pixel_sizes
 from sagegan.data.pairing import find_images, find_label_files
 from sagegan.errors import ConfigError, DataError, SageganError
-from sagegan.infer import segment_images
+from sagegan.infer import PredictionOptions, segment_images
 
 LOGGER = logging.getLogger("sagegan")
 SEGMENTED = "segmented"
 # order statistics averaged over the images in the folder summary (each image has its own window)
 ORDER_MEANS = ("clark_evans", "clark_evans_z", "psi6_mean", "psi6_z", "g_peak_z", "ring_density_z")
-
-
-def _pixel_sizes(images: Sequence[Path], override_nm: float | None) -> dict[Path, PixelSize | None]:
-    """Each image's calibration; a folder mixing calibrated and uncalibrated images is an error
-    (lengths in one column must share a unit)."""
-    if override_nm is not None:
-        if not override_nm > 0:
-            raise ConfigError(f"pixel size must be positive, got {override_nm}")
-        return {path: PixelSize(float(override_nm), "user override") for path in images}
-    sizes = {path: read_pixel_size(path) for path in images}
-    missing = [path for path, size in sizes.items() if size is None]
-    if missing and len(missing) < len(sizes):
-        raise DataError(
-            missing[0],
-            f"no pixel size, but {len(sizes) - len(missing)} other images are calibrated; give "
-            "--pixel-size or analyze calibrated and uncalibrated images separately",
-        )
-    return sizes
 
 
 def _label_sources(
@@ -83,24 +64,26 @@ def analyze_images(
     out: str | Path,
     labels_dir: str | Path | None = None,
     model: str | Path | None = None,
-    pixel_size_nm: float | None = None,
-    databar: DatabarMode | None = None,
+    options: PredictionOptions | None = None,
     exclude_edges: bool = True,
     min_area_px: int = 0,
     order: OrderOptions | None = None,
     max_figures: int = 12,
     progress: bool = True,
-    segment_options: dict[str, Any] | None = None,
 ) -> AnalysisResult:
     """Analyse the images ``inputs`` (files, folders, globs) with labels from ``labels_dir`` (files
     named as `find_label_files` expects) or from segmenting them with ``model`` (a run folder).
 
+    ``options`` (default `PredictionOptions()`): the segmentation's options with a model; their
+    ``pixel_size_nm`` overrides the files' calibration (`folder_pixel_sizes`: a folder mixing
+    calibrated and uncalibrated images is refused) and ``databar`` None crops by detection
+    ("auto"; with a model, as the model was trained).
     ``min_area_px``: smaller objects are removed as specks (see `analyze_image`).
-    ``databar`` None crops by detection ("auto"; with a model, as the model was trained).
     ``max_figures``: per-image figures (overlay, order) for the first N images; the tables cover
     all. An image that cannot be read or has no labels is logged, listed in the result and
     skipped. Raises DataError when no image could be analysed.
     """
+    options = PredictionOptions() if options is None else options
     if (labels_dir is None) == (model is None):
         raise ConfigError("give exactly one of a labels folder or a model")
     if max_figures < 0:
@@ -110,22 +93,10 @@ def analyze_images(
     out = Path(out)
     failures: list[tuple[Path, str]] = []
     if model is not None:
-        segmented = segment_images(
-            inputs,
-            model,
-            out / SEGMENTED,
-            databar=databar,
-            pixel_size_nm=pixel_size_nm,
-            progress=progress,
-            **(segment_options or {}),
-        )
-        failures += [(failure.path, failure.message) for failure in segmented.failures]
-        inputs = [result.source for result in segmented.results]
-        labels_dir = out / SEGMENTED
-        if not inputs:
-            raise DataError(out / SEGMENTED, "no image could be segmented")
+        inputs, labels_dir = _segment_first(inputs, model, out, options, progress, failures)
     sources = _label_sources(inputs, Path(labels_dir), failures)
-    calibration = _pixel_sizes([path for _, path, _ in sources], pixel_size_nm)
+    calibration = folder_pixel_sizes([path for _, path, _ in sources], options.pixel_size_nm)
+    databar = options.databar or "auto"
     analyses: list[ImageAnalysis] = []
     for stem, path, label_path in tqdm(sources, desc="analyzing", unit="img", disable=not progress):
         try:
@@ -135,7 +106,7 @@ def analyze_images(
                     path,
                     label_path,
                     calibration[path],
-                    databar or "auto",
+                    databar,
                     exclude_edges,
                     order,
                     min_area_px,
@@ -155,11 +126,28 @@ def analyze_images(
         "model": None if model is None else str(model),
         "exclude_edges": exclude_edges,
         "min_area_px": min_area_px,
-        "databar": databar or "auto",
+        "databar": databar,
         "order": (order or OrderOptions()).__dict__,
     }
     result.files = write_outputs(result, settings, max_figures)
     return result
+
+
+def _segment_first(
+    inputs: Sequence[str | Path],
+    model: str | Path,
+    out: Path,
+    options: PredictionOptions,
+    progress: bool,
+    failures: list[tuple[Path, str]],
+) -> tuple[list[Path], Path]:
+    """Segment the inputs into ``OUT/segmented``: the images segmented and that folder (the
+    inputs that failed join ``failures``); DataError when none could be segmented."""
+    segmented = segment_images(inputs, model, out / SEGMENTED, options, progress=progress)
+    failures += [(failure.source, failure.message) for failure in segmented.failures]
+    if not segmented.results:
+        raise DataError(out / SEGMENTED, "no image could be segmented")
+    return [result.source for result in segmented.results], out / SEGMENTED
 
 
 def folder_summary(analyses: Sequence[ImageAnalysis], unit: str) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from sagegan.evaluate import evaluate_run
 from sagegan.evaluate.outputs import METRICS_FILE
 from sagegan.infer.classical import classical_instances
 from sagegan.infer.device import resolve_device
+from sagegan.infer.options import PredictionOptions
 from sagegan.models.checkpoint import write_json_atomic
 from sagegan.train import TrainConfig, config_from_cli, train
 
@@ -187,7 +188,7 @@ def _evaluation(
         split_file=setting.split_path,
         mask_dir=setting.mask_dir,
         progress=False,
-        device=device,
+        options=PredictionOptions(device=device),
         predictor=(lambda sample: classical_instances(sample.image)) if untrained else None,
     )
     return result.summary, False

@@ -14,11 +14,17 @@ Sources, in order (the first that gives a value wins; anything else gives None, 
    and the implied pixel is smaller than 10 µm (more than 1000 pixels/cm, about 2540 dpi). Coarser
    values are screen or print settings (72, 96, 150, 300, 600 dpi...) and say nothing about the
    specimen. X and Y must agree within 1 %.
+
+Every command calibrates its images by one rule (`pixel_size_of`, `folder_pixel_sizes`): a
+``--pixel-size`` override for every image, else each file's metadata as above, else pixels (None).
+Images measured together must share a unit: a folder mixing calibrated and uncalibrated images is
+refused, naming an uncalibrated file, rather than mixing nm and pixels.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +51,7 @@ NM_PER_CM = 1e7
 NM_PER_INCH = 2.54e7
 # Resolution tags coarser than this pixel size are display/print dpi, not a specimen scale.
 MAX_RESOLUTION_TAG_PIXEL_NM = 1e4
+USER_OVERRIDE = "user override"  # the source of a --pixel-size calibration
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s.+-][^\s]*)\s*$")
 
 
@@ -222,3 +229,35 @@ def read_pixel_size(path: str | Path) -> PixelSize | None:
         if from_sidecar is not None:
             return PixelSize(from_sidecar.nm, f"{from_sidecar.source} in {sidecar.name}")
     return tagged
+
+
+def check_pixel_size(pixel_size_nm: float | None) -> None:
+    """ConfigError unless ``pixel_size_nm`` is None (uncalibrated) or positive."""
+    if pixel_size_nm is not None and not pixel_size_nm > 0:
+        raise ConfigError(f"pixel size must be positive, got {pixel_size_nm}")
+
+
+def pixel_size_of(path: str | Path, override_nm: float | None = None) -> PixelSize | None:
+    """The calibration of one image: ``override_nm`` when given, else the file's metadata
+    (`read_pixel_size`), else None (lengths stay in pixels)."""
+    check_pixel_size(override_nm)
+    if override_nm is not None:
+        return PixelSize(float(override_nm), USER_OVERRIDE)
+    return read_pixel_size(path)
+
+
+def folder_pixel_sizes(
+    paths: Sequence[str | Path], override_nm: float | None = None
+) -> dict[Path, PixelSize | None]:
+    """The calibration of images measured together (`pixel_size_of` for each): all calibrated or
+    all in pixels. Some calibrated and some not is a DataError naming the first uncalibrated file
+    (its lengths would be in another unit)."""
+    sizes = {Path(path): pixel_size_of(path, override_nm) for path in paths}
+    missing = [path for path, size in sizes.items() if size is None]
+    if missing and len(missing) < len(sizes):
+        raise DataError(
+            missing[0],
+            f"no pixel size, but {len(sizes) - len(missing)} other images are calibrated; give "
+            "--pixel-size or process calibrated and uncalibrated images separately",
+        )
+    return sizes

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from sagegan.data.augment import AugmentConfig, augment
-from sagegan.data.calibration import PixelSize, read_pixel_size
+from sagegan.data.calibration import PixelSize, check_pixel_size, pixel_size_of
 from sagegan.data.databar import DatabarMode, crop_databar, resolve_databar_rows
 from sagegan.data.io import MaskKind, read_image, read_mask_with_kind
 from sagegan.data.normalize import normalize_image
@@ -47,8 +47,7 @@ def load_sample(
     overrides the file's metadata; `normalize` are the percentiles mapped to -1/1, computed on
     the cropped image.
     """
-    if pixel_size_nm is not None and not pixel_size_nm > 0:
-        raise ConfigError(f"pixel size must be positive, got {pixel_size_nm}")
+    check_pixel_size(pixel_size_nm)
     raw = read_image(pair.image)
     labels, kind = read_mask_with_kind(pair.mask) if pair.mask is not None else (None, None)
     if labels is not None and labels.shape != raw.shape:
@@ -58,10 +57,7 @@ def load_sample(
         )
     rows = resolve_databar_rows(raw, databar, labels, name=str(pair.image))
     image = normalize_image(crop_databar(raw, rows), *normalize)
-    if pixel_size_nm is not None:
-        pixel_size = PixelSize(float(pixel_size_nm), "user override")
-    else:
-        pixel_size = read_pixel_size(pair.image)
+    pixel_size = pixel_size_of(pair.image, pixel_size_nm)
     return Sample(
         stem=pair.stem,
         image=image,

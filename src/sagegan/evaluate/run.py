@@ -4,8 +4,9 @@ Each image of the split is loaded as training loaded it (`load_sample`: the data
 the model's training setting, intensities normalised alike, the mask cropped the same way and its
 instances kept as annotated, without erosion), predicted at native resolution (`predict_tiled`),
 split into instances (`split_instances`) and compared with its truth by
-`sagegan.metrics.evaluate_image` under the chosen protocol. HD95 is in nm when every image is
-calibrated, else in px for all images (the summary's ``hd95_unit`` says which).
+`sagegan.metrics.evaluate_image` under the chosen protocol. HD95 is in nm when the images are
+calibrated, in px when none is (the summary's ``hd95_unit`` says which); a split mixing calibrated
+and uncalibrated images is refused (`sagegan.data.calibration.folder_pixel_sizes`).
 """
 
 from __future__ import annotations
@@ -20,22 +21,15 @@ import numpy as np
 from tqdm import tqdm
 
 import sagegan
-from sagegan.data.calibration import read_pixel_size
-from sagegan.data.databar import DatabarMode
+from sagegan.data.calibration import folder_pixel_sizes
 from sagegan.data.dataset import Sample, load_sample
 from sagegan.data.pairing import Pair
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate.outputs import write_outputs
 from sagegan.evaluate.selection import select_pairs
 from sagegan.evaluate.tables import MEAN_F1
-from sagegan.infer.backends import check_backend_options
-from sagegan.infer.instances import (
-    check_split_options,
-    run_split_options,
-    split_instances,
-)
-from sagegan.infer.loading import backend_device, load_backend
-from sagegan.infer.tiling import TtaMode, check_tiling_options, predict_tiled
+from sagegan.infer.instances import split_instances
+from sagegan.infer.options import PredictionOptions
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
 from sagegan.metrics.scores import EMPTY_SCORE
@@ -43,7 +37,6 @@ from sagegan.models.checkpoint import (
     SEGMENTER_FILE,
     read_training_info,
     resolve_checkpoint,
-    training_databar,
     training_split_file,
 )
 
@@ -90,38 +83,48 @@ def _weights_and_info(model: str | Path, which: str) -> tuple[Path, dict[str, An
 
 
 def _model_predictor(
-    model: str | Path,
-    which: str,
-    tile: tuple[int, int],
-    overlap: float,
-    tta: TtaMode,
-    threshold: float,
-    device: str,
-    batch_size: int,
-    split_options: dict[str, float],
-    backend: str,
-    precision: str,
-    onnx_path: str | Path | None,
-) -> Predictor:
-    runner, _ = load_backend(model, which, backend, precision, device, onnx_path)
+    model: str | Path, options: PredictionOptions, split_options: dict[str, float]
+) -> tuple[Predictor, dict[str, Any]]:
+    """The predictor of the model's ``options.which`` segmenter and its backend info."""
+    runner, info = options.load(model)
 
     def predict(sample: Sample) -> np.ndarray:
-        prediction = predict_tiled(runner, sample.image, tile, overlap, batch_size, tta)
+        prediction = options.predict(runner, sample.image)
         return split_instances(
-            prediction.probability, threshold, boundary=prediction.boundary, **split_options
+            prediction.probability, options.threshold, boundary=prediction.boundary, **split_options
         )
 
-    return predict
+    return predict, info
 
 
 def _pixel_sizes(pairs: Sequence[Pair], pixel_size_nm: float | None) -> tuple[list[float], str]:
-    """HD95 scale per image and its unit: nm when every image is calibrated, else px for all."""
-    if pixel_size_nm is not None:
-        return [float(pixel_size_nm)] * len(pairs), "nm"
-    sizes = [read_pixel_size(pair.image) for pair in pairs]
+    """HD95 scale per image and its unit under the one calibration rule (`folder_pixel_sizes`):
+    nm when the images are calibrated, px when none is (a mix is refused)."""
+    sizes = list(folder_pixel_sizes([pair.image for pair in pairs], pixel_size_nm).values())
     if all(size is not None for size in sizes):
         return [size.nm for size in sizes], "nm"
     return [1.0] * len(pairs), "px"
+
+
+def _settings(
+    options: PredictionOptions, info: dict[str, Any], backend_info: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The prediction settings record (`PredictionOptions.settings`) and who predicted: the
+    model (``backend_info`` of its loaded backend) or a custom predictor (no backend)."""
+    if backend_info is None:
+        return {**options.settings(info), "backend": None, "predictor": "custom"}
+    return {**options.settings(info, backend_info.get("onnx")), "predictor": "model"}
+
+
+def _chosen_split(
+    model: str | Path | None, info: dict[str, Any], split: str, split_file: str | Path | None
+) -> Path | None:
+    """The split file to read: ``split_file``, else the model's; None for the "all" part."""
+    if split == "all":
+        return None
+    if split_file is not None:
+        return Path(split_file)
+    return None if model is None else training_split_file(model, info)
 
 
 def _with_mean_f1(row: dict, thresholds: Sequence[float]) -> dict:
@@ -141,105 +144,53 @@ def _summary(rows: list[dict], protocol: str, thresholds: Sequence[float], hd95_
     return summary
 
 
-def _check_options(
-    protocol: str,
-    tile: tuple[int, int],
-    overlap: float,
-    tta: str,
-    threshold: float,
-    batch_size: int,
-    pixel_size_nm: float | None,
-) -> None:
-    default_thresholds(protocol)  # raises ConfigError for an unknown protocol
-    check_tiling_options(tile, overlap, batch_size, tta)
-    if not 0.0 <= threshold < 1.0:
-        raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
-    if pixel_size_nm is not None and not pixel_size_nm > 0:
-        raise ConfigError(f"pixel size must be positive, got {pixel_size_nm}")
-
-
 def evaluate_run(
     model: str | Path | None,
     data_dir: str | Path,
     *,
     out: str | Path,
+    options: PredictionOptions | None = None,
     split: str = "test",
     split_file: str | Path | None = None,
     protocol: str = "native",
-    tile: tuple[int, int] = (512, 512),
-    overlap: float = 0.25,
-    tta: TtaMode = "none",
-    threshold: float = 0.5,
-    which: str = "best",
     progress: bool = True,
-    databar: DatabarMode | None = None,
-    pixel_size_nm: float | None = None,
     mask_dir: str | None = None,
-    min_distance_px: int | None = None,
-    min_size_px: int | None = None,
-    min_depth_px: float | None = None,
-    device: str = "auto",
-    batch_size: int = 1,
     predictor: Predictor | None = None,
-    backend: str = "torch",
-    precision: str = "fp32",
-    onnx_path: str | Path | None = None,
 ) -> EvaluationResult:
     """Evaluate a trained model on the ``split`` part ("test", "val", "train" or "all") of the
     pairs in ``data_dir`` and write metrics.json, per_image.csv and summary.md into ``out``.
 
-    ``model``: run folder (its ``which`` checkpoint), checkpoint folder or weights file.
-    ``split_file``: default the split the model was trained with. ``databar``: default the
-    model's training setting. ``pixel_size_nm`` overrides the files' calibration (HD95 unit).
-    ``mask_dir`` picks the mask folder (e.g. "labels" for a simulator's exact instances).
-    Tiling options go to `predict_tiled`, ``threshold``/``min_*_px`` to `split_instances`
-    (None: the run's ``instances`` settings).
+    ``model``: run folder (its ``options.which`` checkpoint), checkpoint folder or weights file.
+    ``options`` (default `PredictionOptions()`): tiling, threshold, instance split, device,
+    backend, databar (None: the model's training setting) and pixel size (the HD95 unit; images
+    are calibrated by `folder_pixel_sizes`). ``split_file``: default the split the model was
+    trained with. ``mask_dir`` picks the mask folder (e.g. "labels" for a simulator's exact
+    instances).
     ``predictor`` replaces the model's prediction: it maps a loaded `Sample` to instance labels
     (or a binary mask) of its image; the model then only supplies the split and databar setting,
     and may be None when ``split_file`` is given (or ``split`` is "all"): a method without a
     model, such as the classical baseline.
-    ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`);
-    ``device``: auto (cuda when available), cpu, cuda or cuda:N.
     """
-    _check_options(protocol, tile, overlap, tta, threshold, batch_size, pixel_size_nm)
-    check_backend_options(backend, precision)
+    options = PredictionOptions() if options is None else options
+    thresholds = default_thresholds(protocol)  # raises ConfigError for an unknown protocol
     if predictor is None:
-        backend_device(backend, device)  # an unusable device is an error before any work
+        options.run_device()  # an unusable device is an error before any work
     if model is None and (predictor is None or (split_file is None and split != "all")):
         raise ConfigError("evaluating without a model needs a predictor and a split file")
-    weights, info = (None, {}) if model is None else _weights_and_info(model, which)
-    chosen_split = None
-    if split_file is not None:
-        chosen_split = Path(split_file)
-    elif model is not None:
-        chosen_split = training_split_file(model, info)
-    pairs = select_pairs(data_dir, split, None if split == "all" else chosen_split, mask_dir)
-    if databar is None:
-        databar = training_databar(info)
-    split_options = run_split_options(info, min_size_px, min_distance_px, min_depth_px)
-    check_split_options(threshold, **split_options)
-    custom_predictor = predictor is not None
+    weights, info = (None, {}) if model is None else _weights_and_info(model, options.which)
+    chosen_split = _chosen_split(model, info, split, split_file)
+    pairs = select_pairs(data_dir, split, chosen_split, mask_dir)
+    pixel_sizes, hd95_unit = _pixel_sizes(pairs, options.pixel_size_nm)
+    databar = options.databar_for(info)
+    backend_info = None
     if predictor is None:
-        predictor = _model_predictor(
-            model,
-            which,
-            tile,
-            overlap,
-            tta,
-            threshold,
-            device,
-            batch_size,
-            split_options,
-            backend,
-            precision,
-            onnx_path,
-        )
-    thresholds = default_thresholds(protocol)
-    pixel_sizes, hd95_unit = _pixel_sizes(pairs, pixel_size_nm)
+        split_options = options.split_options_for(info)
+        predictor, backend_info = _model_predictor(model, options, split_options)
+    settings = _settings(options, info, backend_info)
     rows = []
     jobs = list(zip(pairs, pixel_sizes, strict=True))
     for pair, pixel_size in tqdm(jobs, desc="evaluating", unit="img", disable=not progress):
-        sample = load_sample(pair, databar, pixel_size_nm)
+        sample = load_sample(pair, databar, options.pixel_size_nm)
         prediction = predictor(sample)
         try:
             row = evaluate_image(
@@ -256,18 +207,9 @@ def evaluate_run(
         "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
         "data_dir": str(data_dir),
         "split": split,
-        "split_file": None if split == "all" or chosen_split is None else str(chosen_split),
+        "split_file": None if chosen_split is None else str(chosen_split),
         "stems": [pair.stem for pair in pairs],
-        "settings": {
-            "tile": [int(tile[0]), int(tile[1])],
-            "overlap": overlap,
-            "tta": tta,
-            "threshold": threshold,
-            "databar": databar,
-            "instances": split_options,
-            "predictor": "custom" if custom_predictor else "model",
-            "backend": None if custom_predictor else {"name": backend, "precision": precision},
-        },
+        "settings": settings,
         "hd95_unit": summary.get("hd95_unit"),
     }
     notes = _notes(protocol, hd95_unit, thresholds)

@@ -2,9 +2,10 @@
 
 Typical use::
 
-    from sagegan.infer import segment_images
+    from sagegan.infer import PredictionOptions, segment_images
 
-    summary = segment_images(["images/"], "runs/first", "segmented")
+    options = PredictionOptions(tile=(256, 256), threshold=0.4)
+    summary = segment_images(["images/"], "runs/first", "segmented", options)
     summary.ok  # False when some input was skipped (see summary.failures)
 """
 
@@ -14,6 +15,7 @@ from sagegan.infer.backends import EagerBackend, OnnxBackend, TorchBackend
 from sagegan.infer.export import export_onnx
 from sagegan.infer.instances import split_instances
 from sagegan.infer.loading import load_backend
+from sagegan.infer.options import PredictionOptions
 from sagegan.infer.segment import (
     ImageResult,
     SegmentFailure,
@@ -28,6 +30,7 @@ __all__ = [
     "ImageResult",
     "OnnxBackend",
     "Prediction",
+    "PredictionOptions",
     "SegmentFailure",
     "SegmentSummary",
     "TorchBackend",

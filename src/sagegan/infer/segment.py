@@ -31,20 +31,15 @@ from PIL import Image
 from tqdm import tqdm
 
 import sagegan
-from sagegan.data.databar import DatabarMode
 from sagegan.data.dataset import Sample, load_sample
 from sagegan.data.io import write_image, write_labels, write_mask
 from sagegan.data.pairing import Pair, find_images
-from sagegan.errors import ConfigError, DataError, SageganError
-from sagegan.infer.backends import check_backend_options
-from sagegan.infer.instances import (
-    check_split_options,
-    run_split_options,
-    split_instances,
-)
-from sagegan.infer.loading import backend_device, load_backend
-from sagegan.infer.tiling import Prediction, TtaMode, check_tiling_options, predict_tiled
-from sagegan.models.checkpoint import read_training_info, training_databar, write_json_atomic
+from sagegan.errors import DataError, SageganError
+from sagegan.infer.backends import InferenceBackend
+from sagegan.infer.instances import split_instances
+from sagegan.infer.options import PredictionOptions
+from sagegan.infer.tiling import Prediction
+from sagegan.models.checkpoint import read_training_info, write_json_atomic
 
 LOGGER = logging.getLogger("sagegan")
 OVERLAY_COLORMAP = "inferno"
@@ -138,87 +133,67 @@ def segment_images(
     inputs: Sequence[str | Path],
     model_path: str | Path,
     out: str | Path,
-    tile: tuple[int, int] = (512, 512),
-    overlap: float = 0.25,
-    tta: TtaMode = "none",
-    threshold: float = 0.5,
-    databar: DatabarMode | None = None,
-    pixel_size_nm: float | None = None,
-    device: str = "auto",
+    options: PredictionOptions | None = None,
     progress: bool = True,
-    which: str = "best",
-    batch_size: int = 1,
-    min_distance_px: int | None = None,
-    min_size_px: int | None = None,
-    min_depth_px: float | None = None,
-    backend: str = "torch",
-    precision: str = "fp32",
-    onnx_path: str | Path | None = None,
 ) -> SegmentSummary:
     """Segment every image of ``inputs`` (files, folders, globs) with a trained model.
 
-    ``model_path`` is a run folder (its ``which`` checkpoint), a checkpoint folder or a weights
-    file. ``databar`` None uses the model's training setting ("auto" when unknown); "auto",
-    "none" or a row count override it. ``pixel_size_nm`` overrides the files' calibration. Tiling
-    options go to `predict_tiled`, ``threshold`` and ``min_distance_px``/``min_size_px``/
-    ``min_depth_px`` to `split_instances` (None: the run's ``instances`` settings).
-    ``backend``/``precision``/``onnx_path`` pick the inference backend
-    (`sagegan.infer.loading.load_backend`: torch, eager or onnx); ``device``: auto (cuda when
-    available), cpu, cuda or cuda:N. An input that cannot be read or segmented is logged (one
-    line naming the file) and skipped; the summary lists it. Options errors raise ConfigError
+    ``model_path`` is a run folder (its ``options.which`` checkpoint), a checkpoint folder or a
+    weights file. ``options`` (default `PredictionOptions()`) hold the tiling, threshold,
+    instance-split, device, backend, databar and pixel-size choices; options left None take the
+    model's training settings. An input that cannot be read or segmented is logged (one line
+    naming the file) and skipped; the summary lists it. An unusable device raises ConfigError
     before any work.
     """
-    check_tiling_options(tile, overlap, batch_size, tta)
-    check_backend_options(backend, precision)
-    run_on = backend_device(backend, device)
-    if not 0.0 <= threshold < 1.0:
-        raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
-    if pixel_size_nm is not None and not pixel_size_nm > 0:
-        raise ConfigError(f"pixel size must be positive, got {pixel_size_nm}")
+    options = PredictionOptions() if options is None else options
+    run_on = options.run_device()
     out = Path(out)
     failures: list[SegmentFailure] = []
     images = _expand_inputs(inputs, failures)
-    runner, info = load_backend(model_path, which, backend, precision, run_on, onnx_path)
+    runner, info = options.load(model_path, run_on)
     weights = Path(info["path"])
     training_info = read_training_info(weights)
-    if databar is None:
-        databar = training_databar(training_info)
-    split_options = run_split_options(training_info, min_size_px, min_distance_px, min_depth_px)
-    check_split_options(threshold, **split_options)
+    settings = {
+        **options.settings(training_info, info.get("onnx")),
+        "model": str(weights),
+        "model_name": info.get("model"),
+        "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
+    }
     summary = SegmentSummary(out=out, model=weights, failures=failures)
     for failure in failures:
         LOGGER.error("skipped %s", failure.message)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "tile": [int(tile[0]), int(tile[1])],
-        "overlap": overlap,
-        "tta": tta,
-        "threshold": threshold,
-        "databar_mode": databar,
-        "instances": split_options,
-        "model": str(weights),
-        "model_name": info.get("model"),
-        "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
-        "backend": {"name": backend, "precision": precision, "onnx": info.get("onnx")},
-    }
     for path in tqdm(images, desc="segmenting", unit="img", disable=not progress):
         try:
-            sample = load_sample(Pair(path.stem, path, None), databar, pixel_size_nm)
-            prediction = predict_tiled(runner, sample.image, tile, overlap, batch_size, tta)
-            labels = split_instances(
-                prediction.probability, threshold, boundary=prediction.boundary, **split_options
-            )
+            sample, prediction, labels = _predict_one(path, runner, options, settings)
         except SageganError as err:
             message = str(err) if str(path) in str(err) else f"{path}: {err}"
             LOGGER.error("skipped %s", message)
             summary.failures.append(SegmentFailure(path, message))
             continue
-        files = _write_outputs(out, sample.stem, sample.image, prediction, labels, threshold)
+        files = _write_outputs(
+            out, sample.stem, sample.image, prediction, labels, options.threshold
+        )
         record = _image_record(sample, labels, prediction.probability, files, settings)
         files["json"] = out / f"{sample.stem}.json"
         write_json_atomic(files["json"], record)
         summary.results.append(ImageResult(sample.stem, path, files, record["particle_count"]))
     return summary
+
+
+def _predict_one(
+    path: Path, runner: InferenceBackend, options: PredictionOptions, settings: dict[str, Any]
+) -> tuple[Sample, Prediction, np.ndarray]:
+    """One image loaded with the resolved databar mode, predicted and split into instances."""
+    sample = load_sample(Pair(path.stem, path, None), settings["databar"], options.pixel_size_nm)
+    prediction = options.predict(runner, sample.image)
+    labels = split_instances(
+        prediction.probability,
+        options.threshold,
+        boundary=prediction.boundary,
+        **settings["instances"],
+    )
+    return sample, prediction, labels
 
 
 def _write_outputs(

@@ -35,14 +35,10 @@ from skimage.segmentation import find_boundaries
 from sagegan.data.dataset import load_sample
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate.selection import select_pairs
+from sagegan.infer.device import resolve_device
+from sagegan.infer.options import PredictionOptions
 from sagegan.infer.segment import OVERLAY_COLORMAP, attention_overlay
-from sagegan.infer.tiling import check_tiling_options, predict_tiled
-from sagegan.models.checkpoint import (
-    load_model,
-    read_training_info,
-    training_databar,
-    training_split_file,
-)
+from sagegan.models.checkpoint import load_model, read_training_info, training_split_file
 
 ATTENTION_DIR = "attention"
 STAGE_ORDER = ("pretrain", "gan")
@@ -236,23 +232,21 @@ def attention_overlays(
     data_dir: str | Path,
     out_dir: str | Path,
     split: str = "val",
-    which: str = "best",
     max_images: int = 8,
     split_file: str | Path | None = None,
-    tile: tuple[int, int] = (512, 512),
-    overlap: float = 0.25,
-    threshold: float = 0.5,
-    device: str = "cpu",
+    options: PredictionOptions | None = None,
 ) -> list[Path]:
-    """Write attention overlays (paper Fig. 7) of the run's ``which`` segmenter on the first
+    """Write attention overlays (paper Fig. 7) of the run's ``options.which`` segmenter on the first
     ``max_images`` (by stem) images of the ``split`` part ("val" or "train"; the test part stays
     unseen) of ``data_dir``.
 
     Per image ``<stem>_overlay.png`` shows the image, the outlines of the predicted mask
-    (``probability > threshold``, yellow) and the annotated instances (cyan), and the finest
-    attention map over the image; ``attention_overlays.png`` stacks them. ``split_file`` defaults
-    to the split recorded with the checkpoint, else ``RUN/split.json``. Returns the per-image
-    paths, then the combined figure's.
+    (``probability > options.threshold``, yellow) and the annotated instances (cyan), and the
+    finest attention map over the image; ``attention_overlays.png`` stacks them. ``options``
+    give the checkpoint (``which``), tiling, threshold, databar and device (default
+    `PredictionOptions(device="cpu")`); the PyTorch model runs whatever their backend.
+    ``split_file`` defaults to the split recorded with the checkpoint, else ``RUN/split.json``.
+    Returns the per-image paths, then the combined figure's.
     """
     if split not in OVERLAY_SPLITS:
         raise ConfigError(
@@ -261,26 +255,25 @@ def attention_overlays(
         )
     if max_images < 1:
         raise ConfigError(f"max_images must be at least 1, got {max_images}")
-    if not 0.0 <= threshold < 1.0:
-        raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
-    check_tiling_options(tile, overlap)
-    model, info = load_model(run_dir, which=which, map_location=device)
+    options = PredictionOptions(device="cpu") if options is None else options
+    device = resolve_device(options.device)
+    model, info = load_model(run_dir, which=options.which, map_location=device)
     training = read_training_info(Path(info["path"]))
     chosen_split = Path(split_file) if split_file is not None else _split_file(run_dir, training)
     pairs = select_pairs(data_dir, split, chosen_split)[:max_images]
-    databar = training_databar(training)
+    databar = options.databar_for(training)
     out_dir = Path(out_dir)
     written, rows = [], []
     for pair in pairs:
         sample = load_sample(pair, databar)
-        prediction = predict_tiled(model, sample.image, tile, overlap, device=device)
+        prediction = options.predict(model, sample.image)
         if prediction.attention is None:
             raise ConfigError(
                 f"{info['path']}: the {info.get('model')} segmenter has no attention gates"
             )
         row = [
             _gray(sample.image),
-            _outlines(sample.image, prediction.probability > threshold, sample.labels),
+            _outlines(sample.image, prediction.probability > options.threshold, sample.labels),
             attention_overlay(sample.image, prediction.attention),
         ]
         rows.append((sample.stem, row))

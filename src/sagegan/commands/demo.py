@@ -1,0 +1,30 @@
+"""``sagegan demo``: the whole pipeline on simulated SEM images."""
+
+from __future__ import annotations
+
+import argparse
+
+from sagegan.commands.common import parse_seed
+
+NAME = "demo"
+HELP = "run the whole pipeline on simulated SEM images"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    parser.add_argument("--n", type=int, default=40, help="number of simulated images (default 40)")
+    parser.add_argument("--seed", type=parse_seed, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--preset",
+        choices=["cpu-small", "tiny"],
+        default="cpu-small",
+        help="training size: cpu-small (about 10 min on 2 CPU cores, default) "
+        "or tiny (a smoke test)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from sagegan.demo import run_demo
+
+    run_demo(out=args.out, n_images=args.n, seed=args.seed, preset=args.preset)
+    return 0

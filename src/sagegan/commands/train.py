@@ -1,0 +1,143 @@
+"""``sagegan train``: Attention U-Net pretraining, then the SAGE-GAN stage."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+from sagegan.commands.common import (
+    DEVICE_HELP,
+    add_calibration_options,
+    databar_mode,
+    parse_overrides,
+    parse_seed,
+    pixel_size_nm,
+)
+from sagegan.errors import ConfigError
+
+NAME = "train"
+HELP = "train a segmenter: Attention U-Net pretraining, then the SAGE-GAN stage"
+DURATION_UNITS = {"s": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", help="dataset folder (images/ + masks/)")
+    parser.add_argument("--out", required=True, help="run folder for checkpoints, logs and figures")
+    parser.add_argument(
+        "--preset",
+        choices=["auto", "cpu-small", "paper", "tiny"],
+        default="auto",
+        help="auto (default: depth, patch size, augmentation and iterations planned from your "
+        "training set, written to RUN/plan.json), cpu-small (the fixed ~10 min CPU recipe), "
+        "paper (the paper's sizes, for a GPU), tiny (smoke tests)",
+    )
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
+        "--budget",
+        metavar="TIME",
+        help="train for this wall time, e.g. 45m, 1.5h or 600s: the step time is measured, the "
+        "iterations are set to fit and stage 1 stops at the budget (with --preset auto)",
+    )
+    length.add_argument(
+        "--iterations",
+        type=int,
+        metavar="N",
+        help="exactly N stage-1 iterations (with --preset auto; default 1500)",
+    )
+    parser.add_argument("--config", metavar="YAML", help="config file merged over the preset")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set gan.epochs=20 (repeatable)",
+    )
+    parser.add_argument(
+        "--stage",
+        choices=["all", "pretrain", "gan"],
+        default="all",
+        help="pretrain only, GAN stage only (after pretrain), or both (default)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in --out"
+    )
+    parser.add_argument(
+        "--split",
+        metavar="JSON",
+        help="split file from `sagegan split` (default: made once in the run folder)",
+    )
+    parser.add_argument(
+        "--mask-dir", metavar="NAME", help="mask folder name (default masks; e.g. labels)"
+    )
+    parser.add_argument("--seed", type=parse_seed, help="random seed (default from the preset: 0)")
+    parser.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="start from this model's weights and architecture: builtin (the shipped generalist) "
+        "or a run folder, checkpoint folder or weights file; fine-tuning from a few images",
+    )
+    parser.add_argument("--device", help=DEVICE_HELP)
+    add_calibration_options(parser)
+
+
+def minutes(text: str) -> float:
+    """A duration such as "45m", "1.5h", "600s" or "30" (minutes) in minutes."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h)?\s*", text)
+    if match is None or not float(match.group(1)) > 0:
+        raise ConfigError(
+            f"--budget: {text!r} is not a positive duration such as 45m, 1.5h or 600s"
+        )
+    return float(match.group(1)) * DURATION_UNITS[match.group(2) or "m"]
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The config overrides the options give (--set, calibration, seed, device, init, length)."""
+    overrides = parse_overrides(args.set)
+    overrides["data.databar"] = databar_mode(args)
+    if args.pixel_size is not None:
+        overrides["data.pixel_size_nm"] = pixel_size_nm(args)
+    for key, value in (
+        ("seed", args.seed),
+        ("runtime.device", args.device),
+        ("model.init", args.init),
+    ):
+        if value is not None:
+            overrides[key] = value
+    if args.budget is not None or args.iterations is not None:
+        if args.preset != "auto":
+            raise ConfigError("--budget and --iterations need --preset auto (the planned recipe)")
+        if args.budget is not None:
+            overrides["plan.budget_minutes"] = minutes(args.budget)
+        else:
+            overrides["plan.iterations"] = args.iterations
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    from sagegan.infer.device import resolve_device
+    from sagegan.train import config_from_cli, train
+
+    if args.device is not None:
+        resolve_device(args.device)  # an unusable --device is an error before any work
+    overrides = _overrides(args)
+    config = None
+    if not args.resume or args.config or args.set:
+        config = config_from_cli(args.preset, args.config, overrides)
+        config.check_trains(args.stage)
+    result = train(
+        args.data,
+        args.out,
+        config,
+        stage=args.stage,
+        resume=args.resume,
+        split_path=args.split,
+        mask_dir=args.mask_dir,
+    )
+    if result.best is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 only
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.best.get("metrics", {}).items())
+        print(
+            f"best checkpoint: {result.best.get('stage')} epoch {result.best.get('epoch', -1) + 1} "
+            f"(validation {metrics}); run folder {result.run_dir}"
+        )
+    return 0
