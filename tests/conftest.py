@@ -16,6 +16,9 @@ from torch import nn
 from sagegan.models.output import SegmentationOutput
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The CLI turns unexpected exceptions into one line; in tests they must surface as tracebacks, so
+# that the guard never hides a bug (tests of the guard itself unset this).
+os.environ.setdefault("SAGEGAN_DEBUG", "1")
 SHARED_DATA = Path(os.environ.get("SAGEGAN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 

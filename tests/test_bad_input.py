@@ -328,3 +328,40 @@ def test_the_reliability_table_lists_every_case() -> None:
     table = (Path(__file__).parents[1] / "docs" / "reliability.md").read_text(encoding="utf-8")
     missing = [name for name, *_ in CASES if f"| {name} |" not in table]
     assert not missing, f"docs/reliability.md lacks {missing}"
+
+
+def _crash(args):
+    raise KeyError("stride")
+
+
+def test_unexpected_error_is_one_line_unless_debugging(
+    tiny_run: tuple[Path, Path], tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The top-level guard: a bug ends in one line naming the verb, the exception and --debug;
+    with --debug (or SAGEGAN_DEBUG=1, as this suite runs) the traceback comes through."""
+    import sagegan.commands.check as check_command
+
+    monkeypatch.setattr(check_command, "run", _crash)
+    monkeypatch.delenv("SAGEGAN_DEBUG", raising=False)
+    assert main(["check", str(tiny_run[0])]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("sagegan check: error: unexpected KeyError: 'stride'")
+    assert "--debug" in line
+    with pytest.raises(KeyError):
+        main(["check", str(tiny_run[0]), "--debug"])
+    monkeypatch.setenv("SAGEGAN_DEBUG", "1")
+    with pytest.raises(KeyError):
+        main(["check", str(tiny_run[0])])
+
+
+def test_system_errors_name_the_file_and_reason(monkeypatch, capsys, tiny_run) -> None:
+    import sagegan.commands.check as check_command
+
+    def full_disk(args):
+        raise OSError(28, "No space left on device", "/data/out/mask.png")
+
+    monkeypatch.setattr(check_command, "run", full_disk)
+    monkeypatch.delenv("SAGEGAN_DEBUG", raising=False)
+    assert main(["check", str(tiny_run[0])]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line == "sagegan check: error: /data/out/mask.png: No space left on device"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from sagegan.commands.common import BUILTIN, SEGMENTER_CHECKPOINTS, OneLineError
 from sagegan.errors import SageganError
 
 __all__ = ["BUILTIN", "SEGMENTER_CHECKPOINTS", "build_parser", "main"]
+
+DEBUG_VARIABLE = "SAGEGAN_DEBUG"  # set to 1: unexpected errors end in their full traceback
 
 DESCRIPTION = """\
 sagegan: segment and measure nanoparticles in SEM/TEM images from a few labelled examples.
@@ -56,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = verbs.add_parser(command.NAME, help=command.HELP, description=command.HELP)
         sub.set_defaults(func=command.run, verb_parser=sub)
         command.add_arguments(sub)
+        sub.add_argument(
+            "--debug",
+            action="store_true",
+            help=f"show the full traceback of an unexpected error (also: {DEBUG_VARIABLE}=1)",
+        )
     return parser
 
 
@@ -78,6 +86,23 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_output_file(args.json)
 
 
+def unexpected_error_line(verb: str, err: BaseException) -> str:
+    """One line for an exception that is not a `SageganError`: the file and the system's reason
+    for an OSError (a full disk, a permission), a hint for memory, else the exception's type and
+    text with a pointer to ``--debug``."""
+    prefix = f"sagegan {verb}: error:"
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{prefix} {where}{err.strerror or err}"
+    if isinstance(err, MemoryError) or "OutOfMemory" in type(err).__name__:
+        return f"{prefix} out of memory: try a smaller --tile or --batch-size, or a smaller patch"
+    text = " ".join(str(err).split())[:300]
+    return (
+        f"{prefix} unexpected {type(err).__name__}: {text} "
+        f"(rerun with --debug for the traceback, and please report it)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sagegan` console script; returns the process exit status."""
     parser = build_parser()
@@ -98,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sagegan {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        if args.debug or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+            raise
+        print(unexpected_error_line(args.verb, err), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
