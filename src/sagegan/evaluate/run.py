@@ -39,13 +39,8 @@ from sagegan.infer.tiling import TtaMode, check_tiling_options, predict_tiled
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
 from sagegan.metrics.scores import EMPTY_SCORE
-from sagegan.models.checkpoint import (
-    SEGMENTER_FILE,
-    read_training_info,
-    resolve_checkpoint,
-    training_databar,
-    training_split_file,
-)
+from sagegan.models.checkpoint import read_training_info, resolve_checkpoint, training_databar
+from sagegan.models.run_folder import SEGMENTER_FILE, RunFolder
 
 LOGGER = logging.getLogger("sagegan")
 Predictor = Callable[[Sample], np.ndarray]
@@ -212,7 +207,7 @@ def evaluate_run(
     if split_file is not None:
         chosen_split = Path(split_file)
     elif model is not None:
-        chosen_split = training_split_file(model, info)
+        chosen_split = RunFolder(model).training_split(info)
     pairs = select_pairs(data_dir, split, None if split == "all" else chosen_split, mask_dir)
     if databar is None:
         databar = training_databar(info)
