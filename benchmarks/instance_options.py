@@ -28,7 +28,8 @@ from sagegan.infer.instances import split_instances
 from sagegan.infer.tiling import predict_tiled
 from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
-from sagegan.models.checkpoint import load_model, read_training_info, training_split_file
+from sagegan.models.checkpoint import load_model, read_training_info
+from sagegan.models.run_folder import RunFolder
 
 
 def settings(
@@ -50,7 +51,7 @@ def score_run(
 ) -> dict[str, Any]:
     """Per-setting mean F1@0.5 and object counts over the run's validation images."""
     model, info = load_model(run, which)
-    split_file = training_split_file(run, read_training_info(Path(info["path"])))
+    split_file = RunFolder(run).training_split(read_training_info(Path(info["path"])))
     if split_file is None:
         raise SystemExit(f"{run}: no split file recorded; the validation images are unknown")
     stems = load_split(split_file).val

@@ -22,14 +22,13 @@ from pathlib import Path
 from sagegan.data.splits import Split, load_split, save_split
 from sagegan.models.builtin import BUILTIN_FOLDER
 from sagegan.models.checkpoint import (
-    SEGMENTER_FILE,
-    TRAINING_INFO_FILE,
     load_weights,
     read_training_info,
     resolve_checkpoint,
     save_weights,
     write_json_atomic,
 )
+from sagegan.models.run_folder import SEGMENTER_FILE, TRAINING_INFO_FILE
 from sagegan.synth import write_dataset
 from sagegan.synth.config import SimulatorConfig
 from sagegan.train import config_from_cli, train

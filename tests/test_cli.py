@@ -203,7 +203,7 @@ def test_train_and_segment_verbs(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_checkpoint_choices_are_the_runs_pointers() -> None:
     from sagegan.cli import SEGMENTER_CHECKPOINTS
-    from sagegan.models.checkpoint import POINTERS
+    from sagegan.models.run_folder import POINTERS
 
     assert set(SEGMENTER_CHECKPOINTS) == set(POINTERS)
 

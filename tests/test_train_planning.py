@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from sagegan.errors import ConfigError
+from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.planning import (
-    PLAN_FILE,
     STEP_MARGIN,
     fingerprint,
     make_plan,

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import sagegan
+from sagegan.models import run_folder
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
 from sagegan.train import checkpointing
@@ -111,7 +112,7 @@ def _interrupt_at_save(monkeypatch, save_index: int, dies_writing: str | None) -
 
 @pytest.mark.parametrize(
     ("save_index", "dies_writing"),
-    [(1, "best-pretrain.json"), (2, None), (3, None), (5, checkpointing.STATE_FILE)],
+    [(1, "best-pretrain.json"), (2, None), (3, None), (5, run_folder.STATE_FILE)],
     ids=["between-pointer-updates", "in-pretraining", "between-stages", "mid-write-in-gan"],
 )
 def test_interrupted_then_resumed_equals_uninterrupted(
@@ -125,7 +126,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(
     if dies_writing == "best-pretrain.json":  # last.json was replaced, the best pointer was not
         assert json.loads((run / "last.json").read_text())["epoch"] == 0
         assert not (run / "best-pretrain.json").exists()
-    if dies_writing == checkpointing.STATE_FILE:  # a half-written folder no pointer names
+    if dies_writing == run_folder.STATE_FILE:  # a half-written folder no pointer names
         last = json.loads((run / "last.json").read_text())
         assert (last["stage"], last["epoch"]) == ("gan", 0)
         assert (run / "checkpoints" / "gan-e0001").is_dir()

@@ -18,6 +18,7 @@ from sagegan.data.splits import load_or_create_split
 from sagegan.errors import DataError
 from sagegan.evaluate import evaluate_run
 from sagegan.infer import segment_images
+from sagegan.models.run_folder import SPLIT_FILE, RunFolder
 from sagegan.report import write_report
 from sagegan.synth import SimulatorConfig, write_dataset
 from sagegan.train import config_from_cli, train
@@ -97,7 +98,7 @@ def run_demo(
         raise DataError(data_dir, "the simulated dataset failed its check (see the report above)")
     pairs = {pair.stem: pair for pair in find_pairs(data_dir)}
     stems = list(pairs)
-    split_path = out / "split.json"
+    split_path = out / SPLIT_FILE  # named as a run's own split file
     config = config_from_cli(preset, overrides={"seed": seed})
     split = load_or_create_split(
         split_path,
@@ -107,7 +108,7 @@ def run_demo(
         test_fraction=config.data.test_fraction,
     )
     run_dir = out / "run"
-    resume = (run_dir / "last.json").is_file()
+    resume = RunFolder(run_dir).has_pointer("last")
     with _timed(seconds, "train"):
         # trained and validated on the exact instances of labels/ (masks/ merges touching
         # particles, so a split chosen on it would learn not to split them)

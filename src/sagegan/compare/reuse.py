@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from sagegan.models.checkpoint import write_json_atomic
+from sagegan.models.run_folder import RunFolder
 from sagegan.train import TrainConfig
 
 REUSE_FILE = "pretraining.json"
-FIGURE_FOLDERS = ("attention", "grids")
 
 
 def _without_gan(config: TrainConfig) -> dict[str, Any]:
@@ -59,17 +59,18 @@ def copy_pretraining(
     checkpoint, the ``best-pretrain`` and ``best`` pointers (naming ``config``), the log and the
     figures; then mark the folder (``pretraining.json``): training starts at the GAN stage.
     Returns the mark's record (see `reuse_record`)."""
-    pointer = json.loads((donor / "best-pretrain.json").read_text(encoding="utf-8"))
+    source, target = RunFolder(donor), RunFolder(run_dir)
+    pointer = json.loads(source.pointer_path("best-pretrain").read_text(encoding="utf-8"))
     pointer["config"] = config.to_dict()
     checkpoint = pointer["checkpoint"]
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copytree(donor / checkpoint, run_dir / checkpoint, dirs_exist_ok=True)
-    for folder in FIGURE_FOLDERS:
-        if (donor / folder).is_dir():
-            shutil.copytree(donor / folder, run_dir / folder, dirs_exist_ok=True)
-    shutil.copyfile(donor / "log.jsonl", run_dir / "log.jsonl")
-    write_json_atomic(run_dir / "best-pretrain.json", pointer)
-    write_json_atomic(run_dir / "best.json", pointer)
+    for copied, copy in zip(source.figure_dirs(), target.figure_dirs(), strict=True):
+        if copied.is_dir():
+            shutil.copytree(copied, copy, dirs_exist_ok=True)
+    shutil.copyfile(source.log_path(), target.log_path())
+    write_json_atomic(target.pointer_path("best-pretrain"), pointer)
+    write_json_atomic(target.pointer_path("best"), pointer)
     record = {"donor": donor_name, "pretrain": pretrain_outcome}
     write_json_atomic(run_dir / REUSE_FILE, record)
     return record

@@ -54,6 +54,7 @@ from sagegan.infer.classical import classical_instances
 from sagegan.infer.device import resolve_device
 from sagegan.infer.options import PredictionOptions
 from sagegan.models.checkpoint import write_json_atomic
+from sagegan.models.run_folder import RunFolder
 from sagegan.train import TrainConfig, config_from_cli, train
 
 LOGGER = logging.getLogger("sagegan")
@@ -146,7 +147,7 @@ def _reuse_pretraining(
     """Copy a finished twin's pretraining into a fresh ``run_dir`` and return the reuse record
     (None when the folder has started training, resume is off or no twin of the same size and
     seed has finished)."""
-    if not setting.resume or (run_dir / "last.json").is_file():
+    if not setting.resume or RunFolder(run_dir).has_pointer("last"):
         return None
     others = {
         name: method_config(name, setting.preset, job.seed, setting.overrides)

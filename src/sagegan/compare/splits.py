@@ -18,6 +18,7 @@ from pathlib import Path
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import Split, load_split, make_split, save_split
 from sagegan.errors import ConfigError, DataError
+from sagegan.models.run_folder import SPLIT_FILE
 
 SPLIT_SEED = 0
 ALL = "all"
@@ -32,7 +33,7 @@ def base_split(
 ) -> tuple[Path, Split]:
     """The comparison's split at ``out/split.json``: reloaded when present, else made with
     ``SPLIT_SEED`` (or copied from ``split_file``). A different given split is a ConfigError."""
-    path = out / "split.json"
+    path = out / SPLIT_FILE  # named as a run's own split file
     if split_file is not None:
         given = load_split(split_file)
         if path.is_file() and load_split(path).to_dict() != given.to_dict():

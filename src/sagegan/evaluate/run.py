@@ -33,12 +33,8 @@ from sagegan.infer.options import PredictionOptions
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
 from sagegan.metrics.scores import EMPTY_SCORE
-from sagegan.models.checkpoint import (
-    SEGMENTER_FILE,
-    read_training_info,
-    resolve_checkpoint,
-    training_split_file,
-)
+from sagegan.models.checkpoint import read_training_info, resolve_checkpoint
+from sagegan.models.run_folder import SEGMENTER_FILE, RunFolder
 
 LOGGER = logging.getLogger("sagegan")
 Predictor = Callable[[Sample], np.ndarray]
@@ -124,7 +120,7 @@ def _chosen_split(
         return None
     if split_file is not None:
         return Path(split_file)
-    return None if model is None else training_split_file(model, info)
+    return None if model is None else RunFolder(model).training_split(info)
 
 
 def _with_mean_f1(row: dict, thresholds: Sequence[float]) -> dict:

@@ -42,10 +42,11 @@ from sagegan.generate.sources import (
 )
 from sagegan.infer.device import resolve_device
 from sagegan.models.checkpoint import load_model, resolve_checkpoint
+from sagegan.models.run_folder import CONFIG_FILE, CheckpointFolder, RunFolder
 from sagegan.train.config import load_yaml
 from sagegan.train.run_log import save_grid
 
-GENERATOR_FILE = "generator.safetensors"
+GENERATOR_NET = "generator"
 GRID_ROWS = 4
 GRID_STYLES = 6
 NOISE_SEED_KEY = 3
@@ -74,10 +75,10 @@ def load_generator(
     best GAN-stage checkpoint is used. A run without any GAN-stage checkpoint is a ConfigError.
     """
     location = resolve_checkpoint(model, which)
-    if location.is_dir() and not (location / GENERATOR_FILE).is_file() and which == "best":
+    if location.is_dir() and not _generator_file(location).is_file() and which == "best":
         with contextlib.suppress(DataError):  # no GAN stage: reported just below
             location = resolve_checkpoint(model, "best-gan")
-    file = location if location.is_file() else location / GENERATOR_FILE
+    file = _generator_file(location)
     if not file.is_file():
         raise ConfigError(
             f"{location}: checkpoint has no generator (pretraining only?); "
@@ -87,6 +88,11 @@ def load_generator(
     if not hasattr(generator, "sample_z"):
         raise ConfigError(f"{file}: holds a {info['model']}, not a mask-to-image generator")
     return generator, file
+
+
+def _generator_file(location: Path) -> Path:
+    """The generator weights of a checkpoint folder, or ``location`` itself (a weights file)."""
+    return location if location.is_file() else CheckpointFolder(location).weights(GENERATOR_NET)
 
 
 def generate_pairs(
@@ -188,17 +194,17 @@ def _check_unique_names(masks: list[SourceMask], masks_dir: str | Path | None) -
 def _new_mask_size(
     model: str | Path, checkpoint: Path, size: tuple[int, int] | None
 ) -> tuple[int, int]:
-    """``size``, else the training patch size from the run's config.yaml."""
+    """``size``, else the training patch size from the config of the run that holds the
+    ``checkpoint`` (`RunFolder.holding`)."""
     if size is not None:
         if len(size) != 2 or min(size) < 32:
             raise ConfigError(f"size must be (height, width) of at least 32 px, got {size}")
         return int(size[0]), int(size[1])
-    for folder in (Path(model), *checkpoint.parents[:3]):
-        config = folder / "config.yaml"
-        if config.is_file():
-            height, width = load_yaml(config)["data"]["patch_size"]
-            return int(height), int(width)
-    raise ConfigError(f"{model}: no run config.yaml to take the mask size from; give size")
+    run = RunFolder.holding(checkpoint)
+    if run is None or not run.config_path().is_file():
+        raise ConfigError(f"{model}: no run {CONFIG_FILE} to take the mask size from; give size")
+    height, width = load_yaml(run.config_path())["data"]["patch_size"]
+    return int(height), int(width)
 
 
 @torch.no_grad()

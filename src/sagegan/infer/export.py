@@ -46,12 +46,12 @@ from sagegan.infer.backends import (
 from sagegan.models.blocks import PaddedSegmenter
 from sagegan.models.builtin import builtin_cache, is_builtin
 from sagegan.models.checkpoint import (
-    SEGMENTER_FILE,
     load_model,
     resolve_checkpoint,
     write_bytes_atomic,
     write_json_atomic,
 )
+from sagegan.models.run_folder import SEGMENTER_FILE
 
 LOGGER = logging.getLogger("sagegan")
 EXPORT_DIR = "export"

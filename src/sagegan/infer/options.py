@@ -91,8 +91,9 @@ class PredictionOptions:
         loaded backend or a plain module (run on its parameters' device)."""
         if isinstance(runner, InferenceBackend):
             device = runner.device
-        else:
-            device = next(runner.parameters()).device
+        else:  # a module without parameters (a fixed stand-in) runs on the CPU
+            parameter = next(runner.parameters(), None)
+            device = torch.device("cpu") if parameter is None else parameter.device
         return predict_tiled(
             runner, image, self.tile, self.overlap, self.batch_size, self.tta, device=device
         )

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from sagegan.errors import DataError
+from sagegan.models.run_folder import CheckpointFolder
 
 BUILTIN = "builtin"
 BUILTIN_FOLDER = Path(__file__).resolve().parent / "pretrained" / "generalist"
@@ -21,7 +22,7 @@ MODEL_CARD = "MODEL_CARD.md"
 
 def builtin_checkpoint() -> Path:
     """The shipped generalist's checkpoint folder; DataError when this install lacks it."""
-    if not (BUILTIN_FOLDER / "segmenter.safetensors").is_file():
+    if not CheckpointFolder(BUILTIN_FOLDER).weights().is_file():
         raise DataError(BUILTIN_FOLDER, "the builtin model is missing from this installation")
     return BUILTIN_FOLDER
 

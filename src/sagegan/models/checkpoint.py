@@ -1,15 +1,9 @@
 """Network weights on disk: safetensors files with JSON metadata, written atomically.
 
-Layout of a training run folder (written by ``sagegan.train``, read here by inference):
-
-    RUN/checkpoints/<stage>-e<epoch>/segmenter.safetensors   (+ generator, d_image, d_mask,
-                                                               state.pt, info.json)
-    RUN/last.json, RUN/best.json, RUN/best-pretrain.json, RUN/best-gan.json
-
-Each ``<which>.json`` pointer names one checkpoint folder. A checkpoint folder is complete before
-its pointer is replaced (``os.replace``), so a run killed at any moment leaves every pointer naming
-a whole checkpoint. Each weights file carries its network's registry name and keyword arguments, so
-``load_model`` rebuilds the network without the training config.
+A model is a run folder (its pointers name checkpoint folders), a checkpoint folder or a weights
+file; `sagegan.models.run_folder` holds their layout. Each weights file carries its network's
+registry name and keyword arguments, so ``load_model`` rebuilds the network without the training
+config.
 """
 
 from __future__ import annotations
@@ -25,16 +19,12 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch import Tensor, nn
 
-from sagegan.errors import ConfigError, DataError
+from sagegan.errors import DataError
 from sagegan.models.builtin import model_location
 from sagegan.models.registry import build_model
+from sagegan.models.run_folder import CheckpointFolder, RunFolder
 
 METADATA_KEY = "sagegan"
-CHECKPOINTS_DIR = "checkpoints"
-SEGMENTER_FILE = "segmenter.safetensors"
-TRAINING_INFO_FILE = "info.json"
-RUN_SPLIT_FILE = "split.json"
-POINTERS = ("best", "last", "best-pretrain", "best-gan")
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
@@ -116,47 +106,15 @@ def load_weights(
 def resolve_checkpoint(run_dir_or_file: str | Path, which: str = "best") -> Path:
     """The checkpoint folder (or weights file) that ``run_dir_or_file`` + ``which`` designate.
 
-    Accepts a run folder (follows ``RUN/<which>.json``), a checkpoint folder, a weights file, or
-    "builtin" (the shipped generalist, `sagegan.models.builtin`).
+    Accepts a run folder (follows its ``which`` pointer, `RunFolder.checkpoint`), a checkpoint
+    folder, a weights file, or "builtin" (the shipped generalist, `sagegan.models.builtin`).
     """
     path = model_location(run_dir_or_file)
     if path.is_file():
         return path
-    if (path / SEGMENTER_FILE).is_file():
+    if CheckpointFolder(path).weights().is_file():
         return path
-    if which not in POINTERS:
-        raise ConfigError(f"unknown checkpoint {which!r} (choose from {', '.join(POINTERS)})")
-    pointer = path / f"{which}.json"
-    if not pointer.is_file():
-        raise DataError(path, f"no {which!r} checkpoint here (missing {pointer.name})")
-    target = path / read_pointer(pointer)["checkpoint"]
-    if not target.is_dir():
-        raise DataError(pointer, f"names a missing checkpoint folder {target}")
-    return target
-
-
-def read_pointer(pointer: str | Path) -> dict[str, Any]:
-    """The JSON object of a ``RUN/<which>.json`` pointer file.
-
-    DataError naming the file unless it is a JSON object whose "checkpoint" is a relative path to a
-    folder inside the run folder (a pointer never names anything outside its run).
-    """
-    pointer = Path(pointer)
-    try:
-        values = json.loads(pointer.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise DataError(pointer, f"unreadable checkpoint pointer ({err})") from None
-    if not isinstance(values, dict) or not isinstance(values.get("checkpoint"), str):
-        raise DataError(
-            pointer, 'not a checkpoint pointer (expected a JSON object with a "checkpoint" path)'
-        )
-    run_dir = os.path.abspath(pointer.parent)
-    target = os.path.abspath(os.path.join(run_dir, values["checkpoint"]))
-    if os.path.commonpath([run_dir, target]) != run_dir or target == run_dir:
-        raise DataError(
-            pointer, f"names a checkpoint outside the run folder ({values['checkpoint']!r})"
-        )
-    return values
+    return RunFolder(path).checkpoint(which)
 
 
 def load_model(
@@ -170,7 +128,7 @@ def load_model(
     Returns (model in eval mode, info) where info is the file's metadata plus ``path``.
     """
     location = resolve_checkpoint(run_dir_or_file, which)
-    file = location if location.is_file() else location / f"{net}.safetensors"
+    file = location if location.is_file() else CheckpointFolder(location).weights(net)
     state, metadata = load_weights(file, map_location=map_location)
     if "model" not in metadata:
         raise DataError(file, "weights file has no sagegan model metadata")
@@ -185,9 +143,9 @@ def load_model(
 
 
 def read_training_info(weights_path: str | Path) -> dict[str, Any]:
-    """The training ``info.json`` saved next to a checkpoint's weights (config, epoch, metrics,
-    split file); {} for a bare weights file without one."""
-    info_path = Path(weights_path).with_name(TRAINING_INFO_FILE)
+    """The training info saved next to a checkpoint's weights (config, epoch, metrics, split
+    file; `CheckpointFolder.info_path`); {} for a bare weights file without one."""
+    info_path = CheckpointFolder(Path(weights_path).parent).info_path()
     if not info_path.is_file():
         return {}
     try:
@@ -202,13 +160,3 @@ def read_training_info(weights_path: str | Path) -> dict[str, Any]:
 def training_databar(info: dict[str, Any]) -> str | int:
     """The databar setting a run was trained with ("auto" when the info does not say)."""
     return info.get("config", {}).get("data", {}).get("databar", "auto")
-
-
-def training_split_file(run_dir: str | Path, info: dict[str, Any]) -> Path | None:
-    """The split file a run was trained with: the one its info records when that file still
-    exists, else ``RUN/split.json`` (e.g. after the run folder was moved), else None."""
-    recorded = info.get("split")
-    if recorded and Path(recorded).is_file():
-        return Path(recorded)
-    candidate = Path(run_dir) / RUN_SPLIT_FILE
-    return candidate if candidate.is_file() else None

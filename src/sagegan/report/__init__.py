@@ -13,15 +13,10 @@ Typical use::
 
 from __future__ import annotations
 
-from sagegan.report.attention import (
-    AttentionSnapshot,
-    EvolutionFigure,
-    attention_evolution,
-    attention_overlays,
-    choose_snapshots,
-    find_snapshots,
-)
+from sagegan.models.run_folder import AttentionSnapshot
+from sagegan.report.attention import EvolutionFigure, attention_evolution, attention_overlays
 from sagegan.report.build import write_report
+from sagegan.report.snapshots import choose_snapshots, find_snapshots
 
 __all__ = [
     "AttentionSnapshot",

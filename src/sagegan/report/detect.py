@@ -11,10 +11,10 @@ from sagegan.analysis.outputs import ANALYSIS_JSON as ANALYSIS_FILE
 from sagegan.compare.tables import JSON_FILE as COMPARISON_FILE
 from sagegan.errors import ConfigError
 from sagegan.evaluate.outputs import METRICS_FILE as EVALUATION_FILE
+from sagegan.models.run_folder import RunFolder
 
 # in the order the report shows them
 KINDS = ("run", "evaluation", "segmentation", "comparison", "analysis")
-RUN_FILES = ("log.jsonl", "config.yaml")
 MASK_SUFFIX = "_mask.png"
 
 
@@ -38,7 +38,7 @@ def segmented_stems(folder: Path) -> list[str]:
 
 def _kinds(folder: Path) -> list[str]:
     found = {
-        "run": any((folder / name).is_file() for name in RUN_FILES),
+        "run": RunFolder(folder).looks_like_run(),
         "evaluation": (folder / EVALUATION_FILE).is_file(),
         "segmentation": bool(segmented_stems(folder)),
         "comparison": (folder / COMPARISON_FILE).is_file(),

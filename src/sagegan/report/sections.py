@@ -4,7 +4,6 @@ analysis have their own modules)."""
 from __future__ import annotations
 
 import math
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,14 @@ from sagegan.compare.tables import PLOT as COMPARISON_PLOT
 from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate.outputs import METRICS_FILE, PER_IMAGE_FILE
 from sagegan.evaluate.tables import AGGREGATION_NOTE, headline_rows
-from sagegan.models.checkpoint import POINTERS
+from sagegan.models.run_folder import POINTERS, STAGES, RunFolder
 from sagegan.report import html
-from sagegan.report.attention import STAGE_ORDER, attention_evolution, find_snapshots
+from sagegan.report.attention import attention_evolution
 from sagegan.report.curves import read_training_log, training_curves
 from sagegan.report.embed import png_of_figure, png_of_file
 from sagegan.report.reading import read_json, read_text, require_keys
+from sagegan.report.snapshots import find_snapshots
 
-GRID_NAME = re.compile(r"^(pretrain|gan)_epoch_(\d+)\.png$")
 # per-image columns of an evaluation shown in the report (when present); per_image.csv has all
 PER_IMAGE_COLUMNS = (
     "n_true",
@@ -40,10 +39,11 @@ NUMBER = (int, float)
 
 def run_section(run: Path) -> html.Section:
     """Checkpoints, training curves, attention evolution, latest image grid and config of a run."""
+    folder = RunFolder(run)
     pointers = {
-        which: _read_pointer(run / f"{which}.json")
+        which: _read_pointer(folder.pointer_path(which))
         for which in POINTERS
-        if (run / f"{which}.json").is_file()
+        if folder.has_pointer(which)
     }
     parts = [html.heading("Checkpoints")]
     if pointers:
@@ -52,7 +52,7 @@ def run_section(run: Path) -> html.Section:
                 ["pointer", "stage", "epoch", "metric", "score", "folder"],
                 [
                     (
-                        f"{which}.json",
+                        folder.pointer_path(which).name,
                         pointer["stage"],
                         pointer["epoch"] + 1,
                         pointer.get("metric", html.MISSING),
@@ -64,33 +64,34 @@ def run_section(run: Path) -> html.Section:
             )
         )
     else:
-        parts.append(html.paragraph("no checkpoint pointers (best.json, last.json) here", True))
-    parts += [html.heading("Training curves"), _curves(run, pointers.get("best"))]
+        names = ", ".join(folder.pointer_path(which).name for which in ("best", "last"))
+        parts.append(html.paragraph(f"no checkpoint pointers ({names}) here", True))
+    parts += [html.heading("Training curves"), _curves(folder, pointers.get("best"))]
     parts += [html.heading("Attention evolution"), _attention(run)]
-    grid = _latest_grid(run)
+    grid = folder.latest_grid()
     if grid is not None:
         parts += [html.heading("Latest image grid"), html.image(png_of_file(grid), grid.name)]
     parts.append(html.heading("Configuration"))
-    config = run / "config.yaml"
+    config = folder.config_path()
     if config.is_file():
         parts.append(html.preformatted(read_text(config)))
     else:
-        parts.append(html.paragraph("no config.yaml in the run folder", True))
+        parts.append(html.paragraph(f"no {config.name} in the run folder", True))
     return html.Section(f"Training run: {run}", "".join(parts))
 
 
 def _read_pointer(path: Path) -> dict[str, Any]:
     pointer = read_json(path)
     require_keys(path, pointer, {"stage": str, "epoch": int})
-    if pointer["stage"] not in STAGE_ORDER:
+    if pointer["stage"] not in STAGES:
         raise DataError(path, f"unknown stage {pointer['stage']!r}")
     return pointer
 
 
-def _curves(run: Path, best: dict[str, Any] | None) -> str:
-    log = run / "log.jsonl"
+def _curves(folder: RunFolder, best: dict[str, Any] | None) -> str:
+    log = folder.log_path()
     if not log.is_file():
-        return html.paragraph("no log.jsonl in the run folder: no training curves", True)
+        return html.paragraph(f"no {log.name} in the run folder: no training curves", True)
     records = read_training_log(log)
     if not records:
         return html.paragraph(f"{log} holds no epochs yet", True)
@@ -111,16 +112,6 @@ def _attention(run: Path) -> str:
     labels = ", ".join(snapshot.label for snapshot in figure.snapshots)
     caption = f"attention of the finest gate on validation images at {labels}"
     return html.image(png, caption)
-
-
-def _latest_grid(run: Path) -> Path | None:
-    """The image grid of the latest epoch (GAN stage after pretraining), if any was saved."""
-    grids = []
-    for path in (run / "grids").glob("*.png"):
-        match = GRID_NAME.match(path.name)
-        if match:
-            grids.append(((STAGE_ORDER.index(match[1]), int(match[2])), path))
-    return max(grids)[1] if grids else None
 
 
 def evaluation_section(folder: Path) -> html.Section:

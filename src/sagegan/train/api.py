@@ -2,7 +2,7 @@
 
 RUN/ holds ``config.yaml`` (resolved config), ``split.json`` (unless a split file is given),
 ``log.jsonl``, ``grids/``, ``attention/``, ``checkpoints/`` and the pointers ``last.json``,
-``best.json``, ``best-pretrain.json``, ``best-gan.json`` (see ``sagegan.models.checkpoint``).
+``best.json``, ``best-pretrain.json``, ``best-gan.json`` (see ``sagegan.models.run_folder``).
 After training, each best checkpoint's instance split is chosen on the validation images and
 recorded in its ``info.json`` (``sagegan.train.split_tuning``; ``instances.tune``).
 
@@ -14,8 +14,6 @@ starts, and all unreadable pairs are reported together.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +25,11 @@ from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import ConfigError, DataError
-from sagegan.models.checkpoint import (
-    RUN_SPLIT_FILE,
-    resolve_checkpoint,
-    write_json_atomic,
-)
+from sagegan.models.checkpoint import resolve_checkpoint
+from sagegan.models.run_folder import RunFolder
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig, deep_merge, load_yaml, nest_dotted, save_config
+from sagegan.train.data_record import check_same_data
 from sagegan.train.engine import RunContext, StageOutcome
 from sagegan.train.guards import SplitGuard
 from sagegan.train.initial_weights import initial_segmenter
@@ -45,7 +41,6 @@ from sagegan.train.split_tuning import tune_run
 
 LOGGER = logging.getLogger("sagegan")
 STAGES = ("all", "pretrain", "gan")
-DATA_RECORD = "data.json"
 MAX_LISTED_ERRORS = 5
 
 
@@ -92,7 +87,7 @@ def train(
 
 
 def _resolve_config(run_dir: Path, config: TrainConfig | None, resume: bool) -> TrainConfig:
-    saved_path = run_dir / "config.yaml"
+    saved_path = RunFolder(run_dir).config_path()
     if resume and saved_path.is_file():
         saved = TrainConfig.from_dict(load_yaml(saved_path))
         if config is not None and config.to_dict() != saved.to_dict():
@@ -105,7 +100,8 @@ def _resolve_config(run_dir: Path, config: TrainConfig | None, resume: bool) -> 
     if config is None:
         if resume:
             raise ConfigError(
-                f"{run_dir}: nothing to resume (no config.yaml); start a new run without resume"
+                f"{run_dir}: nothing to resume (no {saved_path.name}); "
+                "start a new run without resume"
             )
         raise ConfigError("a config is needed to start a run (e.g. config_from_cli('cpu-small'))")
     return config
@@ -132,14 +128,15 @@ def _train(
     split_path: str | Path | None,
     runtime: Runtime,
 ) -> RunResult:
+    folder = RunFolder(run_dir)
     checkpointer = Checkpointer(run_dir, runtime)
     last = checkpointer.read_pointer("last")
     _check_before_reading(run_dir, config, stage, resume, last)
     if runtime.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, run_dir / "config.yaml")
-    _check_same_data(run_dir, data_dir, pairs, resume and last is not None, runtime)
-    split_file = Path(split_path) if split_path is not None else run_dir / RUN_SPLIT_FILE
+        save_config(config, folder.config_path())
+    check_same_data(run_dir, data_dir, pairs, resume and last is not None, runtime)
+    split_file = Path(split_path) if split_path is not None else folder.split_path()
     split = _load_split(split_file, pairs, config, runtime)
     guard = SplitGuard(split.test)
     train_samples, val_samples = _training_samples(pairs, split, config, guard)
@@ -231,39 +228,6 @@ def _planned(
     return TrainConfig.from_dict(deep_merge(config.to_dict(), nest_dotted(overrides)))
 
 
-def _data_fingerprint(pairs: list[Pair]) -> str:
-    """A digest of the dataset's pairs: stems, file names and sizes (not the pixels)."""
-    digest = hashlib.sha256()
-    for pair in sorted(pairs, key=lambda pair: pair.stem):
-        for path in (pair.image, pair.mask):
-            size = path.stat().st_size if path is not None else -1
-            digest.update(f"{pair.stem}\0{getattr(path, 'name', '')}\0{size}\n".encode())
-    return digest.hexdigest()
-
-
-def _check_same_data(
-    run_dir: Path, data_dir: Path, pairs: list[Pair], resuming: bool, runtime: Runtime
-) -> None:
-    """Record the data a run trains on (``RUN/data.json``); a resumed run must see the same
-    pairs (a moved folder is fine, other files are a ConfigError)."""
-    record_path = run_dir / DATA_RECORD
-    fingerprint = _data_fingerprint(pairs)
-    if resuming and record_path.is_file():
-        recorded = json.loads(record_path.read_text(encoding="utf-8"))
-        if recorded.get("fingerprint") != fingerprint:
-            raise ConfigError(
-                f"{data_dir}: not the data this run trained on ({recorded.get('folder')}, "
-                f"{recorded.get('pairs')} pairs; here {len(pairs)} pairs or changed files); "
-                "resume with the same data or start a new run folder"
-            )
-        return
-    if runtime.is_main:
-        folder = str(data_dir.resolve())
-        write_json_atomic(
-            record_path, {"folder": folder, "pairs": len(pairs), "fingerprint": fingerprint}
-        )
-
-
 def _check_before_reading(
     run_dir: Path,
     config: TrainConfig,
@@ -279,8 +243,10 @@ def _check_before_reading(
         return
     if stage == "gan" and last.get("stage") == "pretrain":
         return
+    last_pointer = RunFolder(run_dir).pointer_path("last").name
     raise ConfigError(
-        f"{run_dir} already holds a training run (last.json); use resume or a new output folder"
+        f"{run_dir} already holds a training run ({last_pointer}); use resume or a new output "
+        "folder"
     )
 
 

@@ -1,11 +1,12 @@
 """Per-epoch checkpoints of a training run, written so that a run killed at any moment can resume.
 
-Each checkpoint is a folder ``RUN/checkpoints/<stage>-e<epoch>/`` holding every network's weights
-(safetensors with model metadata), ``state.pt`` (optimisers, schedulers, gradient scalers, every
-rank's RNG states, epoch, best score, early-stopping counter, stage) and ``info.json`` (config,
-epoch, metrics, split file). The folder is complete before the pointer files ``last.json`` /
-``best*.json`` are atomically replaced; folders no pointer names are deleted afterwards. See
-``sagegan.models.checkpoint`` for the reading side used by inference.
+Each checkpoint is a folder of the run (`RunFolder.checkpoint_folder`) holding every network's
+weights (safetensors with model metadata), the training state (optimisers, schedulers, gradient
+scalers, every rank's RNG states, epoch, best score, early-stopping counter, stage) and the
+training info (config, epoch, metrics, split file). The folder is complete before the pointers
+``last`` / ``best*`` are atomically replaced; folders no pointer names are deleted afterwards. See
+``sagegan.models.run_folder`` for the layout and ``sagegan.models.checkpoint`` for the reading
+side used by inference.
 """
 
 from __future__ import annotations
@@ -18,28 +19,22 @@ from typing import Any
 import torch
 from torch import nn
 
+from sagegan.models.checkpoint import load_weights as load_weight_file
 from sagegan.models.checkpoint import (
-    CHECKPOINTS_DIR,
-    POINTERS,
-    TRAINING_INFO_FILE,
-    read_pointer,
-    resolve_checkpoint,
     save_weights,
     unwrap,
     write_bytes_atomic,
     write_json_atomic,
 )
-from sagegan.models.checkpoint import load_weights as load_weight_file
+from sagegan.models.run_folder import POINTERS, CheckpointFolder, RunFolder, best_pointer
 from sagegan.train.runtime import Runtime, rng_state
-
-STATE_FILE = "state.pt"
 
 
 class Checkpointer:
     """Writes and reads the checkpoints of one run folder (files are written by rank 0 only)."""
 
     def __init__(self, run_dir: str | Path, runtime: Runtime) -> None:
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder(run_dir)
         self.runtime = runtime
 
     def save(
@@ -55,45 +50,45 @@ class Checkpointer:
         """Checkpoint the end of ``epoch``; call on every rank (RNG states are gathered).
 
         ``specs`` maps a net name to {"model": registry name, "model_kwargs": {...}}; ``info`` (with
-        "score" and "metric" when validated) goes into info.json and the pointers.
+        "score" and "metric" when validated) goes into the training info and the pointers.
         """
         rng_states = self.runtime.gather(rng_state())
         if self.runtime.is_main:
-            name = f"{stage}-e{epoch:04d}"
-            folder = self.run_dir / CHECKPOINTS_DIR / name
+            folder = self.folder.checkpoint_folder(stage, epoch)
+            files = CheckpointFolder(folder)
             if folder.exists():  # a partial folder left by a run killed while writing it
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
             metadata = {"stage": stage, "epoch": epoch, "metrics": info.get("metrics", {})}
             for net_name, module in nets.items():
                 save_weights(
-                    folder / f"{net_name}.safetensors",
+                    files.weights(net_name),
                     module,
                     {**specs[net_name], **metadata, "net": net_name},
                 )
             buffer = io.BytesIO()
             torch.save({**state, "stage": stage, "epoch": epoch, "rng": rng_states}, buffer)
-            write_bytes_atomic(folder / STATE_FILE, buffer.getvalue())
+            write_bytes_atomic(files.state_path(), buffer.getvalue())
             pointer = {
                 **info,
-                "checkpoint": f"{CHECKPOINTS_DIR}/{name}",
+                "checkpoint": self.folder.pointer_entry(folder),
                 "stage": stage,
                 "epoch": epoch,
             }
-            write_json_atomic(folder / TRAINING_INFO_FILE, pointer)
-            write_json_atomic(self.run_dir / "last.json", pointer)
+            write_json_atomic(files.info_path(), pointer)
+            write_json_atomic(self.folder.pointer_path("last"), pointer)
             if improved:
                 self._point_best(stage, pointer)
             self.collect_garbage()
         self.runtime.barrier()
 
     def _point_best(self, stage: str, pointer: dict[str, Any]) -> None:
-        write_json_atomic(self.run_dir / f"best-{stage}.json", pointer)
+        write_json_atomic(self.folder.pointer_path(best_pointer(stage)), pointer)
         if self._beats_overall_best(pointer):
-            write_json_atomic(self.run_dir / "best.json", pointer)
+            write_json_atomic(self.folder.pointer_path("best"), pointer)
 
     def repair_best_pointers(self, state: dict[str, Any]) -> None:
-        """Finish the pointer updates of a run killed between ``last.json`` and ``best*.json``.
+        """Finish the pointer updates of a run killed between the ``last`` and ``best*`` pointers.
 
         ``state`` is the last checkpoint's state: when its epoch was the stage's best, the best
         pointers must name it.
@@ -103,7 +98,7 @@ class Checkpointer:
             return
         if state["tracker"]["best_epoch"] != state["epoch"]:
             return
-        best = self.read_pointer(f"best-{state['stage']}")
+        best = self.read_pointer(best_pointer(state["stage"]))
         if best is None or best["checkpoint"] != last["checkpoint"]:
             self._point_best(state["stage"], last)
 
@@ -114,13 +109,12 @@ class Checkpointer:
         return pointer.get("score", float("-inf")) >= current.get("score", float("-inf"))
 
     def read_pointer(self, which: str) -> dict[str, Any] | None:
-        """The contents of ``RUN/<which>.json``, or None when absent (DataError when corrupt)."""
-        path = self.run_dir / f"{which}.json"
-        return read_pointer(path) if path.is_file() else None
+        """The contents of the pointer ``which``, or None when absent (DataError when corrupt)."""
+        return self.folder.read_pointer(which)
 
     def collect_garbage(self) -> None:
         """Delete checkpoint folders that no pointer names (older epochs, partial writes)."""
-        root = self.run_dir / CHECKPOINTS_DIR
+        root = self.folder.checkpoints_dir()
         if not root.is_dir():
             return
         keep = {
@@ -136,11 +130,13 @@ class Checkpointer:
         """(checkpoint folder, state) of ``which``, or None when the run has no such checkpoint."""
         if self.read_pointer(which) is None:
             return None
-        folder = resolve_checkpoint(self.run_dir, which)
-        state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+        folder = self.folder.checkpoint(which)
+        state = torch.load(
+            CheckpointFolder(folder).state_path(), map_location="cpu", weights_only=True
+        )
         return folder, state
 
     def load_net(self, folder: Path, net_name: str, module: nn.Module) -> None:
         """Load one network's weights from a checkpoint folder into ``module``."""
-        weights, _ = load_weight_file(folder / f"{net_name}.safetensors")
+        weights, _ = load_weight_file(CheckpointFolder(folder).weights(net_name))
         unwrap(module).load_state_dict(weights)

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from sagegan.data.dataset import worker_init_fn
+from sagegan.models.run_folder import RunFolder
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig
 from sagegan.train.guards import CollapseDetector, NonFiniteGuard, SplitGuard
@@ -364,7 +365,7 @@ def _write_images(
     if first and ((epoch + 1) % settings.grid_every == 0 or finished):
         columns = stage.grid_columns(first[0])
         if columns:
-            save_grid(ctx.run_dir / "grids" / f"{name}_epoch_{epoch:04d}.png", columns)
+            save_grid(RunFolder(ctx.run_dir).grid_path(name, epoch), columns)
     if (epoch + 1) % settings.attention_every == 0 or finished:
         _save_attention_maps(stage.segmenter, name, epoch, ctx)
 
@@ -387,4 +388,4 @@ def _save_attention_maps(segmenter: nn.Module, name: str, epoch: int, ctx: RunCo
         maps.append(upsample_attention(attention, size)[0].float().cpu().numpy())
         stems.append(sample.stem)
         images.append(sample.image)
-    save_attention(ctx.run_dir / "attention" / f"{name}_epoch_{epoch:04d}", stems, images, maps)
+    save_attention(RunFolder(ctx.run_dir).attention_stem(name, epoch), stems, images, maps)

@@ -44,9 +44,9 @@ from sagegan.errors import ConfigError, DataError
 from sagegan.infer.instances import DEFAULT_MIN_SIZE_PX
 from sagegan.losses import build_segmentation_loss
 from sagegan.models import build_model
+from sagegan.models.run_folder import RunFolder
 from sagegan.train.config import TrainConfig
 
-PLAN_FILE = "plan.json"
 MIN_DEPTH, MAX_DEPTH = 4, 6
 MIN_PATCH_PX = 256
 MAX_PATCH_PX = {"cpu": 384, "cuda": 768}
@@ -322,12 +322,12 @@ def measure_step_seconds(
 def save_plan(plan: Plan, overrides: dict[str, Any], run_dir: Path) -> None:
     """Write the plan and the overrides that carry it out as ``RUN/plan.json``."""
     document = {"plan": plan.to_dict(), "overrides": overrides}
-    (run_dir / PLAN_FILE).write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    RunFolder(run_dir).plan_path().write_text(json.dumps(document, indent=2) + "\n", "utf-8")
 
 
 def load_plan_overrides(run_dir: Path) -> dict[str, Any] | None:
     """The overrides recorded in a run's ``plan.json`` (None when the run has no plan)."""
-    path = run_dir / PLAN_FILE
+    path = RunFolder(run_dir).plan_path()
     if not path.is_file():
         return None
     try:

@@ -1,4 +1,5 @@
-"""What a run writes besides checkpoints: the epoch log, image grids and attention maps.
+"""What a run writes besides checkpoints: the epoch log, image grids and attention maps (their
+places in the run folder: `sagegan.models.run_folder`).
 
 * ``RUN/log.jsonl``: one JSON object per epoch (stage, epoch, mean losses, validation scores,
   learning rates, seconds, online-augmentation probability, skipped steps, warnings).
@@ -25,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sagegan.errors import DataError
+from sagegan.models.run_folder import RunFolder
 
 LOGGER = logging.getLogger("sagegan")
 STAGE_ORDER = {"pretrain": 0, "gan": 1}
@@ -34,12 +36,12 @@ class RunLog:
     """Appends epoch records to ``log.jsonl`` (and TensorBoard if available)."""
 
     def __init__(self, run_dir: str | Path, enabled: bool = True) -> None:
-        self.run_dir = Path(run_dir)
+        folder = RunFolder(run_dir)
         self.enabled = enabled
-        self.path = self.run_dir / "log.jsonl"
+        self.path = folder.log_path()
         if enabled and self.path.is_file():
             _drop_torn_tail(self.path)
-        self.tensorboard = _open_tensorboard(self.run_dir / "tensorboard") if enabled else None
+        self.tensorboard = _open_tensorboard(folder.tensorboard_dir()) if enabled else None
 
     def truncate_after(self, stage: str, epoch: int) -> None:
         """Drop records written after (stage, epoch): epochs a killed run logged but never saved."""

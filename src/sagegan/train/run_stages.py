@@ -10,7 +10,8 @@ from typing import Any
 
 from sagegan.data.dataset import Sample
 from sagegan.errors import ConfigError, DataError
-from sagegan.models.checkpoint import load_weights, resolve_checkpoint
+from sagegan.models.checkpoint import load_weights
+from sagegan.models.run_folder import CheckpointFolder, RunFolder
 from sagegan.train.engine import RunContext, StageOutcome, run_stage
 from sagegan.train.gan_stage import GanStage, gan_settings
 from sagegan.train.mask_sources import MaskSources
@@ -59,17 +60,18 @@ def _pretrained_segmenter(
 ) -> dict[str, Any] | None:
     """The best pretrained segmenter of this run; else the ``model.init`` weights; else None (GAN
     stage from scratch); a GAN-only run with neither is an error."""
+    pretrained = RunFolder(run_dir)
     try:
-        folder = resolve_checkpoint(run_dir, "best-pretrain")
+        folder = pretrained.checkpoint("best-pretrain")
     except DataError:
         if init_state is not None:
             return init_state
         if stage == "gan":
             raise ConfigError(
-                f"{run_dir} has no pretrained segmenter (best-pretrain.json): "
-                "run stage 'pretrain' first"
+                f"{run_dir} has no pretrained segmenter "
+                f"({pretrained.pointer_path('best-pretrain').name}): run stage 'pretrain' first"
             ) from None
         LOGGER.warning("no pretraining: the GAN stage starts from a randomly initialised segmenter")
         return None
-    weights, _ = load_weights(folder / "segmenter.safetensors")
+    weights, _ = load_weights(CheckpointFolder(folder).weights())
     return weights

@@ -29,14 +29,8 @@ from torch import nn
 from sagegan.errors import DataError
 from sagegan.infer.instances import TUNED_SPLIT_KEY, split_instances
 from sagegan.metrics.objects import match_instances
-from sagegan.models.checkpoint import (
-    SEGMENTER_FILE,
-    TRAINING_INFO_FILE,
-    load_model,
-    read_training_info,
-    resolve_checkpoint,
-    write_json_atomic,
-)
+from sagegan.models.checkpoint import load_model, read_training_info, write_json_atomic
+from sagegan.models.run_folder import CheckpointFolder, RunFolder
 from sagegan.train.config import InstanceConfig
 from sagegan.train.runtime import Runtime
 from sagegan.train.validation import inference_copy, predict_probabilities
@@ -126,17 +120,19 @@ def tune_run(
     """Tune each best checkpoint of ``run_dir`` that has no choice yet and record it in its
     ``info.json`` (call on rank 0). Returns the new choices by pointer name."""
     tuned: dict[str, SplitTuning] = {}
+    run = RunFolder(run_dir)
     for which in TUNED_CHECKPOINTS:
         try:
-            folder = resolve_checkpoint(run_dir, which)
+            folder = run.checkpoint(which)
         except DataError:
             continue
-        info = read_training_info(folder / SEGMENTER_FILE)
+        files = CheckpointFolder(folder)
+        info = read_training_info(files.weights())
         if TUNED_SPLIT_KEY in info:  # already chosen (a resumed run, or a shared checkpoint)
             continue
         model, _ = load_model(folder, map_location=runtime.device)
         tuning = tune_split(model, samples, runtime, instances)
-        write_json_atomic(folder / TRAINING_INFO_FILE, {**info, TUNED_SPLIT_KEY: asdict(tuning)})
+        write_json_atomic(files.info_path(), {**info, TUNED_SPLIT_KEY: asdict(tuning)})
         LOGGER.info("%s (%s)", tuning.summary(), which)
         tuned[which] = tuning
     return tuned

@@ -1,0 +1,47 @@
+"""The record of the data a run trains on (`RunFolder.data_record_path`): folder, pair count and a
+fingerprint of the pairs, so that a resumed run refuses other data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from sagegan.data.pairing import Pair
+from sagegan.errors import ConfigError
+from sagegan.models.checkpoint import write_json_atomic
+from sagegan.models.run_folder import RunFolder
+from sagegan.train.runtime import Runtime
+
+
+def data_fingerprint(pairs: list[Pair]) -> str:
+    """A digest of the dataset's pairs: stems, file names and sizes (not the pixels)."""
+    digest = hashlib.sha256()
+    for pair in sorted(pairs, key=lambda pair: pair.stem):
+        for path in (pair.image, pair.mask):
+            size = path.stat().st_size if path is not None else -1
+            digest.update(f"{pair.stem}\0{getattr(path, 'name', '')}\0{size}\n".encode())
+    return digest.hexdigest()
+
+
+def check_same_data(
+    run_dir: Path, data_dir: Path, pairs: list[Pair], resuming: bool, runtime: Runtime
+) -> None:
+    """Record the data a run trains on; a resumed run must see the same pairs (a moved folder is
+    fine, other files are a ConfigError)."""
+    record_path = RunFolder(run_dir).data_record_path()
+    fingerprint = data_fingerprint(pairs)
+    if resuming and record_path.is_file():
+        recorded = json.loads(record_path.read_text(encoding="utf-8"))
+        if recorded.get("fingerprint") != fingerprint:
+            raise ConfigError(
+                f"{data_dir}: not the data this run trained on ({recorded.get('folder')}, "
+                f"{recorded.get('pairs')} pairs; here {len(pairs)} pairs or changed files); "
+                "resume with the same data or start a new run folder"
+            )
+        return
+    if runtime.is_main:
+        folder = str(data_dir.resolve())
+        write_json_atomic(
+            record_path, {"folder": folder, "pairs": len(pairs), "fingerprint": fingerprint}
+        )
