@@ -365,3 +365,42 @@ def test_system_errors_name_the_file_and_reason(monkeypatch, capsys, tiny_run) -
     assert main(["check", str(tiny_run[0])]) == 2
     line = _one_line(capsys.readouterr().err)
     assert line == "sagegan check: error: /data/out/mask.png: No space left on device"
+
+
+def _data_with_one_corrupt_image(tiny_run: tuple[Path, Path], target: Path, part: str) -> Path:
+    """A copy of the tiny run's data whose first ``part`` image (of the run's split) is garbage."""
+    data = shutil.copytree(tiny_run[0], target)
+    split = json.loads((tiny_run[1] / "split.json").read_text(encoding="utf-8"))
+    victim = next((data / "images").glob(f"{sorted(split[part])[0]}.*"))
+    victim.write_bytes(b"not an image at all")
+    return victim
+
+
+def test_evaluate_skips_an_unreadable_image_and_says_so(tiny_run, tmp_path, capsys) -> None:
+    victim = _data_with_one_corrupt_image(tiny_run, tmp_path / "data", "test")
+    out = tmp_path / "scores"
+    argv = ["evaluate", str(tmp_path / "data"), "--model", str(tiny_run[1]), "--out", str(out)]
+    assert main(argv) == 1  # some images failed
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 1 and str(victim) in failed[0] and "Traceback" not in err
+    record = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    split = json.loads((tiny_run[1] / "split.json").read_text(encoding="utf-8"))
+    assert [entry["image"] for entry in record["failed"]] == [str(victim)]
+    assert sorted(record["stems"]) == sorted(split["test"])[1:]  # the others are all scored
+    assert f"could not be evaluated and are not in these numbers: {victim.name}" in (
+        out / "summary.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_analyze_skips_an_unreadable_image_and_goes_on(tiny_run, tmp_path, capsys) -> None:
+    victim = _data_with_one_corrupt_image(tiny_run, tmp_path / "data", "train")
+    data = tmp_path / "data"
+    argv = ["analyze", str(data / "images"), "--labels", str(data / "labels")]
+    assert main([*argv, "--out", str(tmp_path / "analysis"), "--no-report"]) == 1
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("failed: ")] == [
+        f"failed: {victim}: cannot read metadata (not a TIFF file: header=b'not ')"
+    ]
+    images = (tmp_path / "analysis" / "images.csv").read_text(encoding="utf-8").splitlines()
+    assert len(images) == 1 + 8 - 1  # header, every other image

@@ -95,7 +95,9 @@ def analyze_images(
     if model is not None:
         inputs, labels_dir = _segment_first(inputs, model, out, options, progress, failures)
     sources = _label_sources(inputs, Path(labels_dir), failures)
-    calibration = folder_pixel_sizes([path for _, path, _ in sources], options.pixel_size_nm)
+    paths = [path for _, path, _ in sources]
+    calibration = folder_pixel_sizes(paths, options.pixel_size_nm, failures)
+    sources = [source for source in sources if source[1] in calibration]
     databar = options.databar or "auto"
     analyses: list[ImageAnalysis] = []
     for stem, path, label_path in tqdm(sources, desc="analyzing", unit="img", disable=not progress):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sagegan.commands.common import (
     add_calibration_options,
@@ -51,4 +52,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(format_summary(result.summary))
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")
-    return 0
+    for _, message in result.failures:
+        print(f"failed: {message}", file=sys.stderr)
+    return 1 if result.failures else 0

@@ -247,12 +247,22 @@ def pixel_size_of(path: str | Path, override_nm: float | None = None) -> PixelSi
 
 
 def folder_pixel_sizes(
-    paths: Sequence[str | Path], override_nm: float | None = None
+    paths: Sequence[str | Path],
+    override_nm: float | None = None,
+    failures: list[tuple[Path, str]] | None = None,
 ) -> dict[Path, PixelSize | None]:
     """The calibration of images measured together (`pixel_size_of` for each): all calibrated or
     all in pixels. Some calibrated and some not is a DataError naming the first uncalibrated file
-    (its lengths would be in another unit)."""
-    sizes = {Path(path): pixel_size_of(path, override_nm) for path in paths}
+    (its lengths would be in another unit). With ``failures``, a file whose metadata cannot be
+    read is appended there as (path, message) and left out, instead of raising."""
+    sizes = {}
+    for path in map(Path, paths):
+        try:
+            sizes[path] = pixel_size_of(path, override_nm)
+        except DataError as err:
+            if failures is None:
+                raise
+            failures.append((path, str(err)))
     missing = [path for path, size in sizes.items() if size is None]
     if missing and len(missing) < len(sizes):
         raise DataError(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class EvaluationResult:
     rows: list[dict]
     summary: dict
     files: dict[str, Path]
+    failures: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def _weights_and_info(model: str | Path, which: str) -> tuple[Path, dict[str, Any]]:
@@ -93,13 +94,48 @@ def _model_predictor(
     return predict, info
 
 
-def _pixel_sizes(pairs: Sequence[Pair], pixel_size_nm: float | None) -> tuple[list[float], str]:
-    """HD95 scale per image and its unit under the one calibration rule (`folder_pixel_sizes`):
-    nm when the images are calibrated, px when none is (a mix is refused)."""
-    sizes = list(folder_pixel_sizes([pair.image for pair in pairs], pixel_size_nm).values())
-    if all(size is not None for size in sizes):
-        return [size.nm for size in sizes], "nm"
-    return [1.0] * len(pairs), "px"
+def _pixel_sizes(
+    pairs: Sequence[Pair], pixel_size_nm: float | None, failures: list[tuple[Path, str]]
+) -> tuple[dict[Path, float], str]:
+    """HD95 scale per readable image and its unit under the one calibration rule
+    (`folder_pixel_sizes`): nm when the images are calibrated, px when none is (a mix is
+    refused); images whose metadata cannot be read join ``failures``."""
+    sizes = folder_pixel_sizes([pair.image for pair in pairs], pixel_size_nm, failures)
+    if all(size is not None for size in sizes.values()):
+        return {path: size.nm for path, size in sizes.items()}, "nm"
+    return dict.fromkeys(sizes, 1.0), "px"
+
+
+def _score_images(
+    pairs: Sequence[Pair],
+    pixel_sizes: dict[Path, float],
+    predictor: Predictor,
+    options: PredictionOptions,
+    databar: Any,
+    protocol: str,
+    thresholds: Sequence[float],
+    progress: bool,
+    failures: list[tuple[Path, str]],
+) -> tuple[list[dict], list[Pair]]:
+    """Score every pair whose image was calibrated; a pair that cannot be read or scored joins
+    ``failures`` (logged, and not in the numbers). Returns the rows and the pairs scored."""
+    rows, scored = [], []
+    jobs = [pair for pair in pairs if pair.image in pixel_sizes]
+    for pair in tqdm(jobs, desc="evaluating", unit="img", disable=not progress):
+        try:
+            sample = load_sample(pair, databar, options.pixel_size_nm)
+            prediction = predictor(sample)
+            row = evaluate_image(
+                prediction, sample.labels, protocol, thresholds, pixel_sizes[pair.image], pair.stem
+            )
+        except DataError as err:
+            message = str(err) if str(pair.image) in str(err) else f"{pair.image}: {err.problem}"
+            failures.append((pair.image, message))
+            LOGGER.error("skipped %s", message)
+            continue
+        rows.append(_with_mean_f1(row, thresholds))
+        scored.append(pair)
+    return rows, scored
 
 
 def _settings(
@@ -176,25 +212,19 @@ def evaluate_run(
     weights, info = (None, {}) if model is None else _weights_and_info(model, options.which)
     chosen_split = _chosen_split(model, info, split, split_file)
     pairs = select_pairs(data_dir, split, chosen_split, mask_dir)
-    pixel_sizes, hd95_unit = _pixel_sizes(pairs, options.pixel_size_nm)
+    failures: list[tuple[Path, str]] = []
+    pixel_sizes, hd95_unit = _pixel_sizes(pairs, options.pixel_size_nm, failures)
     databar = options.databar_for(info)
     backend_info = None
     if predictor is None:
         split_options = options.split_options_for(info)
         predictor, backend_info = _model_predictor(model, options, split_options)
     settings = _settings(options, info, backend_info)
-    rows = []
-    jobs = list(zip(pairs, pixel_sizes, strict=True))
-    for pair, pixel_size in tqdm(jobs, desc="evaluating", unit="img", disable=not progress):
-        sample = load_sample(pair, databar, options.pixel_size_nm)
-        prediction = predictor(sample)
-        try:
-            row = evaluate_image(
-                prediction, sample.labels, protocol, thresholds, pixel_size, pair.stem
-            )
-        except DataError as err:
-            raise DataError(pair.image, err.problem) from None
-        rows.append(_with_mean_f1(row, thresholds))
+    rows, scored = _score_images(
+        pairs, pixel_sizes, predictor, options, databar, protocol, thresholds, progress, failures
+    )
+    if not rows:
+        raise DataError(Path(data_dir), f"no image could be evaluated ({failures[0][1]})")
     summary = _summary(rows, protocol, thresholds, hd95_unit)
     record = {
         "sagegan_version": sagegan.__version__,
@@ -204,14 +234,20 @@ def evaluate_run(
         "data_dir": str(data_dir),
         "split": split,
         "split_file": None if chosen_split is None else str(chosen_split),
-        "stems": [pair.stem for pair in pairs],
+        "stems": [pair.stem for pair in scored],
+        "failed": [{"image": str(path), "error": message} for path, message in failures],
         "settings": settings,
         "hd95_unit": summary.get("hd95_unit"),
     }
     notes = _notes(protocol, hd95_unit, thresholds)
+    if failures:
+        notes.append(
+            f"{len(failures)} image(s) could not be evaluated and are not in these numbers: "
+            + ", ".join(path.name for path, _ in failures)
+        )
     files = write_outputs(Path(out), record, rows, summary, notes)
     LOGGER.info("evaluated %d images; results in %s", len(rows), out)
-    return EvaluationResult(rows=rows, summary=summary, files=files)
+    return EvaluationResult(rows=rows, summary=summary, files=files, failures=failures)
 
 
 def _notes(protocol: str, hd95_unit: str, thresholds: Sequence[float]) -> list[str]:
