@@ -91,7 +91,7 @@ def test_databar_is_cropped_and_reported(trained_run: tuple[Path, Path], tmp_pat
     assert summary.ok and record["databar_rows"] == rows
     assert record["shape"] == [SIZE[0] - rows, SIZE[1]] and record["source_shape"] == list(SIZE)
     labels = tifffile.imread(tmp_path / "auto" / "with_bar_labels.tif")
-    assert labels.shape == (SIZE[0] - rows, SIZE[1])
+    assert labels.shape == SIZE and not labels[-rows:].any()  # the source's size, bar empty
     segment_images(
         [image], run, tmp_path / "kept", PredictionOptions(databar="none"), progress=False
     )
@@ -119,3 +119,42 @@ def test_inputs_sharing_a_stem_are_not_overwritten(
     assert [result.source for result in summary.results] == [source]
     assert [failure.source for failure in summary.failures] == [copy]
     assert "already used" in summary.failures[0].message
+
+
+def test_outputs_overlay_the_source_in_fiji(trained_run: tuple[Path, Path], tmp_path: Path) -> None:
+    """Masks, probabilities and labels at the source's size with the databar rows as background,
+    calibrated TIFFs, an outline overlay and a ROI zip whose polygons refill the particles."""
+    import roifile
+    from skimage import draw
+
+    from sagegan.synth import SimulatorConfig, write_dataset
+
+    config = SimulatorConfig(databar_probability=1.0, databar_fraction=0.15)
+    data = write_dataset(
+        tmp_path / "data", n=1, size=(128, 160), seed=3, config=config, progress=False
+    )
+    (image,) = sorted((data / "images").iterdir())
+    out = tmp_path / "out"
+    summary = segment_images([image], trained_run[1], out, TILED, progress=False, rois=True)
+    record = _json(out, image.stem)
+    rows = record["databar_rows"]
+    assert rows > 0 and record["source_shape"] == [128, 160]
+    assert record["shape"] == [128 - rows, 160]  # the part segmented
+    with tifffile.TiffFile(out / f"{image.stem}_labels.tif") as tif:
+        labels = tif.asarray()
+        assert tif.imagej_metadata["unit"] == "nm"
+        per_nm = tif.pages[0].tags["XResolution"].value
+        assert per_nm[1] / per_nm[0] == pytest.approx(record["pixel_size_nm"])
+    mask = np.asarray(Image.open(out / f"{image.stem}_mask.png"))
+    assert labels.shape == mask.shape == (128, 160)
+    assert not labels[-rows:].any() and not mask[-rows:].any()
+    outlines = Image.open(out / f"{image.stem}_outlines.png")
+    assert outlines.size == (160, 128 - rows)
+    assert summary.results[0].files["rois"].name == f"{image.stem}_rois.zip"
+    rois = roifile.roiread(out / f"{image.stem}_rois.zip")
+    assert len(rois) == record["particle_count"] > 0
+    for roi in rois:
+        x, y = roi.coordinates().T
+        filled = draw.polygon2mask(labels.shape, np.column_stack((y - 0.5, x - 0.5)))
+        particle = labels == int(roi.name)
+        assert np.sum(filled ^ particle) <= 0.5 * particle.sum() + 2

@@ -92,8 +92,11 @@ def analyze_images(
         raise ConfigError(f"minimum particle area must be >= 0 pixels, got {min_area_px}")
     out = Path(out)
     failures: list[tuple[Path, str]] = []
+    databar_rows: dict[str, int] = {}  # with a model: the rows segment left out, per stem
     if model is not None:
-        inputs, labels_dir = _segment_first(inputs, model, out, options, progress, failures)
+        inputs, labels_dir, databar_rows = _segment_first(
+            inputs, model, out, options, progress, failures
+        )
     sources = _label_sources(inputs, Path(labels_dir), failures)
     paths = [path for _, path, _ in sources]
     calibration = folder_pixel_sizes(paths, options.pixel_size_nm, failures)
@@ -108,7 +111,7 @@ def analyze_images(
                     path,
                     label_path,
                     calibration[path],
-                    databar,
+                    databar_rows.get(stem, databar),
                     exclude_edges,
                     order,
                     min_area_px,
@@ -142,14 +145,17 @@ def _segment_first(
     options: PredictionOptions,
     progress: bool,
     failures: list[tuple[Path, str]],
-) -> tuple[list[Path], Path]:
-    """Segment the inputs into ``OUT/segmented``: the images segmented and that folder (the
-    inputs that failed join ``failures``); DataError when none could be segmented."""
+) -> tuple[list[Path], Path, dict[str, int]]:
+    """Segment the inputs into ``OUT/segmented``: the images segmented, that folder and the
+    databar rows segment left out of each (the inputs that failed join ``failures``);
+    DataError when none could be segmented."""
     segmented = segment_images(inputs, model, out / SEGMENTED, options, progress=progress)
     failures += [(failure.source, failure.message) for failure in segmented.failures]
     if not segmented.results:
         raise DataError(out / SEGMENTED, "no image could be segmented")
-    return [result.source for result in segmented.results], out / SEGMENTED
+    sources = [result.source for result in segmented.results]
+    rows = {result.stem: result.databar_rows for result in segmented.results}
+    return sources, out / SEGMENTED, rows
 
 
 def folder_summary(analyses: Sequence[ImageAnalysis], unit: str) -> dict[str, Any]:

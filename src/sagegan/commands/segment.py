@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="training run folder, weights file or builtin (default: the builtin generalist model)",
     )
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--rois",
+        action="store_true",
+        help="also write <stem>_rois.zip: one ImageJ polygon ROI per particle, for Fiji",
+    )
     add_prediction_options(parser)
     add_calibration_options(parser)
 
@@ -38,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model == BUILTIN:
         say_builtin()
-    summary = segment_images(args.inputs, args.model, Path(args.out), prediction_options(args))
+    options = prediction_options(args)
+    summary = segment_images(args.inputs, args.model, Path(args.out), options, rois=args.rois)
     print(f"segmented {len(summary.results)} image(s) into {summary.out}")
     for failure in summary.failures:
         print(f"failed: {failure.message}", file=sys.stderr)

@@ -117,22 +117,25 @@ def _score_images(
     progress: bool,
     failures: list[tuple[Path, str]],
 ) -> tuple[list[dict], list[Pair]]:
-    """Score every pair whose image was calibrated; a pair that cannot be read or scored joins
+    """Score every pair whose image was calibrated; a pair that cannot be read joins
     ``failures`` (logged, and not in the numbers). Returns the rows and the pairs scored."""
     rows, scored = [], []
     jobs = [pair for pair in pairs if pair.image in pixel_sizes]
     for pair in tqdm(jobs, desc="evaluating", unit="img", disable=not progress):
         try:
             sample = load_sample(pair, databar, options.pixel_size_nm)
-            prediction = predictor(sample)
-            row = evaluate_image(
-                prediction, sample.labels, protocol, thresholds, pixel_sizes[pair.image], pair.stem
-            )
-        except DataError as err:
+        except DataError as err:  # an unreadable image or mask: skipped, and said
             message = str(err) if str(pair.image) in str(err) else f"{pair.image}: {err.problem}"
             failures.append((pair.image, message))
             LOGGER.error("skipped %s", message)
             continue
+        prediction = predictor(sample)
+        try:  # a prediction that does not fit its image is a bug in the predictor: stop
+            row = evaluate_image(
+                prediction, sample.labels, protocol, thresholds, pixel_sizes[pair.image], pair.stem
+            )
+        except DataError as err:
+            raise DataError(pair.image, err.problem) from None
         rows.append(_with_mean_f1(row, thresholds))
         scored.append(pair)
     return rows, scored

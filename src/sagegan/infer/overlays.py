@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
 from scipy.ndimage import binary_dilation
 from skimage.segmentation import find_boundaries
 from torch import nn
@@ -15,8 +16,10 @@ from torch import nn
 from sagegan.data.dataset import Sample
 from sagegan.errors import ConfigError
 from sagegan.infer.options import PredictionOptions
-from sagegan.infer.segment import attention_overlay
 
+OVERLAY_COLORMAP = "inferno"
+OVERLAY_ALPHA = 0.4
+OVERLAY_BLOCK_ROWS = 256
 PREDICTED_OUTLINE_RGB = (1.0, 0.85, 0.0)
 TRUTH_OUTLINE_RGB = (0.0, 0.9, 1.0)
 OUTLINE_PIXELS_PER_PX = 1 / 400  # outline width per image pixel, so it survives downscaling
@@ -60,3 +63,24 @@ def outlines_rgb(image: np.ndarray, predicted: np.ndarray, labels: np.ndarray | 
             edges = binary_dilation(edges, iterations=width - 1)
         rgb[edges] = np.round(np.array(colour) * 255).astype(np.uint8)
     return rgb
+
+
+def attention_overlay(image: np.ndarray, attention: np.ndarray) -> np.ndarray:
+    """RGB uint8 heat map of ``attention`` ([0, 1]) blended over a [-1, 1] grayscale image.
+
+    Built ``OVERLAY_BLOCK_ROWS`` rows at a time in float32 from the colormap's lookup table (the
+    colours matplotlib itself gives), so a large image needs little more than the uint8 result.
+    """
+    colormap = colormaps[OVERLAY_COLORMAP]
+    lut = colormap(np.arange(colormap.N))[:, :3].astype(np.float32) * np.float32(OVERLAY_ALPHA)
+    overlay = np.empty((*image.shape, 3), dtype=np.uint8)
+    for top in range(0, image.shape[0], OVERLAY_BLOCK_ROWS):
+        rows = slice(top, top + OVERLAY_BLOCK_ROWS)
+        gray = (np.clip(image[rows], -1.0, 1.0, dtype=np.float32) + 1.0) * np.float32(
+            (1.0 - OVERLAY_ALPHA) / 2.0
+        )
+        level = np.clip(attention[rows], 0.0, 1.0, dtype=np.float32) * colormap.N
+        index = np.minimum(level.astype(np.intp), colormap.N - 1)
+        blended = lut[index] + gray[..., None]
+        overlay[rows] = np.round(blended * np.float32(255.0))
+    return overlay

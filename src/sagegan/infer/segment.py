@@ -1,20 +1,25 @@
 """The `segment` job: run a trained model over image files and write masks, instances and a JSON.
 
-Per input image ``<stem>`` the output folder receives
+Per input image ``<stem>`` the output folder receives, at the source image's size (the databar
+rows, which are not segmented, are background) so that every file overlays the original in Fiji or
+napari, TIFFs calibrated with the image's pixel size (ImageJ metadata, unit nm):
 
 * ``<stem>_mask.png``: binary mask ``probability > threshold``, 0/255 uint8;
 * ``<stem>_prob.tif``: foreground probability, float32;
 * ``<stem>_boundary.tif``: boundary probability, float32; only for models with an instance head;
 * ``<stem>_labels.tif``: instance labels, uint16 (uint32 beyond 65535 particles); objects
   smaller than ``min_size_px`` are in the mask but not here (the JSON gives both fractions);
-* ``<stem>_attention.png``: the finest attention-gate map as a heat map (matplotlib colormap,
-  alpha ``OVERLAY_ALPHA``) over the grayscale image, RGB; only for networks with gates;
+* ``<stem>_outlines.png``: the instance outlines over the segmented image, with a scale bar when
+  the image is calibrated;
+* ``<stem>_attention.png``: the finest attention-gate map as a heat map (colormap
+  ``OVERLAY_COLORMAP``, alpha ``OVERLAY_ALPHA``) over the segmented image with a colour bar;
+  only for networks with gates;
+* ``<stem>_rois.zip``: with ``rois``, one ImageJ polygon ROI per particle (Fiji's ROI Manager);
 * ``<stem>.json``: what was done and found (see `_image_record`).
 
 Images are read, cropped and normalised exactly as training read them (`load_sample`): the databar
 mode is the model's training setting unless overridden, the intensities are mapped by the same
-percentiles. All outputs cover the *cropped* image, i.e. rows ``0 .. shape[0] - 1`` of the source;
-the JSON states how many bottom rows (the databar) were cropped.
+percentiles. The JSON states how many bottom rows (the databar) were left out.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
 from PIL import Image
 from tqdm import tqdm
 
@@ -34,17 +38,17 @@ import sagegan
 from sagegan.data.dataset import Sample, load_sample
 from sagegan.data.io import write_image, write_labels, write_mask
 from sagegan.data.pairing import Pair, find_images
+from sagegan.data.rois import write_roi_zip
 from sagegan.errors import DataError, SageganError
+from sagegan.infer.annotate import add_colour_bar, add_scale_bar
 from sagegan.infer.backends import InferenceBackend
 from sagegan.infer.instances import split_instances
 from sagegan.infer.options import PredictionOptions
+from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, outlines_rgb
 from sagegan.infer.tiling import Prediction
 from sagegan.models.checkpoint import read_training_info, write_json_atomic
 
 LOGGER = logging.getLogger("sagegan")
-OVERLAY_COLORMAP = "inferno"
-OVERLAY_ALPHA = 0.4
-OVERLAY_BLOCK_ROWS = 256
 
 
 @dataclass
@@ -55,6 +59,7 @@ class ImageResult:
     source: Path
     files: dict[str, Path]
     particle_count: int
+    databar_rows: int = 0
 
 
 @dataclass
@@ -78,27 +83,6 @@ class SegmentSummary:
     def ok(self) -> bool:
         """True when every input was segmented (the CLI exits non-zero otherwise)."""
         return not self.failures
-
-
-def attention_overlay(image: np.ndarray, attention: np.ndarray) -> np.ndarray:
-    """RGB uint8 heat map of ``attention`` ([0, 1]) blended over a [-1, 1] grayscale image.
-
-    Built ``OVERLAY_BLOCK_ROWS`` rows at a time in float32 from the colormap's lookup table (the
-    colours matplotlib itself gives), so a large image needs little more than the uint8 result.
-    """
-    colormap = colormaps[OVERLAY_COLORMAP]
-    lut = colormap(np.arange(colormap.N))[:, :3].astype(np.float32) * np.float32(OVERLAY_ALPHA)
-    overlay = np.empty((*image.shape, 3), dtype=np.uint8)
-    for top in range(0, image.shape[0], OVERLAY_BLOCK_ROWS):
-        rows = slice(top, top + OVERLAY_BLOCK_ROWS)
-        gray = (np.clip(image[rows], -1.0, 1.0, dtype=np.float32) + 1.0) * np.float32(
-            (1.0 - OVERLAY_ALPHA) / 2.0
-        )
-        level = np.clip(attention[rows], 0.0, 1.0, dtype=np.float32) * colormap.N
-        index = np.minimum(level.astype(np.intp), colormap.N - 1)
-        blended = lut[index] + gray[..., None]
-        overlay[rows] = np.round(blended * np.float32(255.0))
-    return overlay
 
 
 def _expand_inputs(inputs: Sequence[str | Path], failures: list[SegmentFailure]) -> list[Path]:
@@ -135,14 +119,16 @@ def segment_images(
     out: str | Path,
     options: PredictionOptions | None = None,
     progress: bool = True,
+    rois: bool = False,
 ) -> SegmentSummary:
     """Segment every image of ``inputs`` (files, folders, globs) with a trained model.
 
     ``model_path`` is a run folder (its ``options.which`` checkpoint), a checkpoint folder or a
     weights file. ``options`` (default `PredictionOptions()`) hold the tiling, threshold,
     instance-split, device, backend, databar and pixel-size choices; options left None take the
-    model's training settings. An input that cannot be read or segmented is logged (one line
-    naming the file) and skipped; the summary lists it. An unusable device raises ConfigError
+    model's training settings. ``rois``: also write an ImageJ ROI zip per image. An input that
+    cannot be read or segmented is logged (one line naming the file) and skipped; the summary
+    lists it. An unusable device raises ConfigError
     before any work.
     """
     options = PredictionOptions() if options is None else options
@@ -171,13 +157,13 @@ def segment_images(
             LOGGER.error("skipped %s", message)
             summary.failures.append(SegmentFailure(path, message))
             continue
-        files = _write_outputs(
-            out, sample.stem, sample.image, prediction, labels, options.threshold
-        )
+        files = _write_outputs(out, sample, prediction, labels, options.threshold, rois)
         record = _image_record(sample, labels, prediction.probability, files, settings)
         files["json"] = out / f"{sample.stem}.json"
         write_json_atomic(files["json"], record)
-        summary.results.append(ImageResult(sample.stem, path, files, record["particle_count"]))
+        summary.results.append(
+            ImageResult(sample.stem, path, files, record["particle_count"], sample.databar_rows)
+        )
     return summary
 
 
@@ -196,29 +182,49 @@ def _predict_one(
     return sample, prediction, labels
 
 
+def _full_size(array: np.ndarray, databar_rows: int) -> np.ndarray:
+    """``array`` (of the cropped image) padded with background rows where the databar was, so
+    that it overlays the source image as it is."""
+    return np.pad(array, ((0, databar_rows), (0, 0))) if databar_rows else array
+
+
 def _write_outputs(
     out: Path,
-    stem: str,
-    image: np.ndarray,
+    sample: Sample,
     prediction: Prediction,
     labels: np.ndarray,
     threshold: float,
+    rois: bool,
 ) -> dict[str, Path]:
+    """Masks, probabilities and labels at the source image's size (calibrated TIFFs), the
+    outline and attention overlays of the segmented part, and optionally an ImageJ ROI zip."""
+    stem, rows = sample.stem, sample.databar_rows
+    pixel_nm = None if sample.pixel_size is None else sample.pixel_size.nm
     files = {
         "mask": out / f"{stem}_mask.png",
         "probability": out / f"{stem}_prob.tif",
         "labels": out / f"{stem}_labels.tif",
+        "outlines": out / f"{stem}_outlines.png",
     }
-    write_mask(files["mask"], prediction.probability > threshold)
-    write_image(files["probability"], prediction.probability)
-    write_labels(files["labels"], labels)
+    write_mask(files["mask"], _full_size(prediction.probability > threshold, rows))
+    write_image(files["probability"], _full_size(prediction.probability, rows), pixel_nm)
+    write_labels(files["labels"], _full_size(labels, rows), pixel_nm)
     if prediction.boundary is not None:
         files["boundary"] = out / f"{stem}_boundary.tif"
-        write_image(files["boundary"], prediction.boundary)
+        write_image(files["boundary"], _full_size(prediction.boundary, rows), pixel_nm)
+    outlines = outlines_rgb(sample.image, labels, None)
+    if pixel_nm is not None:
+        outlines = add_scale_bar(outlines, pixel_nm)
+    Image.fromarray(outlines, mode="RGB").save(files["outlines"])
     if prediction.attention is not None:
         files["attention"] = out / f"{stem}_attention.png"
-        overlay = attention_overlay(image, prediction.attention)
+        overlay = add_colour_bar(
+            attention_overlay(sample.image, prediction.attention), OVERLAY_COLORMAP
+        )
         Image.fromarray(overlay, mode="RGB").save(files["attention"])
+    if rois and labels.max(initial=0) > 0:
+        files["rois"] = out / f"{stem}_rois.zip"
+        write_roi_zip(files["rois"], labels)
     return files
 
 
@@ -229,7 +235,7 @@ def _image_record(
     files: dict[str, Path],
     settings: dict[str, Any],
 ) -> dict[str, Any]:
-    """The per-image JSON: source, geometry (outputs cover the cropped image), calibration,
+    """The per-image JSON: source, geometry (outputs cover the source image), calibration,
     counts, the settings used and the files written."""
     height, width = sample.image.shape
     threshold = settings["threshold"]
@@ -241,8 +247,8 @@ def _image_record(
         "source_shape": [height + sample.databar_rows, width],
         "databar_rows": sample.databar_rows,
         "outputs_cover": (
-            f"source rows 0..{height - 1} and all {width} columns; the bottom "
-            f"{sample.databar_rows} rows (databar) were cropped"
+            f"the whole source image ({height + sample.databar_rows} x {width}); its bottom "
+            f"{sample.databar_rows} rows (databar) were not segmented and are background"
         ),
         "pixel_size_nm": None if sample.pixel_size is None else sample.pixel_size.nm,
         "pixel_size_source": None if sample.pixel_size is None else sample.pixel_size.source,

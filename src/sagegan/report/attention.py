@@ -32,8 +32,7 @@ from sagegan.errors import ConfigError, DataError
 from sagegan.evaluate.selection import select_pairs
 from sagegan.infer.device import resolve_device
 from sagegan.infer.options import PredictionOptions
-from sagegan.infer.overlays import gray_rgb, overlay_panels
-from sagegan.infer.segment import OVERLAY_COLORMAP, attention_overlay
+from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, gray_rgb, overlay_panels
 from sagegan.models.checkpoint import load_model, read_training_info
 from sagegan.models.run_folder import AttentionSnapshot, RunFolder
 from sagegan.report.snapshots import choose_snapshots, find_snapshots, read_snapshot

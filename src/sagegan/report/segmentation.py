@@ -96,6 +96,8 @@ def _outlines(folder: Path, stem: str, record: dict[str, Any]) -> str:
         return html.paragraph(f"{err}: no outline overlay", True)
     rows = record.get("databar_rows", 0)
     fits = isinstance(rows, int) and 0 <= rows < raw.shape[0]
+    if fits and labels.shape == raw.shape:  # labels at the source's size: databar rows empty
+        labels = crop_databar(labels, rows)
     if not fits or (raw.shape[0] - rows, raw.shape[1]) != labels.shape:
         return html.paragraph(
             f"{stem}: source image {source} ({raw.shape[0]} x {raw.shape[1]}, {rows} databar "
