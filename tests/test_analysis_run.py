@@ -48,9 +48,22 @@ def test_tables_in_nm_match_the_simulation(simulated: Path, tmp_path: Path) -> N
     first = [row for row in particles if row["image"] == "synth_0000"]
     areas = np.array([float(row["area_nm2"]) for row in first])
     np.testing.assert_allclose(areas, np.asarray(meta["images"][0]["areas_px"]) * 4.0)
-    measured = [row["measured"] == "True" for row in particles]
-    edge = [row["touches_border"] == "True" for row in particles]
+    assert {row["measured"] for row in particles} | {
+        row["touches_border"] for row in particles
+    } <= {
+        "0",
+        "1",
+    }  # booleans as 0/1, as spreadsheets and Fiji read them
+    measured = [row["measured"] == "1" for row in particles]
+    edge = [row["touches_border"] == "1" for row in particles]
     assert measured == [not flag for flag in edge]
+    for row in first:  # pixel coordinates of the source image beside the calibrated ones
+        x_px, y_px = float(row["centroid_x_px"]), float(row["centroid_y_px"])
+        assert float(row["centroid_x_nm"]) == pytest.approx(2.0 * x_px)
+        left, top = int(row["bbox_x_px"]), int(row["bbox_y_px"])
+        assert left <= x_px <= left + int(row["bbox_width_px"])
+        assert top <= y_px <= top + int(row["bbox_height_px"])
+        assert float(row["perimeter_nm"]) > 0
     images = _rows(result.files["images"])
     assert [row["stem"] for row in images] == ["synth_0000", "synth_0001", "synth_0002"]
     assert int(images[0]["count"]) == meta["images"][0]["n_particles"]

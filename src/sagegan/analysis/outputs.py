@@ -149,7 +149,7 @@ def write_outputs(
         "markdown": out / SUMMARY_MD,
     }
     particle_rows = [
-        {"image": a.stem, **row, "measured": bool(kept)}
+        {"image": a.stem, **row, "measured": int(kept)}
         for a in result.images
         for row, kept in zip(a.particles.rows(), a.measured, strict=True)
     ]

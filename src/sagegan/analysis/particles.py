@@ -8,11 +8,16 @@ Definitions follow Fiji's "Analyze Particles" where Fiji has one:
 * ``major_axis`` / ``minor_axis``: axes of the ellipse with the same second moments, pixels
   taken as unit squares (each adds 1/12 to both variances, so a one-pixel-wide line has a finite
   minor axis); ``aspect_ratio`` = major / minor; ``eccentricity`` of that ellipse.
-* ``circularity`` = 4 pi area / perimeter^2 (scikit-image's perimeter), clipped to 1 as Fiji does.
+* ``perimeter``: scikit-image's perimeter (4-connected boundary with diagonal steps of sqrt(2));
+  ``circularity`` = 4 pi area / perimeter^2, clipped to 1 as Fiji does.
 * ``solidity`` = area / convex area.
 * ``centroid_x``, ``centroid_y``: from the image's top-left corner (pixel centres at i + 0.5).
+* ``centroid_x_px``, ``centroid_y_px``, ``bbox_x_px``, ``bbox_y_px``, ``bbox_width_px``,
+  ``bbox_height_px``: the same centroid and the bounding box in pixels of the source image (x
+  right, y down, from its top-left corner; the box's corner is its top-left pixel's), whatever
+  the calibration, to find a particle in Fiji or napari.
 * ``mean_intensity``: mean raw grey value of the particle's pixels (the file's units).
-* ``touches_border``: the particle has a pixel in the first or last row or column.
+* ``touches_border``: the particle has a pixel in the first or last row or column (1 or 0).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ COLUMNS: dict[str, int] = {
     "label": 0,
     "area": 2,
     "ecd": 1,
+    "perimeter": 1,
     "feret_max": 1,
     "feret_min": 1,
     "major_axis": 1,
@@ -43,9 +49,16 @@ COLUMNS: dict[str, int] = {
     "eccentricity": 0,
     "centroid_x": 1,
     "centroid_y": 1,
+    "centroid_x_px": 0,
+    "centroid_y_px": 0,
+    "bbox_x_px": 0,
+    "bbox_y_px": 0,
+    "bbox_width_px": 0,
+    "bbox_height_px": 0,
     "mean_intensity": 0,
     "touches_border": 0,
 }
+BOX_COLUMNS = ("bbox_x_px", "bbox_y_px", "bbox_width_px", "bbox_height_px")
 _CORNERS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
 
@@ -69,9 +82,15 @@ class ParticleTable:
         return f"{name}_{self.unit}{'2' if dimension == 2 else ''}"
 
     def rows(self) -> list[dict[str, Any]]:
-        """Rows as dicts keyed by `header` names (plain Python numbers)."""
+        """Rows as dicts keyed by `header` names (plain Python numbers; booleans as 0 or 1, as
+        spreadsheets and Fiji read them)."""
         names = list(COLUMNS)
-        values = [self.columns[name].tolist() for name in names]
+        values = [
+            self.columns[name].astype(int, copy=False).tolist()
+            if self.columns[name].dtype == bool
+            else self.columns[name].tolist()
+            for name in names
+        ]
         return [
             {self.header(name): value for name, value in zip(names, row, strict=True)}
             for row in zip(*values, strict=True)
@@ -84,6 +103,12 @@ class ParticleTable:
             self.unit,
             self.pixel_size_nm,
         )
+
+
+def _bounding_box(bbox: tuple[int, int, int, int]) -> dict[str, int]:
+    """`BOX_COLUMNS` of a regionprops box (min_row, min_col, max_row, max_col)."""
+    top, left, bottom, right = bbox
+    return dict(zip(BOX_COLUMNS, (left, top, right - left, bottom - top), strict=True))
 
 
 def feret_diameters(coords: np.ndarray) -> tuple[float, float]:
@@ -132,6 +157,7 @@ def measure_particles(
             "label": region.label,
             "area": area * scale**2,
             "ecd": 2.0 * math.sqrt(area / math.pi) * scale,
+            "perimeter": perimeter * scale,
             "feret_max": feret_max * scale,
             "feret_min": feret_min * scale,
             "major_axis": major * scale,
@@ -142,6 +168,9 @@ def measure_particles(
             "eccentricity": math.sqrt(1.0 - (minor / major) ** 2),
             "centroid_x": (centre_x + 0.5) * scale,
             "centroid_y": (centre_y + 0.5) * scale,
+            "centroid_x_px": centre_x + 0.5,
+            "centroid_y_px": centre_y + 0.5,
+            **_bounding_box(region.bbox),
             "mean_intensity": math.nan if intensity is None else float(region.intensity_mean),
             "touches_border": bool(
                 coords[:, 0].min() == 0
@@ -152,6 +181,6 @@ def measure_particles(
         }
         for name, value in values.items():
             rows[name].append(value)
-    dtypes = {"label": np.int64, "touches_border": bool}
+    dtypes = {"label": np.int64, "touches_border": bool, **dict.fromkeys(BOX_COLUMNS, np.int64)}
     columns = {name: np.asarray(rows[name], dtype=dtypes.get(name, np.float64)) for name in COLUMNS}
     return ParticleTable(columns, "px" if pixel_size_nm is None else "nm", pixel_size_nm)
