@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,8 @@ from sagegan.cli import main
 from sagegan.train.run_log import RunLog, read_log
 
 # (case, argv, exit status, text of the one stderr line). In argv, {data} is the tiny run's
-# dataset, {tmp} a fresh folder prepared by `_prepare` and {run} a copy of the tiny run whose
-# log.jsonl has a broken second line.
+# dataset, {tmp} a fresh folder prepared by `_prepare`, {run} a copy of the tiny run whose
+# log.jsonl has a broken second line and {clean} an intact copy of it.
 CASES = [
     (
         "best.json holds a JSON list",
@@ -166,11 +168,153 @@ CASES = [
         2,
         "folder: is a folder: give a file name",
     ),
+    (
+        "generator weights given as the segmenter",
+        [
+            *("segment", "{data}/images", "--out", "{tmp}/seg"),
+            *("--model", "{run}/checkpoints/gan-e0001/generator.safetensors"),
+        ],
+        2,
+        "generator.safetensors: holds a generator (style_unet_generator), not a segmenter",
+    ),
+    (
+        "resume with another split",
+        ["train", "{data}", "--out", "{clean}", "--resume", "--split", "{tmp}/moved.json"],
+        2,
+        "moved.json: not the split this run trained with (2 image(s) in another part)",
+    ),
+    (
+        "resume with a changed setting",
+        ["train", "{data}", "--out", "{clean}", "--resume", "--set", "pretrain.lr=0.5"],
+        2,
+        "resuming needs the run's own config, but pretrain.lr differs",
+    ),
+    (
+        "training patch far larger than the images",
+        [
+            *("train", "{data}", "--out", "{tmp}/new", "--preset", "tiny"),
+            *("--set", "data.patch_size=[4096, 4096]"),
+        ],
+        2,
+        "the training patch 4096x4096 is over 4x the area of the largest training image",
+    ),
+    (
+        "image header claims 100000 x 100000 pixels",
+        ["train", "{tmp}/bomb", "--out", "{tmp}/new", "--preset", "tiny"],
+        2,
+        "over the limit of 268,435,456; set SAGEGAN_MAX_IMAGE_PIXELS",
+    ),
+    (
+        "compare with a training size of 0",
+        ["compare", "{data}", "--out", "{tmp}/cmp", "--train-sizes", "0"],
+        2,
+        "training size 0 must be 'all' or an integer from 1 to",
+    ),
+    (
+        "segment --overlap 1.5",
+        ["segment", "{data}/images", "--model", "{run}", "--out", "{tmp}/seg", "--overlap", "1.5"],
+        2,
+        "overlap must be in [0, 1), got 1.5",
+    ),
+    (
+        "segment --threshold 1",
+        ["segment", "{data}/images", "--model", "{run}", "--out", "{tmp}/seg", "--threshold", "1"],
+        2,
+        "threshold must be in [0, 1), got 1.0",
+    ),
+    (
+        "pixel size without a unit",
+        ["segment", "{data}/images", "--model", "{run}", "--out", "{tmp}/seg", "--pixel-size", "5"],
+        2,
+        "pixel size '5': expected a positive number with a unit",
+    ),
+    (
+        "onnx backend with bf16",
+        [
+            *("segment", "{data}/images", "--model", "{run}", "--out", "{tmp}/seg"),
+            *("--backend", "onnx", "--precision", "bf16"),
+        ],
+        2,
+        "precision bf16 needs the torch backend, not 'onnx'",
+    ),
+    (
+        "analyze --min-area -1",
+        [
+            *("analyze", "{data}/images", "--labels", "{data}/labels"),
+            *("--out", "{tmp}/an", "--min-area", "-1"),
+        ],
+        2,
+        "minimum particle area must be >= 0 pixels, got -1",
+    ),
+    (
+        "evaluate with a split file that does not exist",
+        [
+            *("evaluate", "{data}", "--model", "{run}", "--out", "{tmp}/ev"),
+            *("--split-file", "{tmp}/none.json"),
+        ],
+        2,
+        "none.json: split file not found",
+    ),
+    (
+        "segment with a run folder that does not exist",
+        ["segment", "{data}/images", "--model", "{tmp}/norun", "--out", "{tmp}/seg"],
+        2,
+        "norun: no 'best' checkpoint here (missing best.json)",
+    ),
+    (
+        "train --budget that is not a duration",
+        ["train", "{data}", "--out", "{tmp}/new", "--budget", "5x"],
+        2,
+        "--budget: '5x' is not a positive duration such as 45m, 1.5h or 600s",
+    ),
+    (
+        "train --budget with a fixed preset",
+        ["train", "{data}", "--out", "{tmp}/new", "--preset", "tiny", "--budget", "10m"],
+        2,
+        "--budget and --iterations need --preset auto",
+    ),
+    (
+        "synth --n 0",
+        ["synth", "--n", "0", "--out", "{tmp}/synth"],
+        2,
+        "number of images must be at least 1, got 0",
+    ),
+    (
+        "generate --styles 0",
+        [
+            *("generate", "--model", "{run}", "--masks", "{data}/masks"),
+            *("--out", "{tmp}/gen", "--styles", "0"),
+        ],
+        2,
+        "styles_per_mask must be at least 1, got 0",
+    ),
 ]
 
 
-def _prepare(tmp: Path) -> None:
+def _png_header_bomb(path: Path) -> None:
+    """A PNG whose header claims 100000 x 100000 pixels (and has no data)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+def _moved_split(run: Path, target: Path) -> None:
+    """The run's split with its first training and first test image swapped."""
+    split = json.loads((run / "split.json").read_text(encoding="utf-8"))
+    split["train"][0], split["test"][0] = split["test"][0], split["train"][0]
+    target.write_text(json.dumps(split), encoding="utf-8")
+
+
+def _prepare(tmp: Path, tiny_run: tuple[Path, Path]) -> None:
     """The bad files the cases name."""
+    _moved_split(tiny_run[1], tmp / "moved.json")
+    for part in ("images", "masks"):  # a header bomb among readable pairs
+        shutil.copytree(tiny_run[0] / part, tmp / "bomb" / part)
+        _png_header_bomb(tmp / "bomb" / part / "a.png")
     (tmp / "folder").mkdir()
     (tmp / "latin1.yaml").write_bytes("seed: 1 # caf\xe9\n".encode("latin-1"))
     (tmp / "broken.yaml").write_text("gan: [1, 2\n", encoding="utf-8")
@@ -222,16 +366,23 @@ def test_bad_input_is_one_line_error(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _prepare(tmp_path)
+    _prepare(tmp_path, tiny_run)
     if any("{run}" in arg for arg in argv):
         _run_copy(tiny_run, tmp_path / "run")
-    before = sorted(tmp_path.iterdir())
-    places = {"data": str(tiny_run[0]), "tmp": str(tmp_path), "run": str(tmp_path / "run")}
+    if any("{clean}" in arg for arg in argv):
+        _run_copy(tiny_run, tmp_path / "clean", broken_line=None)
+    before = sorted(tmp_path.rglob("*"))
+    places = {
+        "data": str(tiny_run[0]),
+        "tmp": str(tmp_path),
+        "run": str(tmp_path / "run"),
+        "clean": str(tmp_path / "clean"),
+    }
     assert _exit_status([_place(arg, places) for arg in argv]) == status
     line = _one_line(capsys.readouterr().err)
     assert expected in line
     assert line.startswith(f"sagegan {argv[0]}: error: ")
-    assert sorted(tmp_path.iterdir()) == before, "partial output left behind"
+    assert sorted(tmp_path.rglob("*")) == before, "partial output left behind"
 
 
 def test_one_line_from_the_real_process(tiny_run: tuple[Path, Path], tmp_path: Path) -> None:

@@ -27,10 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         choices=["auto", "cpu-small", "paper", "tiny"],
-        default="auto",
         help="auto (default: depth, patch size, augmentation and iterations planned from your "
         "training set, written to RUN/plan.json), cpu-small (the fixed ~10 min CPU recipe), "
-        "paper (the paper's sizes, for a GPU), tiny (smoke tests)",
+        "paper (the paper's sizes, for a GPU), tiny (smoke tests); with --resume the run's own "
+        "settings are kept",
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument(
@@ -105,13 +105,29 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         if value is not None:
             overrides[key] = value
     if args.budget is not None or args.iterations is not None:
-        if args.preset != "auto":
+        if (args.preset or "auto") != "auto":
             raise ConfigError("--budget and --iterations need --preset auto (the planned recipe)")
         if args.budget is not None:
             overrides["plan.budget_minutes"] = minutes(args.budget)
         else:
             overrides["plan.iterations"] = args.iterations
     return overrides
+
+
+def _resumed_config(args: argparse.Namespace, overrides: dict[str, object]):
+    """For --resume: the run's own saved config with --config and the options applied (training
+    then refuses any of them that changes it, naming the setting), or None without a saved
+    config (training says there is nothing to resume)."""
+    from sagegan.models.run_folder import RunFolder
+    from sagegan.train.config import TrainConfig, deep_merge, load_yaml, nest_dotted
+
+    saved = RunFolder(args.out).config_path()
+    if not saved.is_file():
+        return None
+    values = load_yaml(saved)
+    if args.config:
+        values = deep_merge(values, load_yaml(args.config))
+    return TrainConfig.from_dict(deep_merge(values, nest_dotted(overrides)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,8 +138,11 @@ def run(args: argparse.Namespace) -> int:
         resolve_device(args.device)  # an unusable --device is an error before any work
     overrides = _overrides(args)
     config = None
-    if not args.resume or args.config or args.set:
-        config = config_from_cli(args.preset, args.config, overrides)
+    if args.resume and args.preset is None:
+        config = _resumed_config(args, overrides)
+    elif not args.resume or args.config or args.set:
+        config = config_from_cli(args.preset or "auto", args.config, overrides)
+    if config is not None:
         config.check_trains(args.stage)
     result = train(
         args.data,

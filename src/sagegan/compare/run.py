@@ -20,6 +20,7 @@ import functools
 import json
 import logging
 import multiprocessing
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from sagegan.compare.tables import (
     write_tables,
 )
 from sagegan.data.splits import Split, SplitWarning, groups_from_pattern
-from sagegan.errors import ConfigError, DataError
+from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.evaluate import evaluate_run
 from sagegan.evaluate.outputs import METRICS_FILE
 from sagegan.infer.classical import classical_instances
@@ -246,25 +247,16 @@ def run_comparison(
     methods = check_methods(list(methods))
     seeds = _check_seeds(list(seeds))
     preset_config = config_from_cli(preset, None, dict(overrides or {}))
-    out.mkdir(parents=True, exist_ok=True)
-    split_path, split = base_split(
-        out,
-        data_dir,
-        None if split_file is None else Path(split_file),
-        preset_config.data.val_fraction,
-        preset_config.data.test_fraction,
-    )
-    sizes = resolve_sizes(list(train_sizes), len(split.train))
-    group_of = None if group_pattern is None else groups_from_pattern(split.train, group_pattern)
-    size_files = {size: subset_split(split, size, out / "splits", group_of) for size in sizes}
-    # smallest size first, then seed by seed: an interrupted comparison already holds complete,
-    # paired method comparisons for the scarce sizes
-    jobs = [
-        _Job(method, size, seed, size_files[size])
-        for size in sizes
-        for seed in seeds
-        for method in methods
-    ]
+    fresh = not out.exists()
+    try:
+        split_path, split, jobs = _plan_jobs(
+            out, data_dir, split_file, preset_config, train_sizes, seeds, methods, group_pattern
+        )
+    except SageganError:
+        if fresh:  # a setting refused before any work leaves nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    sizes = sorted({job.size for job in jobs})
     protocols = ("native", "paper") if paper_protocol else ("native",)
     if finished_only:
         jobs = [job for job in jobs if _evaluated(job.run_dir(out), protocols)]
@@ -291,6 +283,39 @@ def run_comparison(
     files = write_tables(out, runs, summary, record, len(split.test), metrics)
     LOGGER.info("comparison of %d runs written to %s", len(runs), out)
     return ComparisonResult(out=out, split_path=split_path, runs=runs, summary=summary, files=files)
+
+
+def _plan_jobs(
+    out: Path,
+    data_dir: Path,
+    split_file: str | Path | None,
+    preset_config: Any,
+    train_sizes: Sequence[int | str],
+    seeds: list[int],
+    methods: list[str],
+    group_pattern: str | None,
+) -> tuple[Path, Split, list[_Job]]:
+    """The comparison's split (made once as ``out/split.json`` unless given), the nested training
+    subsets of each size and the jobs: smallest size first, then seed by seed, so that an
+    interrupted comparison already holds complete, paired comparisons for the scarce sizes."""
+    out.mkdir(parents=True, exist_ok=True)
+    split_path, split = base_split(
+        out,
+        data_dir,
+        None if split_file is None else Path(split_file),
+        preset_config.data.val_fraction,
+        preset_config.data.test_fraction,
+    )
+    sizes = resolve_sizes(list(train_sizes), len(split.train))
+    group_of = None if group_pattern is None else groups_from_pattern(split.train, group_pattern)
+    size_files = {size: subset_split(split, size, out / "splits", group_of) for size in sizes}
+    jobs = [
+        _Job(method, size, seed, size_files[size])
+        for size in sizes
+        for seed in seeds
+        for method in methods
+    ]
+    return split_path, split, jobs
 
 
 def _metrics_files(run_dir: Path, protocols: Sequence[str]) -> list[Path]:

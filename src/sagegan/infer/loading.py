@@ -18,7 +18,7 @@ from sagegan.infer.backends import (
 )
 from sagegan.infer.device import resolve_device
 from sagegan.infer.export import current_onnx_export, file_sha256
-from sagegan.models.checkpoint import load_model
+from sagegan.models.checkpoint import load_model, require_segmenter
 
 
 def backend_device(backend: str, device: str | torch.device) -> torch.device:
@@ -54,6 +54,7 @@ def load_backend(
     if backend == "onnx":
         require_onnx()
     model, info = load_model(model_path, which=which, map_location=device)
+    require_segmenter(info)
     if backend == "eager":
         return EagerBackend(model, device), info
     if backend == "torch":

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from sagegan.errors import DataError
 from sagegan.models.builtin import model_location
-from sagegan.models.registry import build_model
+from sagegan.models.registry import build_model, model_kind
 from sagegan.models.run_folder import CheckpointFolder, RunFolder
 
 METADATA_KEY = "sagegan"
@@ -140,6 +140,18 @@ def load_model(
         raise DataError(file, f"weights do not fit {metadata['model']} ({first})") from None
     model.to(map_location).eval()
     return model, {**metadata, "path": str(file)}
+
+
+def require_segmenter(info: dict[str, Any]) -> None:
+    """DataError naming the weights file when `load_model`'s ``info`` describes a generator or a
+    discriminator: inference needs a segmenter."""
+    kind = model_kind(info.get("model", ""))
+    if kind not in (None, "segmenter"):
+        raise DataError(
+            info["path"],
+            f"holds a {kind} ({info['model']}), not a segmenter: give the run folder, a "
+            "checkpoint folder or its segmenter weights",
+        )
 
 
 def read_training_info(weights_path: str | Path) -> dict[str, Any]:

@@ -135,6 +135,12 @@ def list_models() -> list[ModelInfo]:
     ]
 
 
+def model_kind(name: str) -> ModelKind | None:
+    """What the registered network ``name`` is (None for a name the registry does not know)."""
+    entry = _REGISTRY.get(name)
+    return None if entry is None else entry[1].kind
+
+
 def build_model(name: str, **cfg: Any) -> nn.Module:
     """Build the network ``name`` with ``cfg`` overriding its defaults.
 

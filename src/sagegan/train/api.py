@@ -15,6 +15,7 @@ starts, and all unreadable pairs are reported together.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,12 @@ from sagegan.data.check import Finding, find_degenerate, mask_stats
 from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.splits import Split, load_or_create_split
-from sagegan.errors import ConfigError, DataError
+from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.models.checkpoint import resolve_checkpoint
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig, deep_merge, load_yaml, nest_dotted, save_config
-from sagegan.train.data_record import check_same_data
+from sagegan.train.data_record import check_same_data, check_same_split
 from sagegan.train.engine import RunContext, StageOutcome
 from sagegan.train.guards import SplitGuard
 from sagegan.train.initial_weights import initial_segmenter
@@ -79,11 +80,23 @@ def train(
     run_dir = Path(out)
     config = _resolve_config(run_dir, config, resume)
     runtime = setup_runtime(config.runtime)
+    fresh = not run_dir.exists()
     try:
         pairs = find_pairs(data_dir, mask_dir=mask_dir)
         return _train(Path(data_dir), pairs, run_dir, config, stage, resume, split_path, runtime)
+    except SageganError:
+        if fresh and runtime.is_main:
+            _remove_unstarted_run(run_dir)
+        raise
     finally:
         shutdown(runtime)
+
+
+def _remove_unstarted_run(run_dir: Path) -> None:
+    """Remove the run folder this call made when it was refused before the first checkpoint
+    (bad data, a bad setting): a refused start leaves nothing behind."""
+    if run_dir.is_dir() and not RunFolder(run_dir).checkpoints_dir().exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _resolve_config(run_dir: Path, config: TrainConfig | None, resume: bool) -> TrainConfig:
@@ -138,6 +151,7 @@ def _train(
     check_same_data(run_dir, data_dir, pairs, resume and last is not None, runtime)
     split_file = Path(split_path) if split_path is not None else folder.split_path()
     split = _load_split(split_file, pairs, config, runtime)
+    check_same_split(run_dir, split_file, split, resume and last is not None, runtime)
     guard = SplitGuard(split.test)
     train_samples, val_samples = _training_samples(pairs, split, config, guard)
     stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]

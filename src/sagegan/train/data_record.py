@@ -1,5 +1,6 @@
-"""The record of the data a run trains on (`RunFolder.data_record_path`): folder, pair count and a
-fingerprint of the pairs, so that a resumed run refuses other data."""
+"""The record of the data a run trains on (`RunFolder.data_record_path`): folder, pair count, a
+fingerprint of the pairs and the split's parts, so that a resumed run refuses other data or
+another split."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 from sagegan.data.pairing import Pair
+from sagegan.data.splits import Split
 from sagegan.errors import ConfigError
 from sagegan.models.checkpoint import write_json_atomic
 from sagegan.models.run_folder import RunFolder
@@ -45,3 +47,25 @@ def check_same_data(
         write_json_atomic(
             record_path, {"folder": folder, "pairs": len(pairs), "fingerprint": fingerprint}
         )
+
+
+SPLIT_PARTS = ("train", "val", "test")
+
+
+def check_same_split(
+    run_dir: Path, split_file: Path, split: Split, resuming: bool, runtime: Runtime
+) -> None:
+    """Record the split's parts with the data; a resumed run must use the same parts (an image
+    moved between train, val and test would mix selection and testing): a ConfigError."""
+    record_path = RunFolder(run_dir).data_record_path()
+    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}
+    parts = {part: sorted(getattr(split, part)) for part in SPLIT_PARTS}
+    recorded = record.get("split")
+    if resuming and recorded is not None and recorded != parts:
+        moved = sum(len(set(recorded.get(part, [])) ^ set(parts[part])) for part in SPLIT_PARTS)
+        raise ConfigError(
+            f"{split_file}: not the split this run trained with ({moved // 2 or moved} image(s) "
+            "in another part); resume with the run's own split or start a new run folder"
+        )
+    if runtime.is_main and recorded != parts:
+        write_json_atomic(record_path, {**record, "split": parts})
