@@ -9,6 +9,7 @@ import sagegan
 
 CHAIN = [
     "errors",
+    "config_schema",
     "data",
     "synth",
     "models",

@@ -215,3 +215,13 @@ def test_inversion_negates_the_image_only_and_is_off_by_default():
     assert AugmentConfig().invert == 0.0
     with pytest.raises(ConfigError, match="invert"):
         AugmentConfig(invert=1.5)
+
+
+def test_from_dict_checks_types_and_names_the_key():
+    cfg = AugmentConfig.from_dict({"hflip": 1, "scale_range": [1, 2]})
+    assert cfg == AugmentConfig(hflip=1.0, scale_range=(1.0, 2.0))
+    assert isinstance(cfg.hflip, float) and cfg.to_dict()["scale_range"] == [1.0, 2.0]
+    with pytest.raises(ConfigError, match=r"^hflip: 'x' is not a valid float$"):
+        AugmentConfig.from_dict({"hflip": "x"})
+    with pytest.raises(ConfigError, match=r"^blur_sigma: \[1\] is not a valid tuple"):
+        AugmentConfig.from_dict({"blur_sigma": [1]})

@@ -21,7 +21,7 @@ from sagegan.losses import (
     lsgan_g_loss,
     tversky_index,
 )
-from sagegan.losses.segmentation import PRESETS
+from sagegan.losses.segmentation import PRESETS, check_segmentation_loss
 
 CONFIDENT = 30.0
 
@@ -337,3 +337,13 @@ def test_diff_augment_rejects_bad_options() -> None:
         diff_augment(x, "color,rotate")
     with pytest.raises(ConfigError, match="probability"):
         diff_augment(x, p=1.5)
+
+
+def test_loss_option_check_matches_the_build_error() -> None:
+    check_segmentation_loss("dice", {"smooth": 0.5})
+    for name, options in (("focal_dice", {}), ("dice", {"alpha": 0.3})):
+        with pytest.raises(ConfigError) as checked:
+            check_segmentation_loss(name, options)
+        with pytest.raises(ConfigError) as built:
+            build_segmentation_loss(name, **options)
+        assert str(checked.value) == str(built.value)

@@ -14,7 +14,7 @@ from sagegan.models import SegmentationOutput, build_model, count_parameters, li
 from sagegan.models.attention_unet import AttentionUNet, upsample_attention
 from sagegan.models.blocks import crop_padding, norm_layer, pad_to_multiple
 from sagegan.models.discriminator import PatchDiscriminator, patch_conv_specs, receptive_field
-from sagegan.models.registry import format_model_table
+from sagegan.models.registry import check_model_options, format_model_table
 from sagegan.models.style_unet import StyleUNetGenerator
 from sagegan.models.unet_plus_plus import UNetPlusPlus
 
@@ -333,3 +333,13 @@ def test_count_parameters_and_table() -> None:
     assert table.index("References:") == len(rows) + 2
     assert len(table) == 2 * len(rows) + 3
     assert table[1].split()[0] == rows[0][0].name and "1,000" in table[1]
+
+
+def test_option_check_matches_the_build_error_without_building() -> None:
+    check_model_options("unet", {"base_width": 8, "depth": 3})
+    for name, options in (("segformer", {}), ("unet", {"widht": 8})):
+        with pytest.raises(ConfigError) as checked:
+            check_model_options(name, options)
+        with pytest.raises(ConfigError) as built:
+            build_model(name, **options)
+        assert str(checked.value) == str(built.value)

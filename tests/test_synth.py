@@ -226,3 +226,17 @@ def test_config_round_trip_and_clear_errors() -> None:
         SimulatorConfig.preset("tem")
     with pytest.raises(ConfigError, match="at least 1"):
         write_dataset("unused", 0)
+
+
+def test_from_dict_uses_the_config_schema() -> None:
+    config = SimulatorConfig.from_dict({"style": "tio2", "dose": 500, "size": [64, 96]})
+    assert config.dose == (500.0, 500.0) and config.size == (64, 96)
+    assert config.coverage == SimulatorConfig.preset("tio2").coverage
+    with pytest.raises(ConfigError, match=r"^pixel_size_nm: 'a' is not a valid float$"):
+        SimulatorConfig.from_dict({"pixel_size_nm": "a"})
+    with pytest.raises(ConfigError, match=r"^layout_options\.loops: 5 is not a valid dict"):
+        SimulatorConfig.from_dict({"layout_options": {"loops": 5}})
+    with pytest.raises(ConfigError, match=r"^unknown simulator options key 'colour' \(valid keys"):
+        SimulatorConfig.from_dict({"colour": 1})
+    with pytest.raises(ConfigError, match="unknown simulator style 3"):
+        SimulatorConfig.from_dict({"style": 3})

@@ -9,19 +9,20 @@ CLAHE, brightness, contrast, gamma, blur, Gaussian noise, Poisson noise.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy import ndimage
 from skimage import exposure
 
+from sagegan.config_schema import ConfigRecord
 from sagegan.errors import ConfigError
 
 
 @dataclass
-class AugmentConfig:
-    """Probability of each op and the range its parameter is drawn from.
+class AugmentConfig(ConfigRecord):
+    """Probability of each op and the range its parameter is drawn from (``from_dict`` and
+    ``to_dict`` come from `sagegan.config_schema`).
 
     * `rot90`: a square patch turns by 90, 180 or 270°, a non-square one by 180° (shape kept).
     * `scale`: zoom factor from `scale_range` (> 1 zooms in); zooming out reflect-pads the image
@@ -57,34 +58,21 @@ class AugmentConfig:
     clahe_clip: tuple[float, float] = (0.005, 0.02)
     invert: float = 0.0
 
+    CONFIG_NAME = "augment options"
+
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
             if item.type.startswith("tuple"):
                 if len(value) != 2 or not value[0] <= value[1]:
-                    raise ConfigError(
-                        f"augment.{item.name} must be a (low, high) pair, got {value}"
-                    )
+                    raise ConfigError(f"{item.name} must be a (low, high) pair, got {value}")
                 setattr(self, item.name, (float(value[0]), float(value[1])))
             elif not 0.0 <= value <= 1.0:
-                raise ConfigError(f"augment.{item.name} is a probability in [0, 1], got {value}")
+                raise ConfigError(f"{item.name} is a probability in [0, 1], got {value}")
         positive = ("scale_range", "contrast_range", "gamma_range", "poisson_counts", "clahe_clip")
         for name in positive:
             if getattr(self, name)[0] <= 0:
-                raise ConfigError(f"augment.{name} must be positive, got {getattr(self, name)}")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
-        """Build from a dict (e.g. YAML/JSON); unknown keys are a `ConfigError`."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown augment options {unknown}; known: {sorted(known)}")
-        return cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in data.items()})
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON/YAML-ready dict (ranges as lists)."""
-        return {key: list(v) if isinstance(v, tuple) else v for key, v in asdict(self).items()}
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
 
 
 def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

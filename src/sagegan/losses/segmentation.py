@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 import torch
@@ -343,10 +343,16 @@ def build_segmentation_loss(name: str = "bce_focal_tversky", **options: object) 
       (FP), beta 0.6 (FN), counts over the whole batch, ``1e-6`` in the denominator only, no
       options.
     """
+    check_segmentation_loss(name, options)
+    return SegmentationLoss(PRESETS[name](**options))
+
+
+def check_segmentation_loss(name: str, options: Iterable[str]) -> None:
+    """ConfigError naming the choices when ``name`` is no segmentation loss or ``options`` holds
+    an option name it does not take (without building it)."""
     if name not in PRESETS:
         raise ConfigError(f"unknown segmentation loss {name!r}; choose from {', '.join(PRESETS)}")
-    preset = PRESETS[name]
-    accepted = list(inspect.signature(preset).parameters)
+    accepted = list(inspect.signature(PRESETS[name]).parameters)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         allowed = ", ".join(accepted) if accepted else "none"
@@ -354,7 +360,6 @@ def build_segmentation_loss(name: str = "bce_focal_tversky", **options: object) 
             f"segmentation loss {name!r}: unknown option(s) {', '.join(unknown)}; "
             f"allowed: {allowed}"
         )
-    return SegmentationLoss(preset(**options))
 
 
 def _is_number(value: object) -> bool:

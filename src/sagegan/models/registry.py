@@ -146,16 +146,23 @@ def build_model(name: str, **cfg: Any) -> nn.Module:
 
     Raises ConfigError naming the valid choices for an unknown name or option.
     """
+    check_model_options(name, cfg)
+    cls, info = _REGISTRY[name]
+    return cls(**{**info.default_cfg, **cfg})
+
+
+def check_model_options(name: str, cfg: Iterable[str]) -> None:
+    """ConfigError naming the valid choices when ``name`` is no registered network or ``cfg``
+    holds an option name it does not take (without building it)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(_REGISTRY)}")
-    cls, info = _REGISTRY[name]
+    info = _REGISTRY[name][1]
     unknown = sorted(set(cfg) - set(info.default_cfg))
     if unknown:
         raise ConfigError(
             f"{name}: unknown option(s) {', '.join(unknown)}; "
             f"valid options: {', '.join(info.default_cfg)}"
         )
-    return cls(**{**info.default_cfg, **cfg})
 
 
 def count_parameters(model: nn.Module) -> int:

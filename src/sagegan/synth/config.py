@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from sagegan.config_schema import ConfigRecord
 from sagegan.errors import ConfigError
 from sagegan.synth.layouts import LAYOUTS
 from sagegan.synth.shapes import SHAPE_KINDS
@@ -16,8 +18,11 @@ MIN_MEDIAN_DIAMETER_PX = 2.0
 
 
 @dataclass(frozen=True)
-class SimulatorConfig:
+class SimulatorConfig(ConfigRecord):
     """Everything that controls a synthetic image; pairs (lo, hi) are sampled uniformly per image.
+
+    ``from_dict`` (missing keys from the ``style`` preset) and ``to_dict`` come from
+    `sagegan.config_schema`; a range may be given as one number.
 
     Geometry
       style: name of the preset these values started from (informational once built).
@@ -105,6 +110,8 @@ class SimulatorConfig:
     databar_probability: float = 0.0
     databar_fraction: float = 0.08
 
+    CONFIG_NAME = "simulator options"
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", tuple(int(v) for v in self.size))
         for f in fields(self):
@@ -169,32 +176,23 @@ class SimulatorConfig:
         return cls.from_dict({**PRESETS[style], "style": style, **overrides})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SimulatorConfig:
-        """Build from a plain dict (e.g. YAML/JSON); missing keys come from the ``style`` preset."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown simulator option(s) {sorted(unknown)}")
-        style = data.get("style", "pdc")
-        if style not in PRESETS:
+    def fill_defaults(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` over the preset its ``style`` names ("pdc" when not given), ranges given as
+        one number made pairs."""
+        style = values.get("style", "pdc")
+        if not isinstance(style, str) or style not in PRESETS:
             raise ConfigError(f"unknown simulator style {style!r}; choose from {sorted(PRESETS)}")
-        values = {**PRESETS[style], **data}
-        try:
-            return cls(**values)
-        except (TypeError, ValueError) as error:
-            if isinstance(error, ConfigError):
-                raise
-            raise ConfigError(f"invalid simulator option: {error}") from error
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-serialisable dict that ``from_dict`` turns back into an equal config."""
+        filled = {**PRESETS[style], **values}
         return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in asdict(self).items()
+            key: _as_range(key, value) if key in RANGE_FIELDS else value
+            for key, value in filled.items()
         }
 
     def with_size(self, size: tuple[int, int]) -> SimulatorConfig:
         return replace(self, size=tuple(size))
+
+
+RANGE_FIELDS = frozenset(f.name for f in fields(SimulatorConfig) if f.type == "Range")
 
 
 def _as_range(name: str, value: Any) -> Range:

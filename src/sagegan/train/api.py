@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sagegan.data.augment import AugmentConfig
 from sagegan.data.check import Finding, find_degenerate, mask_stats
 from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.pairing import Pair, find_pairs
@@ -212,7 +211,7 @@ def _training_dataset(samples: list[Sample], config: TrainConfig) -> Segmentatio
     return SegmentationDataset(
         samples,
         patch_size=data.patch_size,
-        augment=None if data.augment is None else AugmentConfig.from_dict(data.augment),
+        augment=data.augment,
         samples_per_epoch=data.samples_per_epoch,
         foreground_bias=data.foreground_bias,
         seed=config.seed,

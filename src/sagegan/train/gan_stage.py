@@ -134,7 +134,7 @@ class GanStage(StageBase):
         self.scalers = {name: runtime.make_scaler() for name in ("gen_seg", *DISCRIMINATORS)}
         seg_loss = build_segmentation_loss(config.pretrain.loss, **config.pretrain.loss_kwargs)
         self.seg_loss = seg_loss.to(runtime.device)
-        self.perceptual = build_perceptual_loss(**c.perceptual).to(runtime.device)
+        self.perceptual = build_perceptual_loss(**c.perceptual.loss_options()).to(runtime.device)
         self.collapse = CollapseDetector(config.runtime.collapse_window)
         self.random: GanRandomSources  # the epoch's, set by start_epoch
 

@@ -37,7 +37,6 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from sagegan.data.augment import AugmentConfig
 from sagegan.data.dataset import Sample, SegmentationDataset
 from sagegan.data.separation import contact_shares
 from sagegan.errors import ConfigError, DataError
@@ -358,10 +357,8 @@ def plan_run(
         step = measure_step_seconds(
             config.model.segmenter, kwargs, config.pretrain.loss, patch, batch, device
         )
-        augment = (
-            None if config.data.augment is None else AugmentConfig.from_dict(config.data.augment)
-        )
-        step += data_seconds(SegmentationDataset(train, (patch, patch), augment), batch)
+        dataset = SegmentationDataset(train, (patch, patch), config.data.augment)
+        step += data_seconds(dataset, batch)
         # a forward pass costs about a third of a training step; whole images, plus the split
         val_pixels = sum(s.image.size for s in val)
         validation = val_pixels / (patch * patch * batch) * step / 3 * 2
