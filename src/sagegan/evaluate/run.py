@@ -220,6 +220,7 @@ def evaluate_run(
     databar = options.databar_for(info)
     backend_info = None
     if predictor is None:
+        options = options.resolved()
         split_options = options.split_options_for(info)
         predictor, backend_info = _model_predictor(model, options, split_options)
     settings = _settings(options, info, backend_info)

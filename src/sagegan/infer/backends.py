@@ -37,6 +37,7 @@ from sagegan.models.blocks import crop_padding, crop_to_level, pad_to_multiple
 from sagegan.models.output import SegmentationOutput
 
 BACKENDS = ("torch", "eager", "onnx")
+AUTO = "auto"  # backend or precision: the fastest measured on this machine (`auto_backend`)
 PRECISIONS = ("fp32", "bf16")
 ONNX_INSTALL_HINT = "ONNX backend needs `pip install onnx onnxruntime` (or sagegan[onnx])"
 ONNX_METADATA_KEY = "sagegan"
@@ -51,11 +52,15 @@ def network_stride(model: nn.Module) -> int:
 
 def check_backend_options(backend: str, precision: str) -> None:
     """Raise ConfigError for an unknown backend or precision, or bf16 outside ``torch``."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})")
-    if precision != "fp32" and backend != "torch":
+    if backend not in (*BACKENDS, AUTO):
+        raise ConfigError(
+            f"unknown backend {backend!r} (choose from {', '.join((*BACKENDS, AUTO))})"
+        )
+    if precision not in (*PRECISIONS, AUTO):
+        raise ConfigError(
+            f"unknown precision {precision!r} (choose from {', '.join((*PRECISIONS, AUTO))})"
+        )
+    if precision == "bf16" and backend not in ("torch", AUTO):
         raise ConfigError(f"precision {precision} needs the torch backend, not {backend!r}")
 
 

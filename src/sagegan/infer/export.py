@@ -173,6 +173,20 @@ def export_onnx(
     return out
 
 
+def benchmark_onnx(segmenter: PaddedSegmenter, out: Path, opset: int = DEFAULT_OPSET) -> Path:
+    """Export an in-memory segmenter (no weights file, no verification) to ``out``: for timing
+    ONNX Runtime against PyTorch (`sagegan.infer.auto_backend`), never for predictions."""
+    graph = ExportGraph(segmenter)
+    metadata = {
+        "model": type(segmenter).__name__,
+        "stride": network_stride(segmenter),
+        "pad_mode": segmenter.pad_mode,
+        "outputs": graph.output_names,
+    }
+    write_bytes_atomic(out, _export_bytes(graph, opset, metadata))
+    return out
+
+
 def current_onnx_export(model_path: str | Path, which: str = "best") -> Path:
     """The default export of ``model_path``'s ``which`` checkpoint, exported first (with a log
     line) when it is missing or was made from other weights."""

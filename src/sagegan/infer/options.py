@@ -10,7 +10,7 @@ writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ import torch
 
 from sagegan.data.calibration import check_pixel_size
 from sagegan.data.databar import DatabarMode
-from sagegan.infer.backends import InferenceBackend, check_backend_options
+from sagegan.infer.auto_backend import pick_backend
+from sagegan.infer.backends import AUTO, InferenceBackend, check_backend_options
 from sagegan.infer.device import check_device_name
 from sagegan.infer.instances import (
     DEFAULT_MIN_DEPTH_PX,
@@ -40,7 +41,8 @@ class PredictionOptions:
     ``which``: the run's checkpoint (best, last, best-pretrain, best-gan). ``tile``/``overlap``/
     ``batch_size``/``tta`` go to `predict_tiled`; ``threshold`` and the ``min_*_px`` overrides to
     `split_instances` (None: the run's ``instances`` settings). ``device``: auto, cpu, cuda or
-    cuda:N; ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`).
+    cuda:N; ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`;
+    "auto": the fastest measured on this machine, see `resolved`).
     ``databar``: "auto", "none" or a row count (None: the model's training setting).
     ``pixel_size_nm`` overrides the files' calibration.
     """
@@ -77,6 +79,16 @@ class PredictionOptions:
     def run_device(self) -> torch.device:
         """The device the backend runs on; ConfigError when it is unusable on this machine."""
         return backend_device(self.backend, self.device)
+
+    def resolved(self) -> PredictionOptions:
+        """These options with an "auto" backend or precision replaced by the fastest that this
+        machine runs (`sagegan.infer.auto_backend.pick_backend`, measured once and cached)."""
+        if AUTO not in (self.backend, self.precision):
+            return self
+        backend, precision = pick_backend(
+            self.backend, self.precision, self.run_device(), self.onnx_path is not None
+        )
+        return replace(self, backend=backend, precision=precision)
 
     def load(
         self, model: str | Path, device: torch.device | None = None

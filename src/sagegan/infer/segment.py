@@ -131,7 +131,7 @@ def segment_images(
     lists it. An unusable device raises ConfigError
     before any work.
     """
-    options = PredictionOptions() if options is None else options
+    options = (PredictionOptions() if options is None else options).resolved()
     run_on = options.run_device()
     out = Path(out)
     failures: list[SegmentFailure] = []
