@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from sagegan.analysis import analyze_images
-from sagegan.data.check import check_dataset
+from sagegan.data.check import DatasetReport, check_dataset
 from sagegan.data.pairing import find_pairs
-from sagegan.data.splits import load_or_create_split
+from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import DataError
 from sagegan.evaluate import evaluate_run
 from sagegan.infer import segment_images
 from sagegan.models.run_folder import SPLIT_FILE, RunFolder
 from sagegan.report import write_report
 from sagegan.synth import SimulatorConfig, write_dataset
-from sagegan.train import config_from_cli, train
+from sagegan.train import RunResult, TrainConfig, config_from_cli, train
 
 LOGGER = logging.getLogger("sagegan")
 DEMO_SIZE = (512, 768)
@@ -80,6 +80,77 @@ def _analysis_headline(
     }
 
 
+def _checked(data_dir: Path) -> DatasetReport:
+    """Check the simulated dataset, print the check and refuse a dataset that fails it."""
+    check = check_dataset(data_dir)
+    print(check.to_text())
+    if not check.ok:
+        raise DataError(data_dir, "the simulated dataset failed its check (see the report above)")
+    return check
+
+
+def _trained(data_dir: Path, run_dir: Path, config: TrainConfig, split_path: Path) -> RunResult:
+    """Train both stages into ``run_dir``, or resume (or just reload) a run started there."""
+    resume = RunFolder(run_dir).has_pointer("last")
+    # trained and validated on the exact instances of labels/ (masks/ merges touching
+    # particles, so a split chosen on it would learn not to split them)
+    return train(
+        data_dir,
+        run_dir,
+        None if resume else config,
+        resume=resume,
+        split_path=split_path,
+        mask_dir="labels",
+    )
+
+
+def _training_headline(
+    n_images: int, check: DatasetReport, split: Split, best: dict[str, Any]
+) -> dict[str, Any]:
+    """The dataset, its split and the best checkpoint with its validation metrics."""
+    return {
+        "images": n_images,
+        "particles": sum(f.n_instances for f in check.files),
+        "train/val/test": f"{len(split.train)}/{len(split.val)}/{len(split.test)}",
+        "best checkpoint": f"{best.get('stage')} epoch {best.get('epoch', -1) + 1}",
+        **{f"validation {k}": round(v, 4) for k, v in best.get("metrics", {}).items()},
+    }
+
+
+def _test_headline(
+    test_images: list[Path], data_dir: Path, run_dir: Path, out: Path, seconds: dict[str, float]
+) -> dict[str, Any]:
+    """Segment, score and analyze the test images (into ``out``); their headline numbers."""
+    with _timed(seconds, "segment"):
+        segmented = segment_images(test_images, run_dir, out / "segmented")
+    with _timed(seconds, "evaluate"):
+        scores = evaluate_run(run_dir, data_dir, out=out / "evaluation", mask_dir="labels").summary
+    with _timed(seconds, "analyze"):
+        predicted = analyze_images(test_images, out / "analysis", labels_dir=out / "segmented")
+        truth = analyze_images(
+            test_images, out / "analysis-truth", labels_dir=data_dir / "labels", progress=False
+        )
+    return {
+        "test images segmented": f"{len(segmented.results)} -> {segmented.out}",
+        "test Dice (per-image mean)": round(scores["dice_mean"], 4),
+        "test F1@0.50 (per-image mean)": round(scores["f1@0.50_mean"], 4),
+        "test PQ@0.50 (per-image mean)": round(scores["pq@0.50_mean"], 4),
+        **_analysis_headline(predicted.folder, truth.folder, predicted.unit),
+    }
+
+
+def _write_and_print(result: DemoResult) -> None:
+    """Write ``demo.json`` and print the headline numbers and wall times."""
+    record = {**{k: str(v) for k, v in vars(result).items()}, "seconds": result.seconds}
+    (result.out / "demo.json").write_text(
+        json.dumps({**record, "headline": result.headline}, indent=2)
+    )
+    print(f"\nsagegan demo finished: results in {result.out}")
+    for key, value in result.headline.items():
+        print(f"  {key}: {value}")
+    print("  wall time: " + ", ".join(f"{stage} {t:.0f} s" for stage, t in result.seconds.items()))
+
+
 def run_demo(
     out: str | Path = "demo_out", n_images: int = 40, seed: int = 0, preset: str = "cpu-small"
 ) -> DemoResult:
@@ -92,45 +163,22 @@ def run_demo(
     seconds: dict[str, float] = {}
     with _timed(seconds, "simulate"):
         data_dir = simulate_demo_data(out / "data", n_images, seed)
-    check = check_dataset(data_dir)
-    print(check.to_text())
-    if not check.ok:
-        raise DataError(data_dir, "the simulated dataset failed its check (see the report above)")
+    check = _checked(data_dir)
     pairs = {pair.stem: pair for pair in find_pairs(data_dir)}
-    stems = list(pairs)
     split_path = out / SPLIT_FILE  # named as a run's own split file
     config = config_from_cli(preset, overrides={"seed": seed})
     split = load_or_create_split(
         split_path,
-        stems,
+        list(pairs),
         seed=seed,
         val_fraction=config.data.val_fraction,
         test_fraction=config.data.test_fraction,
     )
     run_dir = out / "run"
-    resume = RunFolder(run_dir).has_pointer("last")
     with _timed(seconds, "train"):
-        # trained and validated on the exact instances of labels/ (masks/ merges touching
-        # particles, so a split chosen on it would learn not to split them)
-        run = train(
-            data_dir,
-            run_dir,
-            None if resume else config,
-            resume=resume,
-            split_path=split_path,
-            mask_dir="labels",
-        )
-    best = run.best or {}
+        run = _trained(data_dir, run_dir, config, split_path)
     test_images = [pairs[stem].image for stem in split.test]
-    with _timed(seconds, "segment"):
-        segmented = segment_images(test_images, run_dir, out / "segmented")
-    with _timed(seconds, "evaluate"):
-        scores = evaluate_run(run_dir, data_dir, out=out / "evaluation", mask_dir="labels").summary
-    with _timed(seconds, "analyze"):
-        predicted = analyze_images(test_images, out / "analysis", labels_dir=out / "segmented")
-        truth = analyze_images(
-            test_images, out / "analysis-truth", labels_dir=data_dir / "labels", progress=False
-        )
+    tested = _test_headline(test_images, data_dir, run_dir, out, seconds)
     with _timed(seconds, "report"):
         report_path = write_report(
             [run_dir, out / "evaluation", out / "segmented", out / "analysis"],
@@ -145,23 +193,10 @@ def run_demo(
         report=report_path,
         seconds=seconds,
         headline={
-            "images": len(stems),
-            "particles": sum(f.n_instances for f in check.files),
-            "train/val/test": f"{len(split.train)}/{len(split.val)}/{len(split.test)}",
-            "best checkpoint": f"{best.get('stage')} epoch {best.get('epoch', -1) + 1}",
-            **{f"validation {k}": round(v, 4) for k, v in best.get("metrics", {}).items()},
-            "test images segmented": f"{len(segmented.results)} -> {segmented.out}",
-            "test Dice (per-image mean)": round(scores["dice_mean"], 4),
-            "test F1@0.50 (per-image mean)": round(scores["f1@0.50_mean"], 4),
-            "test PQ@0.50 (per-image mean)": round(scores["pq@0.50_mean"], 4),
-            **_analysis_headline(predicted.folder, truth.folder, predicted.unit),
+            **_training_headline(len(pairs), check, split, run.best or {}),
+            **tested,
             "report": str(report_path),
         },
     )
-    record = {**{k: str(v) for k, v in vars(result).items()}, "seconds": seconds}
-    (out / "demo.json").write_text(json.dumps({**record, "headline": result.headline}, indent=2))
-    print(f"\nsagegan demo finished: results in {out}")
-    for key, value in result.headline.items():
-        print(f"  {key}: {value}")
-    print("  wall time: " + ", ".join(f"{stage} {t:.0f} s" for stage, t in seconds.items()))
+    _write_and_print(result)
     return result

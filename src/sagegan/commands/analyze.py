@@ -9,8 +9,8 @@ from sagegan.commands.common import (
     BUILTIN,
     add_calibration_options,
     add_prediction_options,
+    add_seed_option,
     databar_override,
-    parse_seed,
     pixel_size_nm,
     prediction_options,
     say_builtin,
@@ -42,9 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--references", type=int, default=50, help="random (CSR) patterns per image (50)"
     )
-    parser.add_argument(
-        "--seed", type=parse_seed, default=0, help="seed of the random patterns (0)"
-    )
+    add_seed_option(parser, help="seed of the random patterns (0)")
     parser.add_argument(
         "--max-figures", type=int, default=12, help="images with overlay and g(r) figures (12)"
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sagegan.commands.common import add_run_option
+
 NAME = "attention"
 HELP = "attention-map figures of a run: evolution over epochs and overlays on validation images"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="training run folder")
+    add_run_option(parser)
     parser.add_argument("--out", required=True, help="output folder for the figures")
     parser.add_argument("--data", help="dataset folder, for overlays on validation images")
     parser.add_argument("--max-images", type=int, default=8, help="overlay images (8)")

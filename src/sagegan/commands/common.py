@@ -1,5 +1,6 @@
-"""What the command modules share: the one-line-error parser, argument types, the prediction and
-calibration options and their conversion to `PredictionOptions`, ``--set`` parsing.
+"""What the command modules share: the one-line-error parser, argument types, the options several
+verbs declare, the prediction and calibration options and their conversion to
+`PredictionOptions`, ``--set`` parsing.
 
 Nothing here imports torch at import time: parsing the command line stays fast.
 """
@@ -25,6 +26,11 @@ CHECKPOINT_HELP = (
     "which weights: best (default: chosen on validation over both stages), last, best-pretrain "
     "(best of stage 1) or best-gan (best GAN-stage epoch)"
 )
+# the training presets (sagegan.train.config_presets.PRESETS, kept here so that parsing imports
+# no torch)
+PRESET_CHOICES = ("auto", "cpu-small", "paper", "tiny")
+DATA_HELP = "dataset folder (images/ + masks/)"
+SEED_HELP = "random seed (default 0)"
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -60,6 +66,67 @@ def parse_size(text: str) -> tuple[int, int]:
     return values[0], values[1]
 
 
+def add_data_argument(parser: argparse.ArgumentParser, help: str = DATA_HELP) -> None:
+    """The dataset folder, the verb's first positional argument."""
+    parser.add_argument("data", help=help)
+
+
+def add_run_option(parser: argparse.ArgumentParser, help: str = "training run folder") -> None:
+    """--model: the training run folder the verb reads (required)."""
+    parser.add_argument("--model", required=True, help=help)
+
+
+def add_preset_option(
+    parser: argparse.ArgumentParser,
+    help: str,
+    default: str | None = None,
+    choices: Sequence[str] = PRESET_CHOICES,
+) -> None:
+    """--preset: the training preset, one of ``choices``."""
+    parser.add_argument("--preset", choices=list(choices), default=default, help=help)
+
+
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """--set KEY=VALUE: repeatable config overrides (read by `parse_overrides`)."""
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
+def add_seed_option(
+    parser: argparse.ArgumentParser, default: int | None = 0, help: str = SEED_HELP
+) -> None:
+    """--seed: a random seed (`parse_seed`)."""
+    parser.add_argument("--seed", type=parse_seed, default=default, help=help)
+
+
+def add_split_file_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """--split JSON: a split file (from `sagegan split`)."""
+    parser.add_argument("--split", metavar="JSON", help=help)
+
+
+def add_mask_dir_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """--mask-dir NAME: the mask folder's name inside the dataset folder."""
+    parser.add_argument("--mask-dir", metavar="NAME", help=help)
+
+
+def add_group_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """--group REGEX: the pattern whose first group is a file stem's sample."""
+    parser.add_argument("--group", metavar="REGEX", help=help)
+
+
+def add_device_option(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None = "auto"
+) -> None:
+    """--device: where torch runs (`DEVICE_HELP`)."""
+    parser.add_argument("--device", default=default, help=DEVICE_HELP)
+
+
+def add_checkpoint_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--checkpoint: which of a run's segmenter weights (`SEGMENTER_CHECKPOINTS`)."""
+    parser.add_argument(
+        "--checkpoint", default="best", choices=SEGMENTER_CHECKPOINTS, help=CHECKPOINT_HELP
+    )
+
+
 def add_calibration_options(parser: argparse.ArgumentParser) -> None:
     """--pixel-size and the databar options (--crop-bottom, --no-databar-crop)."""
     group = parser.add_argument_group("calibration and databar")
@@ -85,9 +152,7 @@ def add_calibration_options(parser: argparse.ArgumentParser) -> None:
 def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     """The options of `PredictionOptions` that the command line offers."""
     group = parser.add_argument_group("prediction")
-    group.add_argument(
-        "--checkpoint", default="best", choices=SEGMENTER_CHECKPOINTS, help=CHECKPOINT_HELP
-    )
+    add_checkpoint_option(group)
     group.add_argument(
         "--tile", type=parse_size, default=(512, 512), help="sliding-window tile HxW (512x512)"
     )
@@ -107,7 +172,7 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
         help="how far a distance peak must rise above its saddle to seed its own particle "
         "(default: the run's instances.min_depth_px)",
     )
-    group.add_argument("--device", default="auto", help=DEVICE_HELP)
+    add_device_option(group)
     group.add_argument(
         "--backend",
         choices=["torch", "eager", "onnx"],

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sagegan.commands.common import parse_overrides, write_report
+from sagegan.commands.common import (
+    add_data_argument,
+    add_group_option,
+    add_mask_dir_option,
+    add_preset_option,
+    add_set_option,
+    add_split_file_option,
+    parse_overrides,
+    write_report,
+)
 from sagegan.errors import ConfigError
 
 NAME = "compare"
@@ -13,7 +22,7 @@ HELP = "the paper's comparison: baselines, SAGE-GAN and the loss ablation over s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", help="dataset folder (images/ + masks/)")
+    add_data_argument(parser)
     parser.add_argument("--out", required=True, help="output folder (runs, tables, plot)")
     parser.add_argument(
         "--methods",
@@ -29,16 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="all",
         help="comma-separated training-set sizes, e.g. 10,20,all (default all)",
     )
-    parser.add_argument(
-        "--preset",
-        choices=["auto", "cpu-small", "paper", "tiny"],
+    add_preset_option(
+        parser,
         default="cpu-small",
         help="size preset (default cpu-small; auto plans each run from its training subset)",
     )
-    parser.add_argument("--split", metavar="JSON", help="split file (default: made once)")
-    parser.add_argument(
-        "--group",
-        metavar="REGEX",
+    add_split_file_option(parser, help="split file (default: made once)")
+    add_group_option(
+        parser,
         help="stratify the training subsets by sample: a pattern whose first group is a file "
         "stem's sample, e.g. '^([a-z]+)_' (the subsets take the samples in turn)",
     )
@@ -47,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also score every run the SAGE-GAN code's way (512x768, eroded masks, F1@0.5)",
     )
-    parser.add_argument("--mask-dir", metavar="NAME", help="mask folder name for evaluation")
+    add_mask_dir_option(parser, help="mask folder name for evaluation")
     parser.add_argument(
         "--workers",
         type=int,
@@ -55,9 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="processes running (size, seed) groups side by side, sharing the torch threads "
         "(default 1; e.g. 2 on a 2-core CPU: small networks use one thread best)",
     )
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run"
-    )
+    add_set_option(parser, help="override for every run")
 
 
 def _train_size(text: str) -> int | str:

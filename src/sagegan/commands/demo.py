@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagegan.commands.common import parse_seed
+from sagegan.commands.common import add_preset_option, add_seed_option
 
 NAME = "demo"
 HELP = "run the whole pipeline on simulated SEM images"
@@ -13,10 +13,10 @@ HELP = "run the whole pipeline on simulated SEM images"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     parser.add_argument("--n", type=int, default=40, help="number of simulated images (default 40)")
-    parser.add_argument("--seed", type=parse_seed, default=0, help="random seed (default 0)")
-    parser.add_argument(
-        "--preset",
-        choices=["cpu-small", "tiny"],
+    add_seed_option(parser)
+    add_preset_option(
+        parser,
+        choices=("cpu-small", "tiny"),
         default="cpu-small",
         help="training size: cpu-small (about 10 min on 2 CPU cores, default) "
         "or tiny (a smoke test)",

@@ -7,7 +7,10 @@ import sys
 
 from sagegan.commands.common import (
     add_calibration_options,
+    add_data_argument,
+    add_mask_dir_option,
     add_prediction_options,
+    add_run_option,
     prediction_options,
 )
 
@@ -16,8 +19,8 @@ HELP = "score a trained run on a split at native resolution (pixel and object me
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", help="dataset folder (images/ + masks/)")
-    parser.add_argument("--model", required=True, help="training run folder")
+    add_data_argument(parser)
+    add_run_option(parser)
     parser.add_argument("--out", required=True, help="folder for metrics.json, CSV, summary.md")
     parser.add_argument(
         "--split",
@@ -32,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="native",
         help="native (default) or the SAGE-GAN code's way: 512x768, eroded masks, F1@0.5",
     )
-    parser.add_argument("--mask-dir", metavar="NAME", help="mask folder name (e.g. labels)")
+    add_mask_dir_option(parser, help="mask folder name (e.g. labels)")
     add_prediction_options(parser)
     add_calibration_options(parser)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sagegan.commands.common import CHECKPOINT_HELP, SEGMENTER_CHECKPOINTS
+from sagegan.commands.common import add_checkpoint_option
 
 NAME = "export"
 HELP = "export a trained segmenter for fast CPU inference (ONNX Runtime: segment --backend onnx)"
@@ -21,9 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ONNX file to write (default: RUN/export/segmenter.onnx; segmenter-<checkpoint>.onnx "
         "for another --checkpoint)",
     )
-    parser.add_argument(
-        "--checkpoint", default="best", choices=SEGMENTER_CHECKPOINTS, help=CHECKPOINT_HELP
-    )
+    add_checkpoint_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from sagegan.commands.common import DEVICE_HELP, parse_seed, parse_size
+from sagegan.commands.common import add_device_option, add_run_option, add_seed_option, parse_size
 
 NAME = "generate"
 HELP = "make synthetic image/mask pairs with a trained SAGE-GAN generator"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="training run folder (GAN stage done)")
+    add_run_option(parser, help="training run folder (GAN stage done)")
     parser.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")
     parser.add_argument("--masks", metavar="DIR", help="render these mask files")
     parser.add_argument("--synth", type=int, default=0, metavar="N", help="N simulator layouts")
@@ -28,11 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", type=parse_size, help="HxW of new masks (default: training patch)"
     )
     parser.add_argument("--real", metavar="DIR", help="real images for realism statistics")
-    parser.add_argument("--seed", type=parse_seed, default=0, help="random seed (default 0)")
+    add_seed_option(parser)
     parser.add_argument(
         "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"
     )
-    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
+    add_device_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sagegan.commands.common import parse_seed
+from sagegan.commands.common import add_group_option, add_seed_option
 from sagegan.errors import ConfigError
 
 NAME = "split"
@@ -15,14 +15,12 @@ HELP = "make a deterministic train/val/test split and save it"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", help="dataset folder")
     parser.add_argument("--out", required=True, help="split JSON file to write")
-    parser.add_argument("--seed", type=parse_seed, default=0, help="random seed (default 0)")
+    add_seed_option(parser)
     parser.add_argument("--val", type=float, default=0.15, help="validation fraction (0.15)")
     parser.add_argument("--test", type=float, default=0.15, help="test fraction (0.15)")
     parser.add_argument("--kfold", type=int, metavar="K", help="write K cross-validation folds")
-    parser.add_argument(
-        "--group",
-        metavar="REGEX",
-        help="stratify by sample: REGEX's first group in the file name, e.g. '^([a-z]+)_'",
+    add_group_option(
+        parser, help="stratify by sample: REGEX's first group in the file name, e.g. '^([a-z]+)_'"
     )
     parser.add_argument("--strict", action="store_true", help="unpaired files are an error")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from sagegan.commands.common import parse_seed, parse_size
+from sagegan.commands.common import add_seed_option, parse_size
 
 NAME = "synth"
 HELP = "simulate SEM images of nanoparticles with exact masks"
@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")
     parser.add_argument("--n", type=int, default=40, help="number of images (default 40)")
     parser.add_argument("--size", type=parse_size, default=(512, 768), help="HxW (default 512x768)")
-    parser.add_argument("--seed", type=parse_seed, default=0, help="random seed (default 0)")
+    add_seed_option(parser)
     parser.add_argument(
         "--style",
         choices=["pdc", "tio2", "mixed"],

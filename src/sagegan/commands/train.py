@@ -7,11 +7,16 @@ import os
 import re
 
 from sagegan.commands.common import (
-    DEVICE_HELP,
     add_calibration_options,
+    add_data_argument,
+    add_device_option,
+    add_mask_dir_option,
+    add_preset_option,
+    add_seed_option,
+    add_set_option,
+    add_split_file_option,
     databar_mode,
     parse_overrides,
-    parse_seed,
     pixel_size_nm,
 )
 from sagegan.errors import ConfigError
@@ -22,11 +27,10 @@ DURATION_UNITS = {"s": 1 / 60, "m": 1.0, "min": 1.0, "h": 60.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", help="dataset folder (images/ + masks/)")
+    add_data_argument(parser)
     parser.add_argument("--out", required=True, help="run folder for checkpoints, logs and figures")
-    parser.add_argument(
-        "--preset",
-        choices=["auto", "cpu-small", "paper", "tiny"],
+    add_preset_option(
+        parser,
         help="auto (default: depth, patch size, augmentation and iterations planned from your "
         "training set, written to RUN/plan.json), cpu-small (the fixed ~10 min CPU recipe), "
         "paper (the paper's sizes, for a GPU), tiny (smoke tests); with --resume the run's own "
@@ -46,13 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exactly N stage-1 iterations (with --preset auto; default 1500)",
     )
     parser.add_argument("--config", metavar="YAML", help="config file merged over the preset")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one setting, e.g. --set gan.epochs=20 (repeatable)",
-    )
+    add_set_option(parser, help="override one setting, e.g. --set gan.epochs=20 (repeatable)")
     parser.add_argument(
         "--stage",
         choices=["all", "pretrain", "gan"],
@@ -62,22 +60,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in --out"
     )
-    parser.add_argument(
-        "--split",
-        metavar="JSON",
-        help="split file from `sagegan split` (default: made once in the run folder)",
+    add_split_file_option(
+        parser, help="split file from `sagegan split` (default: made once in the run folder)"
     )
-    parser.add_argument(
-        "--mask-dir", metavar="NAME", help="mask folder name (default masks; e.g. labels)"
-    )
-    parser.add_argument("--seed", type=parse_seed, help="random seed (default from the preset: 0)")
+    add_mask_dir_option(parser, help="mask folder name (default masks; e.g. labels)")
+    add_seed_option(parser, default=None, help="random seed (default from the preset: 0)")
     parser.add_argument(
         "--init",
         metavar="MODEL",
         help="start from this model's weights and architecture: builtin (the shipped generalist) "
         "or a run folder, checkpoint folder or weights file; fine-tuning from a few images",
     )
-    parser.add_argument("--device", help=DEVICE_HELP)
+    add_device_option(parser, default=None)
     add_calibration_options(parser)
 
 

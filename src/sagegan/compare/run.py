@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 import sagegan
+from sagegan.compare.jobs import Job, group_by_size_and_seed, plan_jobs
 from sagegan.compare.methods import (
     DEFAULT_METHODS,
     METHODS,
@@ -39,7 +40,6 @@ from sagegan.compare.methods import (
     method_config,
 )
 from sagegan.compare.reuse import copy_pretraining, pretraining_twin, reuse_record
-from sagegan.compare.splits import base_split, resolve_sizes, subset_split
 from sagegan.compare.tables import (
     METRICS,
     PAPER_METRICS,
@@ -47,7 +47,7 @@ from sagegan.compare.tables import (
     aggregate,
     write_tables,
 )
-from sagegan.data.splits import Split, SplitWarning, groups_from_pattern
+from sagegan.data.splits import Split, SplitWarning
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.evaluate import evaluate_run
 from sagegan.evaluate.outputs import METRICS_FILE
@@ -72,17 +72,6 @@ class ComparisonResult:
     runs: list[dict[str, Any]]
     summary: list[dict[str, Any]]
     files: dict[str, Path]
-
-
-@dataclass(frozen=True)
-class _Job:
-    method: str
-    size: int
-    seed: int
-    split_path: Path
-
-    def run_dir(self, out: Path) -> Path:
-        return out / "runs" / self.method / f"n{self.size}" / f"s{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -113,7 +102,7 @@ def _eval_device(config: TrainConfig) -> str:
     return str(resolve_device(config.runtime.device, "runtime.device"))
 
 
-def _trained(run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting) -> None:
+def _trained(run_dir: Path, job: Job, config: TrainConfig, setting: _Setting) -> None:
     """Train the run unless ``resume`` finds it finished; then mark it finished. A run whose
     stage 1 another finished run of the comparison already trained starts from a copy of it
     (see `sagegan.compare.reuse`)."""
@@ -143,7 +132,7 @@ def _trained(run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting) -
 
 
 def _reuse_pretraining(
-    run_dir: Path, job: _Job, config: TrainConfig, setting: _Setting
+    run_dir: Path, job: Job, config: TrainConfig, setting: _Setting
 ) -> dict[str, Any] | None:
     """Copy a finished twin's pretraining into a fresh ``run_dir`` and return the reuse record
     (None when the folder has started training, resume is off or no twin of the same size and
@@ -249,7 +238,7 @@ def run_comparison(
     preset_config = config_from_cli(preset, None, dict(overrides or {}))
     fresh = not out.exists()
     try:
-        split_path, split, jobs = _plan_jobs(
+        split_path, split, jobs = plan_jobs(
             out, data_dir, split_file, preset_config, train_sizes, seeds, methods, group_pattern
         )
     except SageganError:
@@ -285,39 +274,6 @@ def run_comparison(
     return ComparisonResult(out=out, split_path=split_path, runs=runs, summary=summary, files=files)
 
 
-def _plan_jobs(
-    out: Path,
-    data_dir: Path,
-    split_file: str | Path | None,
-    preset_config: Any,
-    train_sizes: Sequence[int | str],
-    seeds: list[int],
-    methods: list[str],
-    group_pattern: str | None,
-) -> tuple[Path, Split, list[_Job]]:
-    """The comparison's split (made once as ``out/split.json`` unless given), the nested training
-    subsets of each size and the jobs: smallest size first, then seed by seed, so that an
-    interrupted comparison already holds complete, paired comparisons for the scarce sizes."""
-    out.mkdir(parents=True, exist_ok=True)
-    split_path, split = base_split(
-        out,
-        data_dir,
-        None if split_file is None else Path(split_file),
-        preset_config.data.val_fraction,
-        preset_config.data.test_fraction,
-    )
-    sizes = resolve_sizes(list(train_sizes), len(split.train))
-    group_of = None if group_pattern is None else groups_from_pattern(split.train, group_pattern)
-    size_files = {size: subset_split(split, size, out / "splits", group_of) for size in sizes}
-    jobs = [
-        _Job(method, size, seed, size_files[size])
-        for size in sizes
-        for seed in seeds
-        for method in methods
-    ]
-    return split_path, split, jobs
-
-
 def _metrics_files(run_dir: Path, protocols: Sequence[str]) -> list[Path]:
     """The run's test-evaluation files, one per protocol."""
     return [run_dir / EVAL_FOLDERS[protocol] / METRICS_FILE for protocol in protocols]
@@ -328,30 +284,22 @@ def _evaluated(run_dir: Path, protocols: Sequence[str]) -> bool:
     return all(path.is_file() for path in _metrics_files(run_dir, protocols))
 
 
-def _groups(jobs: Sequence[_Job]) -> list[tuple[_Job, ...]]:
-    """The jobs grouped by (training size, seed), each group's methods in the given order."""
-    groups: dict[tuple[int, int], list[_Job]] = {}
-    for job in jobs:
-        groups.setdefault((job.size, job.seed), []).append(job)
-    return [tuple(group) for group in groups.values()]
-
-
 def _run_group(
-    group: tuple[_Job, ...], setting: _Setting
-) -> tuple[tuple[_Job, ...], list[dict[str, Any]]]:
+    group: tuple[Job, ...], setting: _Setting
+) -> tuple[tuple[Job, ...], list[dict[str, Any]]]:
     """Run one group's jobs in order (in a worker process)."""
     return group, [_run(job, setting) for job in group]
 
 
 def _run_all(
-    jobs: Sequence[_Job], setting: _Setting, workers: int, progress: bool
+    jobs: Sequence[Job], setting: _Setting, workers: int, progress: bool
 ) -> list[dict[str, Any]]:
     """Every job's row, in the order of ``jobs``, from this process or from ``workers``."""
     if workers == 1:
         bar = tqdm(jobs, desc="comparison", unit="run", disable=not progress)
         return [_run(job, setting) for job in bar]
     threads = max(1, torch.get_num_threads() // workers)
-    rows: dict[_Job, dict[str, Any]] = {}
+    rows: dict[Job, dict[str, Any]] = {}
     context = multiprocessing.get_context("spawn")  # fork is unsafe with torch's threads
     # leaving the block terminates the workers, so an error does not wait for the other runs
     with (
@@ -359,14 +307,14 @@ def _run_all(
         tqdm(total=len(jobs), desc="comparison", unit="run", disable=not progress) as bar,
     ):
         for group, group_rows in pool.imap_unordered(
-            functools.partial(_run_group, setting=setting), _groups(jobs)
+            functools.partial(_run_group, setting=setting), group_by_size_and_seed(jobs)
         ):
             rows.update(zip(group, group_rows, strict=True))
             bar.update(len(group))
     return [rows[job] for job in jobs]
 
 
-def _run(job: _Job, setting: _Setting) -> dict[str, Any]:
+def _run(job: Job, setting: _Setting) -> dict[str, Any]:
     """Train (or reuse) and evaluate one run; its row of the per-run table."""
     run_dir = job.run_dir(setting.out)
     config = method_config(job.method, setting.preset, job.seed, setting.overrides)
