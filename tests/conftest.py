@@ -4,6 +4,7 @@ tiny trained run, and small helpers (touching discs, a fixed-logits segmenter)."
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +20,23 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # The CLI turns unexpected exceptions into one line; in tests they must surface as tracebacks, so
 # that the guard never hides a bug (tests of the guard itself unset this).
 os.environ.setdefault("SAGEGAN_DEBUG", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reference_backend(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The command line's automatic backend resolves to PyTorch float32 in tests (a cached choice
+    in a session folder), so that results do not depend on how fast this machine runs ONNX;
+    tests of the automatic choice set their own cache."""
+    from sagegan.infer.auto_backend import CACHE_FILE, CACHE_VARIABLE, machine_key
+
+    folder = tmp_path_factory.mktemp("sagegan_cache")
+    seconds = {"torch/fp32": 1.0, "torch/bf16": 2.0, "onnx/fp32": 2.0}
+    choice = {"backend": "torch", "precision": "fp32", "speedup": 1.0, "seconds": seconds}
+    cache = {machine_key(torch.device("cpu")): choice}
+    (folder / CACHE_FILE).write_text(json.dumps(cache), encoding="utf-8")
+    os.environ[CACHE_VARIABLE] = str(folder)
+
+
 SHARED_DATA = Path(os.environ.get("SAGEGAN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 

@@ -175,16 +175,18 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     add_device_option(group)
     group.add_argument(
         "--backend",
-        choices=["torch", "eager", "onnx"],
-        default="torch",
-        help="torch (default: channels_last, inference mode), eager (plain NCHW, the reference's "
-        "way) or onnx (ONNX Runtime on RUN/export/segmenter.onnx, exported when missing)",
+        choices=["auto", "torch", "eager", "onnx"],
+        default="auto",
+        help="auto (default: the fastest measured on this machine, once, and said in one line), "
+        "torch (channels_last, inference mode), eager (plain NCHW, the reference's way) or onnx "
+        "(ONNX Runtime on RUN/export/segmenter.onnx, exported when missing)",
     )
     group.add_argument(
         "--precision",
-        choices=["fp32", "bf16"],
-        default="fp32",
-        help="fp32 (default) or bf16 autocast with --backend torch (faster; logits change ~1e-2)",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="auto (default: bf16 only where this machine runs it faster), fp32, or bf16 "
+        "autocast with the torch backend (logits change ~1e-2)",
     )
     group.add_argument(
         "--onnx", metavar="FILE", help="ONNX file for --backend onnx (default: the run's export)"

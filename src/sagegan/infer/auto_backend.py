@@ -143,7 +143,8 @@ def choose_backend(device: torch.device, use_cache: bool = True) -> BackendChoic
     key = machine_key(device)
     path = cache_dir() / CACHE_FILE
     cached = _read_cache(path) if use_cache else {}
-    if key in cached:
+    wanted = {f"{backend}/{precision}" for backend, precision in _candidates(device)}
+    if key in cached and wanted <= set(cached[key].get("seconds", {})):
         return BackendChoice(**cached[key])
     LOGGER.info("measuring the fastest inference backend on this machine (once, a few seconds)")
     choice = _chosen(measure_backends(device))

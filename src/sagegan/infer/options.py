@@ -57,8 +57,8 @@ class PredictionOptions:
     min_distance_px: int | None = None
     min_depth_px: float | None = None
     device: str = "auto"
-    backend: str = "torch"
-    precision: str = "fp32"
+    backend: str = "auto"
+    precision: str = "auto"
     onnx_path: str | Path | None = None
     databar: DatabarMode | None = None
     pixel_size_nm: float | None = None
@@ -125,7 +125,8 @@ class PredictionOptions:
     def settings(self, training_info: dict[str, Any], onnx: str | None = None) -> dict[str, Any]:
         """What a prediction with this model used, as every output records it: tiling, threshold,
         databar mode and instance split (resolved with ``training_info``) and the backend
-        (``onnx``: the ONNX file run, for that backend)."""
+        (``onnx``: the ONNX file run, for that backend; "auto" resolved to what runs)."""
+        used = self.resolved()
         return {
             "tile": list(self.tile),
             "overlap": self.overlap,
@@ -133,5 +134,5 @@ class PredictionOptions:
             "threshold": self.threshold,
             "databar": self.databar_for(training_info),
             "instances": self.split_options_for(training_info),
-            "backend": {"name": self.backend, "precision": self.precision, "onnx": onnx},
+            "backend": {"name": used.backend, "precision": used.precision, "onnx": onnx},
         }
