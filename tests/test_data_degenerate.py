@@ -198,3 +198,19 @@ def test_train_raises_one_line_data_error_for_specks(tmp_path):
     with pytest.raises(DataError, match="specks") as caught:
         train(data, tmp_path / "run", config_from_cli("tiny", None, {}))
     assert "\n" not in str(caught.value)
+
+
+def test_particles_too_small_for_simulated_masks_stop_before_training(tmp_path):
+    """The GAN stage's simulator masks need particles of 2 px across: known before training."""
+    from sagegan.errors import ConfigError
+    from sagegan.train import config_from_cli, train
+
+    tiny = np.zeros((64, 64), np.uint8)
+    for row in range(4, 60, 6):
+        for col in range(4, 60, 6):
+            tiny[row, col : col + 2] = tiny[row + 1, col] = 255  # 3-px particles: not specks
+    data = _dataset(tmp_path / "data", {f"t{i}": tiny for i in range(4)})
+    sources = {"gan.mask_sources": {"real": 1.0, "simulator": 1.0}}
+    with pytest.raises(ConfigError, match="too small for simulated masks"):
+        train(data, tmp_path / "run", config_from_cli("tiny", None, sources))
+    assert not (tmp_path / "run").exists()

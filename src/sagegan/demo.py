@@ -112,7 +112,7 @@ def _training_headline(
         "images": n_images,
         "particles": sum(f.n_instances for f in check.files),
         "train/val/test": f"{len(split.train)}/{len(split.val)}/{len(split.test)}",
-        "best checkpoint": f"{best.get('stage')} epoch {best.get('epoch', -1) + 1}",
+        "best checkpoint": Path(str(best.get("checkpoint", ""))).name,  # as the folder is named
         **{f"validation {k}": round(v, 4) for k, v in best.get("metrics", {}).items()},
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from pathlib import Path
 
 from sagegan.commands.common import (
     add_calibration_options,
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     if result.best is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 only
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.best.get("metrics", {}).items())
         print(
-            f"best checkpoint: {result.best.get('stage')} epoch {result.best.get('epoch', -1) + 1} "
+            f"best checkpoint: {Path(str(result.best.get('checkpoint', ''))).name} "
             f"(validation {metrics}); run folder {result.run_dir}"
         )
     return 0

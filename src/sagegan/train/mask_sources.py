@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
+from sagegan.errors import ConfigError
 from sagegan.synth import SimulatorConfig, sample_layout
 
 MAX_FAILED_PLACEMENTS = 200
@@ -51,9 +52,11 @@ class MaskSources:
         self.names = sorted(active)
         total = sum(active.values())
         self.probabilities = np.array([active[name] / total for name in self.names])
-        self.simulator_config = simulator_config or matched_simulator_config(
-            self.instances, self.fraction_range, self.size
-        )
+        self.simulator_config = simulator_config
+        if self.simulator_config is None and "simulator" in active:
+            self.simulator_config = matched_simulator_config(
+                self.instances, self.fraction_range, self.size
+            )
 
     def choose(self, rng: np.random.Generator, n: int) -> list[str]:
         """The source of each of ``n`` samples."""
@@ -84,7 +87,14 @@ def matched_simulator_config(
     pixel_size_nm = median_nm / max(float(np.median(diameters_px)), 1.0)
     low = min(max(fraction_range[0], 0.01), 0.6)
     high = min(max(fraction_range[1], low), 0.6)
-    return SimulatorConfig(size=size, pixel_size_nm=pixel_size_nm, coverage=(low, high))
+    try:
+        return SimulatorConfig(size=size, pixel_size_nm=pixel_size_nm, coverage=(low, high))
+    except ConfigError:
+        raise ConfigError(
+            f"gan.mask_sources: the training particles (median diameter "
+            f"{np.median(diameters_px):.1f} px) are too small for simulated masks; set "
+            "gan.mask_sources.simulator=0"
+        ) from None
 
 
 def extract_instances(label_maps: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -33,6 +33,11 @@ def run_stages(
     config, runtime = ctx.config, ctx.runtime
     outcomes: dict[str, StageOutcome] = {}
     resumed_stage = None if resumed is None else resumed[1]["stage"]
+    sources = None
+    if stage in ("all", "gan") and config.gan.epochs > 0:  # built (and checked) before any work
+        sources = MaskSources(
+            [s.labels for s in train_samples], config.gan.mask_sources, config.data.patch_size
+        )
     if stage in ("all", "pretrain") and resumed_stage != "gan" and config.pretrain.epochs > 0:
         seed_everything(derive_seed(config.seed, STAGE_KEYS["pretrain"], runtime.rank))
         per_rank = math.ceil(len(ctx.train_dataset) / runtime.world_size)
@@ -40,13 +45,10 @@ def run_stages(
         pretrain = PretrainStage(config, runtime, steps, init_state)
         outcomes["pretrain"] = run_stage(pretrain, pretrain_settings(config), ctx, resumed)
         resumed = None
-    if stage in ("all", "gan") and config.gan.epochs > 0:
+    if sources is not None:
         # seeded construction (also when resuming: e.g. a random perceptual network is not
         # checkpointed); a resumed stage then restores the RNG states of its checkpoint
         seed_everything(derive_seed(config.seed, STAGE_KEYS["gan"], runtime.rank))
-        sources = MaskSources(
-            [s.labels for s in train_samples], config.gan.mask_sources, config.data.patch_size
-        )
         segmenter_state = (
             None if resumed is not None else _pretrained_segmenter(ctx.run_dir, stage, init_state)
         )
