@@ -80,7 +80,7 @@ def evaluation_headline(path: Path) -> Headline:
     split = str(record.get("split", html.MISSING))
     run = {
         "scores": f"per-image mean ± sd over {n_images} images",
-        "model": checkpoint_label(record.get("checkpoint")),
+        "checkpoint": _checkpoint(record),
         "data": f"{split} split of {record.get('data_dir', html.MISSING)}",
         "protocol": str(record.get("protocol", summary.get("protocol", html.MISSING))),
     }
@@ -103,6 +103,14 @@ def evaluation_headline(path: Path) -> Headline:
     if failed:
         warnings.append(f"{len(failed)} images could not be scored: {html.format_value(failed)}")
     return Headline("Evaluation", path, run, numbers, warnings)
+
+
+def _checkpoint(record: Mapping[str, Any]) -> str:
+    """The scored checkpoint's stage and epoch, or the model file's name when none is recorded
+    (e.g. the builtin model)."""
+    label = checkpoint_label(record.get("checkpoint"))
+    model = record.get("model")
+    return Path(model).name if label == html.MISSING and isinstance(model, str) else label
 
 
 def segmentation_headline(path: Path) -> Headline:
