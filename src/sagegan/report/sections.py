@@ -92,7 +92,7 @@ def _read_pointer(path: Path) -> dict[str, Any]:
 def _grid_caption(grid: Path) -> str:
     parsed = parse_epoch_file_name(grid.name, GRID_SUFFIX)
     when = html.MISSING if parsed is None else epoch_label(*parsed)
-    return f"image grid of {when} ({grid.name}); attention maps in the inferno colour map, 0 to 1"
+    return f"image grid of {when} ({grid.name})"
 
 
 def _curves(folder: RunFolder, best: dict[str, Any] | None) -> str:
