@@ -25,7 +25,7 @@ from sagegan.report.curves import read_training_log, training_curves
 from sagegan.report.embed import MAX_WIDTH, png_of_file
 
 SECTION_TITLES = ("Training run:", "Evaluation:", "Segmentation:", "Comparison:", "Analysis:")
-DATA_URI = "data:image/png;base64,"
+DATA_URIS = {"data:image/png;base64,": "PNG", "data:image/jpeg;base64,": "JPEG"}
 
 
 class _Tags(HTMLParser):
@@ -65,10 +65,10 @@ def _write_analysis(folder: Path) -> Path:
         "unit": "nm",
         "calibration_note": "pixel size from the TIFF tags",
         "settings": {"min_size_px": 10},
-        "folder": {"particle_count": 12, "mean_diameter": 3.14159, "gr_peak": None},
+        "folder": {"count": 12, "ecd_median_nm": 3.14159, "g_peak_z_image_mean": None},
         "images": [
-            {"stem": "first", "particle_count": 5, "mean_diameter": 2.71828},
-            {"stem": "second", "particle_count": 7, "coverage": 0.123456},
+            {"stem": "first", "count": 5, "ecd_median_nm": 2.71828, "psi6_z": 1.5},
+            {"stem": "second", "count": 7, "coverage": 0.123456, "ecd_median_nm": None},
         ],
         "figures": [{"file": "figures/sizes.png", "caption": "size histogram <all> & more"}],
     }
@@ -124,28 +124,33 @@ def test_report_has_a_section_per_kind_in_order_with_contents(report: Path) -> N
     assert re.findall(r"<h2>([^<:]+):", document) == [t.rstrip(":") for t in SECTION_TITLES]
     parsed = _parse(report)
     section_ids = [attrs["id"] for tag, attrs in parsed.tags if tag == "section"]
-    links = [attrs["href"] for tag, attrs in parsed.tags if tag == "a"]
-    assert links == [f"#{section_id}" for section_id in section_ids]
+    hrefs = [attrs["href"] or "" for tag, attrs in parsed.tags if tag == "a"]
+    assert [href for href in hrefs if href.startswith("#")] == [f"#{i}" for i in section_ids]
+    assert section_ids[0] == "summary" and section_ids[-1] == "environment"
     text = "".join(parsed.text)
     for fact in ("sagegan", "python", "torch", "numpy", "platform", "created"):
         assert fact in text
 
 
-def test_report_is_self_contained_and_every_image_is_a_valid_png(report: Path) -> None:
+def test_report_is_self_contained_and_every_image_is_a_valid_png_or_jpeg(report: Path) -> None:
     parsed = _parse(report)
     for _, attrs in parsed.tags:
         for name in ("src", "href"):
             value = (attrs.get(name) or "").lower()
-            assert not value.startswith(("http:", "https:", "//", "file:")), value
+            assert not value.startswith(("http:", "https:", "//", "file:", "/")), value
     assert not any(tag == "link" for tag, _ in parsed.tags)
     sources = _image_sources(parsed)
     assert len(sources) >= 8  # curves, attention, 2 x 2 segmentation overlays, plot, analysis
+    formats = []
     for source in sources:
-        assert source.startswith(DATA_URI)
-        with Image.open(io.BytesIO(base64.b64decode(source[len(DATA_URI) :]))) as image:
-            assert image.format == "PNG"
+        prefix = next(uri for uri in DATA_URIS if source.startswith(uri))
+        with Image.open(io.BytesIO(base64.b64decode(source[len(prefix) :]))) as image:
+            assert image.format == DATA_URIS[prefix]
             image.load()
             assert 0 < image.width <= MAX_WIDTH
+        formats.append(DATA_URIS[prefix])
+    # micrographs as JPEG, plots (training curves, the comparison plot, histograms) as PNG
+    assert formats.count("JPEG") >= 4 and formats.count("PNG") >= 3
 
 
 def test_evaluation_and_analysis_values_are_shown_and_escaped(report: Path, results: dict) -> None:
@@ -155,10 +160,15 @@ def test_evaluation_and_analysis_values_are_shown_and_escaped(report: Path, resu
     assert "pooled" in document and "protocol" in document
     for stem in results["test_stems"]:
         assert stem in document
-    # analysis: 4 significant digits, null as a dash, union of per-image columns
+    # analysis: 4 significant digits, null as a dash, chosen per-image columns with readable
+    # headers (psi6_z is in images.csv only), the CSV tables linked relative to the report
     assert ">3.142<" in document and ">2.718<" in document and ">0.1235<" in document
     assert ">–<" in document
-    assert ">coverage<" in document and ">mean_diameter<" in document
+    assert ">area fraction<" in document and ">median ECD (nm)<" in document
+    assert "psi6_z" not in document and "<th>ecd_median_nm</th>" not in document
+    hrefs = [attrs["href"] or "" for tag, attrs in _parse(report).tags if tag == "a"]
+    linked = {(report.parent / href).resolve() for href in hrefs if href.endswith(".csv")}
+    assert linked == {(results["evaluation"] / "per_image.csv").resolve()}
     assert "size histogram &lt;all&gt; &amp; more" in document
     assert "<all>" not in document
 
@@ -288,10 +298,14 @@ def test_training_curves_mark_the_stage_boundary_and_the_best_checkpoint(
     star, boundary = lines["best checkpoint"], lines["GAN stage starts"]
     assert {"validation dice", "validation f1@0.5"} <= set(lines)
     offset = pretrain_epochs if best["stage"] == "gan" else 0
-    assert star.get_xdata()[0] == offset + best["epoch"] + 1
+    # epochs 0-based as in the file names: the best checkpoint at its own epoch
+    assert star.get_xdata()[0] == offset + best["epoch"]
     assert star.get_ydata()[0] == pytest.approx(best["score"])
-    assert boundary.get_xdata()[0] == pretrain_epochs
-    assert len(figure.axes) == 3  # losses of both stages, validation
+    assert boundary.get_xdata()[0] == pretrain_epochs - 0.5
+    # one small panel per loss term of each stage, then the validation panel
+    terms = {(r["stage"], name) for r in records for name in r.get("losses", {})}
+    assert len(figure.axes) == len(terms) + 1
+    assert all(len(axis.get_lines()) == 1 for axis in figure.axes[:-1])
 
 
 def test_wide_images_are_downscaled_and_small_pngs_embedded_as_they_are(tmp_path: Path) -> None:

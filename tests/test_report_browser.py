@@ -1,5 +1,5 @@
-"""The HTML report in a real browser (headless Chromium): every embedded figure decodes and the
-page renders as more than a blank colour."""
+"""The HTML report in a real browser (headless Chromium): every embedded figure decodes, the page
+opens with the summary card and renders as more than a blank colour."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sagegan.report import write_report
 
 BROWSER_TIMEOUT_S = 60
 MIN_PIXEL_STD = 10.0  # grey levels; a blank page has 0
+FIRST_SCREEN = (1280, 800)  # pixels of a laptop window: the headline numbers must fit in it
 
 
 def _chromium() -> str:
@@ -54,7 +55,8 @@ def report(tiny_run: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 
 def test_every_image_decodes_in_the_browser(report: Path, tmp_path: Path) -> None:
     browser = _chromium()
-    dom = _run_chromium(browser, tmp_path / "profile", "--dump-dom", report.as_uri())
+    window = f"--window-size={FIRST_SCREEN[0]},{FIRST_SCREEN[1]}"
+    dom = _run_chromium(browser, tmp_path / "profile", window, "--dump-dom", report.as_uri())
     body = re.search(r"<body[^>]*>", dom)
     assert body is not None, dom[:500]
     loaded = re.search(r'data-images-loaded="(\d+)"', body[0])
@@ -62,6 +64,12 @@ def test_every_image_decodes_in_the_browser(report: Path, tmp_path: Path) -> Non
     assert loaded is not None and total is not None, body[0]
     assert int(total[1]) > 0
     assert int(loaded[1]) == int(total[1])
+    # the rendered page opens with the summary card and its headline numbers
+    first_section = re.search(r"<section[^>]*>(.*?)</section>", dom, re.DOTALL)
+    assert first_section is not None and 'id="summary"' in first_section[0]
+    assert "best checkpoint" in first_section[1] and "validation dice" in first_section[1]
+    headline_bottom = re.search(r'data-headline-bottom="(\d+)"', body[0])
+    assert headline_bottom is not None and 0 < int(headline_bottom[1]) <= FIRST_SCREEN[1]
 
 
 def test_screenshot_is_not_blank(report: Path, tmp_path: Path) -> None:

@@ -14,10 +14,14 @@ from matplotlib.figure import Figure
 from skimage.segmentation import find_boundaries
 
 from sagegan.analysis.sizes import LogNormalFit
+from sagegan.infer.overlays import PREDICTED_OUTLINE_RGB, TRUTH_OUTLINE_RGB
 from sagegan.models.checkpoint import write_bytes_atomic
 
-MEASURED_COLOUR = (0.0, 0.85, 1.0)
-EDGE_COLOUR = (1.0, 0.55, 0.0)
+# measured particles follow the outline convention of every overlay: annotated cyan, predicted
+# yellow; particles excluded from the size statistics (touching the border) are magenta
+MEASURED_COLOUR = TRUTH_OUTLINE_RGB
+PREDICTED_MEASURED_COLOUR = PREDICTED_OUTLINE_RGB
+EDGE_COLOUR = (1.0, 0.0, 1.0)
 MAX_OVERLAY_SIDE = 1600
 
 
@@ -35,9 +39,14 @@ def _gray(image: np.ndarray) -> np.ndarray:
 
 
 def overlay_rgb(
-    image: np.ndarray, labels: np.ndarray, particle_labels: np.ndarray, measured: np.ndarray
+    image: np.ndarray,
+    labels: np.ndarray,
+    particle_labels: np.ndarray,
+    measured: np.ndarray,
+    measured_colour: tuple[float, float, float] = MEASURED_COLOUR,
 ) -> np.ndarray:
-    """The grey image as RGB with the outline of each particle: cyan where measured, else orange.
+    """The grey image as RGB with the outline of each particle: ``measured_colour`` where
+    measured, else `EDGE_COLOUR`.
 
     ``particle_labels`` are the label ids of the particles (any ids, e.g. with gaps left by
     removed specks) and ``measured`` one flag per particle; other labels are not outlined."""
@@ -54,7 +63,7 @@ def overlay_rgb(
     status[particle_labels] = np.where(measured, 1, 2)
     outline = status[labels] * find_boundaries(labels, mode="inner")
     rgb = np.repeat(_gray(image)[..., None], 3, axis=2)
-    rgb[outline == 1] = MEASURED_COLOUR
+    rgb[outline == 1] = measured_colour
     rgb[outline == 2] = EDGE_COLOUR
     return rgb
 
@@ -66,11 +75,12 @@ def particle_overlay(
     measured: np.ndarray,
     path: Path,
     title: str,
+    measured_colour: tuple[float, float, float] = MEASURED_COLOUR,
 ) -> Path:
     """`overlay_rgb` as a figure with ``title``, downsampled to at most `MAX_OVERLAY_SIDE`."""
     step = max(1, int(np.ceil(max(labels.shape) / MAX_OVERLAY_SIDE)))
     labels = labels[::step, ::step]
-    rgb = overlay_rgb(image[::step, ::step], labels, particle_labels, measured)
+    rgb = overlay_rgb(image[::step, ::step], labels, particle_labels, measured, measured_colour)
     height, width = labels.shape
     figure = plt.figure(figsize=(8.0, 8.0 * height / width))
     axis = figure.add_axes((0, 0, 1, 1))

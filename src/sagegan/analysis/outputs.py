@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 
 import sagegan
-from sagegan.analysis.figures import order_figure, particle_overlay, size_histogram
+from sagegan.analysis.figures import (
+    MEASURED_COLOUR,
+    PREDICTED_MEASURED_COLOUR,
+    order_figure,
+    particle_overlay,
+    size_histogram,
+)
 from sagegan.analysis.image import ImageAnalysis
 from sagegan.analysis.sizes import fit_lognormal
 from sagegan.evaluate.outputs import json_ready
@@ -87,11 +93,18 @@ def _histogram(sizes: np.ndarray, unit: str, path: Path, title: str) -> Path:
 
 
 def write_figures(
-    result: AnalysisResult, folder: Path, exclude_edges: bool, max_figures: int
+    result: AnalysisResult,
+    folder: Path,
+    exclude_edges: bool,
+    max_figures: int,
+    predicted: bool = False,
 ) -> list[tuple[Path, str]]:
-    """The pooled size histogram, then for the first ``max_figures`` images their outlines, size
-    histogram and g(r); (file, caption) pairs."""
+    """The pooled size histogram, then for the first ``max_figures`` images their outlines
+    (measured particles yellow when the labels are ``predicted``, else cyan), size histogram and
+    g(r); (file, caption) pairs."""
     unit = result.unit
+    colour = PREDICTED_MEASURED_COLOUR if predicted else MEASURED_COLOUR
+    outlined = "yellow (predicted labels)" if predicted else "cyan (annotated labels)"
     ecd = np.concatenate([a.particles.columns["ecd"][a.measured] for a in result.images])
     title = f"{ecd.size} particles in {len(result.images)} images"
     figures = [
@@ -113,12 +126,13 @@ def write_figures(
             analysis.measured,
             folder / f"{stem}_overlay.png",
             f"{stem}: {analysis.scalars['count']} particles",
+            colour,
         )
         figures += [
             (
                 overlay,
-                f"{stem}: measured particles outlined in cyan, particles touching the border "
-                "(excluded from size statistics) in orange.",
+                f"{stem}: measured particles outlined in {outlined}, particles touching the "
+                "border (excluded from size statistics) in magenta.",
             ),
             (
                 _histogram(sizes, unit, folder / f"{stem}_sizes.png", size_title),
@@ -155,7 +169,13 @@ def write_outputs(
     ]
     write_bytes_atomic(files["particles"], _csv_text(particle_rows).encode())
     write_bytes_atomic(files["images"], _csv_text([a.scalars for a in result.images]).encode())
-    figures = write_figures(result, out / FIGURES, settings["exclude_edges"], max_figures)
+    figures = write_figures(
+        result,
+        out / FIGURES,
+        settings["exclude_edges"],
+        max_figures,
+        settings.get("labels_predicted", False),
+    )
     note = calibration_note(result.images)
     document = {
         "kind": ANALYSIS_KIND,

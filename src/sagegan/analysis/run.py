@@ -129,6 +129,7 @@ def analyze_images(
     settings = {
         "labels": str(labels_dir),
         "model": None if model is None else str(model),
+        "labels_predicted": _segment_output(sources),
         "exclude_edges": exclude_edges,
         "min_area_px": min_area_px,
         "databar": databar,
@@ -136,6 +137,15 @@ def analyze_images(
     }
     result.files = write_outputs(result, settings, max_figures)
     return result
+
+
+def _segment_output(sources: Sequence[tuple[str, Path, Path]]) -> bool:
+    """Whether every label file is `sagegan segment` output (predicted, not annotated): a
+    ``<stem>_labels`` image beside the ``<stem>.json`` record segment writes."""
+    return bool(sources) and all(
+        label.stem == f"{stem}_labels" and label.with_name(f"{stem}.json").is_file()
+        for stem, _, label in sources
+    )
 
 
 def _segment_first(

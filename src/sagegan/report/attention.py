@@ -3,7 +3,8 @@ lies on validation images next to the predicted masks (paper Fig. 7).
 
 * `attention_evolution` draws the maps training saved (`sagegan.report.snapshots`): one row per
   saved validation image, the image itself and then its attention map at a few saved epochs
-  (default the first, middle and last, pretraining before the GAN stage).
+  (default the first, middle and last, pretraining before the GAN stage), each column titled with
+  its epoch as numbered in the file names (0-based, `sagegan.report.epochs`).
 * `attention_overlays` runs the trained segmenter over validation images of the run's split
   (`sagegan.infer.overlays`): image | outlines of the predicted (and annotated) masks |
   attention heat map, one PNG per image plus one combined figure.
@@ -35,6 +36,7 @@ from sagegan.infer.options import PredictionOptions
 from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, gray_rgb, overlay_panels
 from sagegan.models.checkpoint import load_model, read_training_info
 from sagegan.models.run_folder import AttentionSnapshot, RunFolder
+from sagegan.report.epochs import epoch_label
 from sagegan.report.snapshots import choose_snapshots, find_snapshots, read_snapshot
 
 OVERLAY_SPLITS = ("val", "train")
@@ -94,7 +96,7 @@ def attention_evolution(
     axes = figure.axes
     for row, (stem, image) in enumerate(zip(stems, images, strict=True)):
         panels = [gray_rgb(image), *(column[row] for column in overlays)]
-        titles = ["image", *(snap.label for snap in chosen)]
+        titles = ["image", *(epoch_label(snap.stage, snap.epoch) for snap in chosen)]
         row_axes = axes[row * len(panels) : (row + 1) * len(panels)]
         for col, (axis, panel) in enumerate(zip(row_axes, panels, strict=True)):
             _show(axis, panel, titles[col] if row == 0 else None)

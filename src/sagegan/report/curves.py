@@ -1,5 +1,6 @@
-"""The training-curve figure of a run's ``log.jsonl``: the losses of each stage, and the validation
-scores of both stages on one epoch axis with the stage boundary and the best checkpoint marked."""
+"""The training-curve figure of a run's ``log.jsonl``: one small panel per loss term of each stage,
+and the validation scores of both stages on one epoch axis with the stage boundary and the best
+checkpoint marked; epochs are 0-based, as in the run's file names."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sagegan.errors import DataError
+from sagegan.report.epochs import checkpoint_name, epoch_label
 from sagegan.train.run_log import read_log
 
 STAGES = ("pretrain", "gan")
-STAGE_TITLES = {"pretrain": "pretraining losses", "gan": "GAN-stage losses"}
+STAGE_TITLES = {"pretrain": "pretrain", "gan": "GAN"}
 SCORE_GROUPS = ("losses", "val")
 LOG_SCALE_SPREAD = 20.0  # losses spanning more than this factor get a log axis
+FIGURE_INCHES = 10.0
+LOSS_COLUMNS = 5
+LOSS_ROW_INCHES = 1.7
+VALIDATION_INCHES = 3.6
 
 
 def read_training_log(path: Path) -> list[dict[str, Any]]:
@@ -47,15 +53,18 @@ def _pretrain_epochs(records: Sequence[Mapping[str, Any]]) -> int:
     return 1 + max((r["epoch"] for r in records if r["stage"] == "pretrain"), default=-1)
 
 
-def _position(stage: str, epoch: int, pretrain_epochs: int) -> int:
-    """Place on the shared epoch axis: pretraining epochs 1..P, then GAN epochs P+1..; the
-    evaluation before a stage's first epoch (epoch -1 in the log) sits at that stage's 0."""
-    return epoch + 1 + (pretrain_epochs if stage == "gan" else 0)
+def _position(stage: str, epoch: int, pretrain_epochs: int) -> float:
+    """Place on the shared epoch axis: pretraining epochs 0..P-1 as in the file names, then GAN
+    epochs at P.. (ticks labelled with the GAN epoch, from 0 again); the evaluation before a
+    stage's first epoch (epoch -1 in the log) sits half an epoch before it."""
+    start = pretrain_epochs if stage == "gan" else 0
+    return start + (epoch if epoch >= 0 else -0.5)
 
 
-def _series(records: Sequence[Mapping[str, Any]], group: str) -> dict[str, tuple[list, list]]:
+def _series(
+    records: Sequence[Mapping[str, Any]], group: str, pretrain_epochs: int
+) -> dict[str, tuple[list, list]]:
     """Per name in ``group`` (first-seen order): (positions, values), nulls as NaN."""
-    pretrain_epochs = _pretrain_epochs(records)
     series: dict[str, tuple[list, list]] = {}
     for record in records:
         for name, value in record.get(group, {}).items():
@@ -65,30 +74,37 @@ def _series(records: Sequence[Mapping[str, Any]], group: str) -> dict[str, tuple
     return series
 
 
-def _plot_losses(axis: Axes, records: Sequence[Mapping[str, Any]], stage: str) -> None:
-    stage_records = [r for r in records if r["stage"] == stage]
-    series = _series(stage_records, "losses")
-    for name, (xs, ys) in series.items():
-        axis.plot(xs, ys, marker=".", label=name)
-    values = [y for _, ys in series.values() for y in ys if not math.isnan(y)]
+def _epoch_axis(axis: Axes, pretrain_epochs: int, label: str) -> None:
+    """Integer ticks labelled with the stage's own 0-based epoch (GAN epochs restart at 0)."""
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.xaxis.set_major_formatter(
+        FuncFormatter(lambda x, _: f"{x - pretrain_epochs:g}" if x >= pretrain_epochs else f"{x:g}")
+    )
+    axis.set_xlabel(label, fontsize=8)
+
+
+def _plot_loss(axis: Axes, stage: str, name: str, xs: list, ys: list) -> None:
+    """One loss term of one stage in its own panel (log scale when positive and widely spread)."""
+    axis.plot(xs, ys, marker=".", color="tab:blue")
+    values = [y for y in ys if not math.isnan(y)]
     if values and min(values) > 0 and max(values) > LOG_SCALE_SPREAD * min(values):
         axis.set_yscale("log")
-    axis.set_title(STAGE_TITLES[stage], fontsize=10)
-    axis.set_xlabel("epoch")
+    axis.set_title(f"{STAGE_TITLES[stage]}: {name}", fontsize=8)
+    axis.tick_params(labelsize=7)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.legend(fontsize=6, ncol=2)
     axis.grid(alpha=0.3)
 
 
 def _plot_validation(
     axis: Axes, records: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None
 ) -> None:
-    for name, (xs, ys) in _series(records, "val").items():
-        axis.plot(xs, ys, marker="o", markersize=3, label=f"validation {name}")
     pretrain_epochs = _pretrain_epochs(records)
+    for name, (xs, ys) in _series(records, "val", pretrain_epochs).items():
+        axis.plot(xs, ys, marker="o", markersize=3, label=f"validation {name}")
     stages = {record["stage"] for record in records}
     if len(stages) == len(STAGES):
-        axis.axvline(pretrain_epochs, color="gray", linestyle="--", label="GAN stage starts")
+        x = pretrain_epochs - 0.5
+        axis.axvline(x, color="gray", linestyle="--", label="GAN stage starts")
     if best is not None:
         x = _position(best["stage"], best["epoch"], pretrain_epochs)
         axis.plot(
@@ -98,29 +114,42 @@ def _plot_validation(
             markersize=14,
             color="crimson",
             linestyle="none",
-            label=f"best checkpoint ({best['stage']} epoch {best['epoch'] + 1}, "
+            label=f"best checkpoint ({epoch_label(best['stage'], best['epoch'])}, "
+            f"{checkpoint_name(best['stage'], best['epoch'])}, "
             f"{best['metric']} {best['score']:.4f})",
         )
     axis.set_title("validation", fontsize=10)
-    axis.set_xlabel("epoch (pretraining, then GAN stage)")
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _epoch_axis(axis, pretrain_epochs, "epoch as in the file names (pretraining, then GAN stage)")
     axis.set_ylabel("score")
     if axis.get_legend_handles_labels()[0]:  # a log may hold no validation scores
         axis.legend(fontsize=7)
     axis.grid(alpha=0.3)
 
 
+def _loss_terms(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, list, list]]:
+    """(stage, term, epochs, values) of every loss term, pretraining first."""
+    terms = []
+    for stage in STAGES:
+        stage_records = [r for r in records if r["stage"] == stage]
+        for name, (xs, ys) in _series(stage_records, "losses", 0).items():
+            terms.append((stage, name, xs, ys))
+    return terms
+
+
 def training_curves(
     records: Sequence[Mapping[str, Any]], best: Mapping[str, Any] | None = None
 ) -> Figure:
-    """Losses per stage (top row; log scale when positive and widely spread) and validation
-    scores of both stages (bottom) from `read_training_log` records; ``best`` (a run's
-    ``best.json``: stage, 0-based epoch, metric, score) is starred."""
-    loss_stages = [s for s in STAGES if any(r["stage"] == s and r.get("losses") for r in records)]
-    mosaic = [loss_stages, ["val"] * len(loss_stages)] if loss_stages else [["val"]]
-    figure = Figure(figsize=(11, 7.5 if loss_stages else 4), layout="constrained")
-    axes = figure.subplot_mosaic(mosaic)
-    for stage in loss_stages:
-        _plot_losses(axes[stage], records, stage)
-    _plot_validation(axes["val"], records, best)
+    """Small panels, one per loss term of each stage (so that no term lies flat beside a larger
+    one), then the validation scores of both stages (the last axes) from `read_training_log`
+    records; ``best`` (a run's ``best.json``: stage, 0-based epoch, metric, score) is starred.
+    Epochs are 0-based as in the run's file names."""
+    terms = _loss_terms(records)
+    rows = math.ceil(len(terms) / LOSS_COLUMNS)
+    height = LOSS_ROW_INCHES * rows + VALIDATION_INCHES
+    figure = Figure(figsize=(FIGURE_INCHES, height), layout="constrained")
+    grid = figure.add_gridspec(rows + 1, LOSS_COLUMNS, height_ratios=[1] * rows + [2])
+    for index, (stage, name, xs, ys) in enumerate(terms):
+        axis = figure.add_subplot(grid[index // LOSS_COLUMNS, index % LOSS_COLUMNS])
+        _plot_loss(axis, stage, name, xs, ys)
+    _plot_validation(figure.add_subplot(grid[rows, :]), records, best)
     return figure

@@ -1,14 +1,16 @@
-"""HTML building blocks and the page: every text escaped, every image a PNG data URI, inline CSS,
-no external URL, so the file works offline and can be mailed as is."""
+"""HTML building blocks and the page: every text escaped, every image a data URI (PNG or JPEG),
+inline CSS, no external URL, so the file works offline and can be mailed as is (links to the full
+CSV tables are relative to the report's folder)."""
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from sagegan.report.embed import EmbeddedImage
 
 MISSING = "–"
 STYLE = """
@@ -26,8 +28,16 @@ figcaption { font-size: 0.9em; color: #555; margin-top: 0.3em; }
 .row { display: flex; flex-wrap: wrap; gap: 1em; } .row figure { flex: 1 1 300px; }
 .row figure img { width: 100%; }
 .note { color: #555; font-size: 0.9em; } .scroll { overflow-x: auto; }
+tr.flagged td { background: #fff1d6; }
+#summary { border: 2px solid #888; border-radius: 8px; padding: 0.2em 1em 0.8em;
+           background: #fafafa; }
+#summary h2 { margin-top: 0.4em; } #summary h3 { margin: 0.6em 0 0.2em; }
+.cards { display: flex; flex-wrap: wrap; gap: 0 1.5em; } .cards > div { flex: 1 1 260px; }
+.cards p { margin: 0.2em 0; overflow-wrap: anywhere; }
+.headline td.num { font-size: 1.1em; font-weight: 600; white-space: nowrap; }
+.warnings { background: #fff1d6; border-left: 4px solid #d08000; padding: 0.3em 1em; }
 """
-# lets a browser test check that every embedded image decoded
+# lets a browser test check that every embedded image decoded and where the headline numbers end
 LOAD_SCRIPT = """
 window.addEventListener("load", function () {
   var images = document.images, loaded = 0;
@@ -36,6 +46,11 @@ window.addEventListener("load", function () {
   }
   document.body.dataset.imagesTotal = String(images.length);
   document.body.dataset.imagesLoaded = String(loaded);
+  var numbers = document.querySelectorAll("#summary table.headline"), bottom = 0;
+  for (var j = 0; j < numbers.length; j++) {
+    bottom = Math.max(bottom, numbers[j].getBoundingClientRect().bottom);
+  }
+  document.body.dataset.headlineBottom = String(Math.ceil(bottom));
 });
 """
 
@@ -81,11 +96,24 @@ def bullets(items: Iterable[str]) -> str:
     return "<ul>" + "".join(f"<li>{escape(item)}</li>" for item in items) + "</ul>"
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A table; cells that are numbers (or formatted numbers) align right."""
+def table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    flagged: Collection[int] = (),
+    css_class: str = "",
+) -> str:
+    """A table (no header row when ``header`` is empty); cells that are numbers (or formatted
+    numbers) align right, the rows whose index is in ``flagged`` are highlighted."""
     head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(_cell(cell) for cell in row) + "</tr>" for row in rows)
-    table_html = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    head = f"<thead><tr>{head}</tr></thead>" if head else ""
+    body = "".join(
+        ('<tr class="flagged">' if index in flagged else "<tr>")
+        + "".join(_cell(cell) for cell in row)
+        + "</tr>"
+        for index, row in enumerate(rows)
+    )
+    attribute = f' class="{escape(css_class)}"' if css_class else ""
+    table_html = f"<table{attribute}>{head}<tbody>{body}</tbody></table>"
     return f'<div class="scroll">{table_html}</div>'
 
 
@@ -108,11 +136,18 @@ def key_values(values: Mapping[str, object]) -> str:
     return table(["", "value"], [(key, value) for key, value in values.items()])
 
 
-def image(png: bytes, caption: str) -> str:
-    """A figure with ``png`` embedded as a data URI and its caption (also the alt text)."""
-    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def link(href: str, text: str) -> str:
+    """A link to ``href`` (a relative path or an anchor)."""
+    return f'<a href="{escape(href)}">{escape(text)}</a>'
+
+
+def image(embedded: EmbeddedImage, caption: str) -> str:
+    """A figure with ``embedded`` as a data URI and its caption (also the alt text)."""
     text = escape(caption)
-    return f'<figure><img src="{uri}" alt="{text}"><figcaption>{text}</figcaption></figure>'
+    return (
+        f'<figure><img src="{embedded.data_uri()}" alt="{text}">'
+        f"<figcaption>{text}</figcaption></figure>"
+    )
 
 
 def image_row(figures: Iterable[str]) -> str:
@@ -120,27 +155,26 @@ def image_row(figures: Iterable[str]) -> str:
     return '<div class="row">' + "".join(figures) + "</div>"
 
 
-def page(
-    title: str, header: Mapping[str, object], inputs: Sequence[str], sections: Sequence[Section]
-) -> str:
-    """The whole HTML document: title, ``header`` facts, input folders, table of contents and the
-    sections, each with an anchor the contents link to."""
+def _section(anchor: str, section: Section) -> str:
+    return f'<section id="{anchor}"><h2>{escape(section.title)}</h2>{section.body}</section>'
+
+
+def page(title: str, summary: Section, sections: Sequence[Section], environment: Section) -> str:
+    """The whole HTML document: title, the ``summary`` card, a table of contents, the sections
+    (each with an anchor the contents link to) and the ``environment`` last."""
     anchors = [f"section-{index}" for index in range(1, len(sections) + 1)]
+    listed = [("summary", summary), *zip(anchors, sections, strict=True)]
+    listed.append(("environment", environment))
     contents = "".join(
-        f'<li><a href="#{anchor}">{escape(section.title)}</a></li>'
-        for anchor, section in zip(anchors, sections, strict=True)
+        f'<li><a href="#{anchor}">{escape(section.title)}</a></li>' for anchor, section in listed
     )
-    body = "".join(
-        f'<section id="{anchor}"><h2>{escape(section.title)}</h2>{section.body}</section>'
-        for anchor, section in zip(anchors, sections, strict=True)
-    )
+    body = "".join(_section(anchor, section) for anchor, section in listed[1:])
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style>"
         f"<script>{LOAD_SCRIPT}</script></head>\n"
-        f"<body><header><h1>{escape(title)}</h1>{key_values(header)}"
-        f"<p>Built from:</p>{bullets(inputs)}</header>"
+        f"<body><header><h1>{escape(title)}</h1></header>{_section('summary', summary)}"
         f"<nav><h2>Contents</h2><ol>{contents}</ol></nav>\n{body}</body></html>\n"
     )

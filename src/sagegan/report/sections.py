@@ -1,5 +1,5 @@
-"""Report sections of a training run, an evaluation and a comparison (segmentation output and
-analysis have their own modules)."""
+"""Report sections of a training run and a comparison (evaluation, segmentation output and analysis
+have their own modules)."""
 
 from __future__ import annotations
 
@@ -12,49 +12,38 @@ from sagegan.compare.tables import JSON_FILE as COMPARISON_FILE
 from sagegan.compare.tables import METRICS as COMPARISON_METRICS
 from sagegan.compare.tables import PLOT as COMPARISON_PLOT
 from sagegan.errors import ConfigError, DataError
-from sagegan.evaluate.outputs import METRICS_FILE, PER_IMAGE_FILE
-from sagegan.evaluate.tables import AGGREGATION_NOTE, headline_rows
-from sagegan.models.run_folder import POINTERS, STAGES, RunFolder
+from sagegan.models.run_folder import (
+    GRID_SUFFIX,
+    POINTERS,
+    STAGES,
+    RunFolder,
+    parse_epoch_file_name,
+)
 from sagegan.report import html
 from sagegan.report.attention import attention_evolution
 from sagegan.report.curves import read_training_log, training_curves
-from sagegan.report.embed import png_of_figure, png_of_file
+from sagegan.report.embed import embed_figure, embed_file
+from sagegan.report.epochs import checkpoint_name, epoch_label
 from sagegan.report.reading import read_json, read_text, require_keys
 from sagegan.report.snapshots import find_snapshots
 
-# per-image columns of an evaluation shown in the report (when present); per_image.csv has all
-PER_IMAGE_COLUMNS = (
-    "n_true",
-    "n_pred",
-    "dice",
-    "pixel_iou",
-    "f1@0.50",
-    "f1@0.75",
-    "mean_f1",
-    "pq@0.50",
-    "hd95",
-)
 NUMBER = (int, float)
 
 
 def run_section(run: Path) -> html.Section:
     """Checkpoints, training curves, attention evolution, latest image grid and config of a run."""
     folder = RunFolder(run)
-    pointers = {
-        which: _read_pointer(folder.pointer_path(which))
-        for which in POINTERS
-        if folder.has_pointer(which)
-    }
+    pointers = read_pointers(folder)
     parts = [html.heading("Checkpoints")]
     if pointers:
         parts.append(
             html.table(
-                ["pointer", "stage", "epoch", "metric", "score", "folder"],
+                ["pointer", "stage", "epoch (as in the folder name)", "metric", "score", "folder"],
                 [
                     (
                         folder.pointer_path(which).name,
                         pointer["stage"],
-                        pointer["epoch"] + 1,
+                        pointer["epoch"],
                         pointer.get("metric", html.MISSING),
                         html.format_value(pointer.get("score")),
                         pointer.get("checkpoint", html.MISSING),
@@ -70,7 +59,10 @@ def run_section(run: Path) -> html.Section:
     parts += [html.heading("Attention evolution"), _attention(run)]
     grid = folder.latest_grid()
     if grid is not None:
-        parts += [html.heading("Latest image grid"), html.image(png_of_file(grid), grid.name)]
+        parts += [
+            html.heading("Latest image grid"),
+            html.image(embed_file(grid), _grid_caption(grid)),
+        ]
     parts.append(html.heading("Configuration"))
     config = folder.config_path()
     if config.is_file():
@@ -80,12 +72,27 @@ def run_section(run: Path) -> html.Section:
     return html.Section(f"Training run: {run}", "".join(parts))
 
 
+def read_pointers(folder: RunFolder) -> dict[str, dict[str, Any]]:
+    """The checkpoint pointers (best, last, best-<stage>) the run has, by name."""
+    return {
+        which: _read_pointer(folder.pointer_path(which))
+        for which in POINTERS
+        if folder.has_pointer(which)
+    }
+
+
 def _read_pointer(path: Path) -> dict[str, Any]:
     pointer = read_json(path)
     require_keys(path, pointer, {"stage": str, "epoch": int})
     if pointer["stage"] not in STAGES:
         raise DataError(path, f"unknown stage {pointer['stage']!r}")
     return pointer
+
+
+def _grid_caption(grid: Path) -> str:
+    parsed = parse_epoch_file_name(grid.name, GRID_SUFFIX)
+    when = html.MISSING if parsed is None else epoch_label(*parsed)
+    return f"image grid of {when} ({grid.name})"
 
 
 def _curves(folder: RunFolder, best: dict[str, Any] | None) -> str:
@@ -98,7 +105,11 @@ def _curves(folder: RunFolder, best: dict[str, Any] | None) -> str:
     scored = best is not None and isinstance(best.get("metric"), str)
     scored = scored and isinstance(best.get("score"), NUMBER)
     figure = training_curves(records, best if scored else None)
-    return html.image(png_of_figure(figure), f"training curves from {log.name}")
+    caption = (
+        f"training curves from {log.name}: one panel per loss term, epochs numbered as the "
+        f"checkpoint folders (e.g. {checkpoint_name('pretrain', 0)} is pretraining epoch 0)"
+    )
+    return html.image(embed_figure(figure), caption)
 
 
 def _attention(run: Path) -> str:
@@ -108,55 +119,26 @@ def _attention(run: Path) -> str:
         return html.paragraph(str(err), True)
     with tempfile.TemporaryDirectory() as folder:
         figure = attention_evolution(run, Path(folder) / "attention_evolution.png")
-        png = png_of_file(figure.path)
-    labels = ", ".join(snapshot.label for snapshot in figure.snapshots)
-    caption = f"attention of the finest gate on validation images at {labels}"
-    return html.image(png, caption)
+        embedded = embed_file(figure.path)
+    names = ", ".join(snapshot.path.name for snapshot in figure.snapshots)
+    caption = f"attention of the finest gate on validation images, from {names}"
+    return html.image(embedded, caption)
 
 
-def evaluation_section(folder: Path) -> html.Section:
-    """Headline metrics (per-image mean ± sd and pooled), notes and per-image scores."""
-    path = folder / METRICS_FILE
+def read_comparison(folder: Path) -> dict[str, Any]:
+    """The comparison record of ``folder``, checked for a ``summary`` list of objects."""
+    path = folder / COMPARISON_FILE
     record = read_json(path)
-    require_keys(path, record, {"summary": dict, "per_image": list})
-    summary, rows = record["summary"], record["per_image"]
-    if not all(isinstance(row, dict) for row in rows):
-        raise DataError(path, "'per_image' holds entries that are not objects")
-    facts = {
-        "images": summary.get("n_images", len(rows)),
-        "protocol": record.get("protocol", summary.get("protocol", html.MISSING)),
-        "split": f"{record.get('split', html.MISSING)} of {record.get('data_dir', html.MISSING)}",
-        "model": record.get("model", html.MISSING),
-        "checkpoint": checkpoint_label(record.get("checkpoint")),
-    }
-    columns = [c for c in PER_IMAGE_COLUMNS if any(c in row for row in rows)]
-    parts = [
-        html.key_values(facts),
-        html.table(["metric", "per-image mean ± sd", "pooled"], headline_rows(summary)),
-        html.bullets([AGGREGATION_NOTE, *map(str, record.get("notes", []))]),
-        html.heading("Per image"),
-        html.paragraph(
-            f"{len(columns)} headline columns shown; {PER_IMAGE_FILE} holds every column.", True
-        ),
-        html.table(
-            ["image", *columns],
-            [
-                [row.get("name", html.MISSING), *(html.format_value(row.get(c)) for c in columns)]
-                for row in rows
-            ],
-        ),
-    ]
-    return html.Section(f"Evaluation: {folder}", "".join(parts))
+    require_keys(path, record, {"summary": list})
+    if not all(isinstance(row, dict) for row in record["summary"]):
+        raise DataError(path, "'summary' holds entries that are not objects")
+    return record
 
 
 def comparison_section(folder: Path) -> html.Section:
     """The comparison table (mean ± sd over seeds) and the Dice-vs-training-size plot."""
-    path = folder / COMPARISON_FILE
-    record = read_json(path)
-    require_keys(path, record, {"summary": list})
+    record = read_comparison(folder)
     rows = record["summary"]
-    if not all(isinstance(row, dict) for row in rows):
-        raise DataError(path, "'summary' holds entries that are not objects")
     facts = {
         "scores": record.get("metric", html.MISSING),
         "preset": record.get("preset", html.MISSING),
@@ -191,15 +173,8 @@ def comparison_section(folder: Path) -> html.Section:
         ]
     plot = folder / COMPARISON_PLOT
     if plot.is_file():
-        parts.append(html.image(png_of_file(plot), "test Dice against training images"))
+        parts.append(html.image(embed_file(plot), "test Dice against training images"))
     return html.Section(f"Comparison: {folder}", "".join(parts))
-
-
-def checkpoint_label(checkpoint: object) -> str:
-    """Text such as 'gan epoch 3' (epoch counted from 1) of a recorded stage and epoch."""
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("epoch"), int):
-        return html.MISSING
-    return f"{checkpoint.get('stage')} epoch {checkpoint['epoch'] + 1}"
 
 
 def _count(items: object) -> int | None:

@@ -6,31 +6,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from scipy.ndimage import binary_dilation
-from skimage.segmentation import find_boundaries
-
 from sagegan.data.databar import crop_databar
 from sagegan.data.io import read_image, read_mask
 from sagegan.data.normalize import normalize_image
 from sagegan.errors import DataError
+from sagegan.infer.overlays import OVERLAY_COLORMAP, outlines_rgb
 from sagegan.report import html
 from sagegan.report.detect import segmented_stems
-from sagegan.report.embed import MAX_WIDTH, png_of_array, png_of_file
+from sagegan.report.embed import embed_file, embed_photo
+from sagegan.report.epochs import checkpoint_label
 from sagegan.report.reading import read_json, require_keys
-from sagegan.report.sections import checkpoint_label
-
-OUTLINE_RGB = (255, 215, 0)
 
 
-def segmentation_section(folder: Path, max_images: int) -> html.Section:
-    """Per-image table of every segmented image, overlays of the first ``max_images`` by stem."""
+def read_segmentation(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(stem, record) of every image ``sagegan segment`` wrote into ``folder``, by stem."""
     records = []
     for stem in segmented_stems(folder):
         path = folder / f"{stem}.json"
         record = read_json(path)
         require_keys(path, record, {"particle_count": int, "files": dict})
         records.append((stem, record))
+    return records
+
+
+def segmentation_section(folder: Path, max_images: int) -> html.Section:
+    """Per-image table of every segmented image, overlays of the first ``max_images`` by stem."""
+    records = read_segmentation(folder)
     first = records[0][1]
     facts = {
         "model": f"{first.get('model_name', html.MISSING)} ({first.get('model', html.MISSING)})",
@@ -78,7 +79,8 @@ def _attention(folder: Path, stem: str, record: dict[str, Any]) -> str:
     name = record["files"].get("attention")
     if name is None:
         return html.paragraph(f"{stem}: the segmenter has no attention gates", True)
-    return html.image(png_of_file(folder / name), f"{stem}: attention of the finest gate")
+    caption = f"{stem}: attention of the finest gate ({OVERLAY_COLORMAP} colour map, 0 to 1)"
+    return html.image(embed_file(folder / name), caption)
 
 
 def _outlines(folder: Path, stem: str, record: dict[str, Any]) -> str:
@@ -106,18 +108,8 @@ def _outlines(folder: Path, stem: str, record: dict[str, Any]) -> str:
             True,
         )
     image = normalize_image(crop_databar(raw, rows))
-    caption = f"{stem}: outlines of the {record['particle_count']} particles on {source.name}"
-    return html.image(png_of_array(outline_overlay(image, labels)), caption)
-
-
-def outline_overlay(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """RGB uint8 of a [-1, 1] grayscale image with the instance outlines of ``labels`` drawn
-    thick enough to survive the report's downscaling to `MAX_WIDTH`."""
-    gray = np.round((np.clip(image, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
-    rgb = np.repeat(gray[..., None], 3, axis=2)
-    edges = find_boundaries(labels, mode="inner")
-    width = max(1, round(labels.shape[1] / MAX_WIDTH))
-    if width > 1:
-        edges = binary_dilation(edges, iterations=width - 1)
-    rgb[edges] = OUTLINE_RGB
-    return rgb
+    caption = (
+        f"{stem}: outlines of the {record['particle_count']} particles on {source.name} "
+        "(predicted: yellow)"
+    )
+    return html.image(embed_photo(outlines_rgb(image, labels, None)), caption)

@@ -24,8 +24,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 
 from sagegan.errors import DataError
+from sagegan.infer.overlays import OVERLAY_COLORMAP
 from sagegan.models.run_folder import RunFolder
 
 LOGGER = logging.getLogger("sagegan")
@@ -146,24 +149,35 @@ def _open_tensorboard(folder: Path) -> Any:
 
 
 def save_grid(path: str | Path, columns: dict[str, Sequence[np.ndarray]]) -> None:
-    """PNG grid: one column per named panel, one row per example (images in [-1, 1] or [0, 1])."""
+    """PNG grid: one column per named panel, one row per example (images in [-1, 1] or [0, 1]);
+    attention columns (named "attention...") in the heat-map colour map of the attention overlays
+    on [0, 1], with a colour bar."""
     names = list(columns)
     rows = max(len(columns[name]) for name in names)
     figure, axes = plt.subplots(
-        rows, len(names), figsize=(2.2 * len(names), 2.2 * rows), squeeze=False
+        rows,
+        len(names),
+        figsize=(2.2 * len(names) + 0.6, 2.2 * rows),
+        squeeze=False,
+        layout="constrained",
     )
+    heat_axes = []
     for col, name in enumerate(names):
+        heat = name.startswith("attention")
         for row in range(rows):
             axis = axes[row][col]
             axis.axis("off")
             if row < len(columns[name]):
                 panel = columns[name][row]
-                low = -1.0 if panel.min() < 0 else 0.0
-                cmap = "jet" if name.startswith("attention") else "gray"
+                low = 0.0 if heat or panel.min() >= 0 else -1.0
+                cmap = OVERLAY_COLORMAP if heat else "gray"
                 axis.imshow(panel, cmap=cmap, vmin=low, vmax=1.0, interpolation="nearest")
             if row == 0:
                 axis.set_title(name, fontsize=8)
-    figure.tight_layout()
+        heat_axes += list(axes[:, col]) if heat else []
+    if heat_axes:
+        mappable = ScalarMappable(norm=Normalize(0.0, 1.0), cmap=OVERLAY_COLORMAP)
+        figure.colorbar(mappable, ax=heat_axes, shrink=0.8).ax.tick_params(labelsize=7)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=80)
     plt.close(figure)

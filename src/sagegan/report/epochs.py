@@ -1,0 +1,35 @@
+"""Epoch numbering of the report: the run's file convention, 0-based, so that "gan epoch 3" is the
+checkpoint folder ``checkpoints/gan-e0003`` and the snapshot ``attention/gan_epoch_0003.npz``
+(the training console counts from 1; the report follows the files a user opens)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sagegan.models.run_folder import RunFolder
+from sagegan.report.html import MISSING
+
+BEFORE_TRAINING = -1  # the log's epoch of the evaluation before a stage's first epoch
+
+
+def epoch_label(stage: str, epoch: int) -> str:
+    """'gan epoch 3' for the 0-based ``epoch`` of the file names; 'gan, before training' for -1."""
+    if epoch == BEFORE_TRAINING:
+        return f"{stage}, before training"
+    return f"{stage} epoch {epoch}"
+
+
+def checkpoint_name(stage: str, epoch: int) -> str:
+    """The name of the checkpoint folder of ``stage``'s 0-based ``epoch``, e.g. 'gan-e0003'."""
+    return RunFolder(Path()).checkpoint_folder(stage, epoch).name
+
+
+def checkpoint_label(checkpoint: object) -> str:
+    """'gan epoch 3 (gan-e0003)' of a recorded {"stage", "epoch"} (a pointer, or the checkpoint
+    entry of an evaluation or segmentation record); "–" when it records none."""
+    if not isinstance(checkpoint, dict):
+        return MISSING
+    stage, epoch = checkpoint.get("stage"), checkpoint.get("epoch")
+    if not isinstance(stage, str) or isinstance(epoch, bool) or not isinstance(epoch, int):
+        return MISSING
+    return f"{epoch_label(stage, epoch)} ({checkpoint_name(stage, epoch)})"
