@@ -62,7 +62,8 @@ def run_headline(path: Path) -> Headline:
     if last is not None:
         run["trained until"] = checkpoint_label(last)
     if best is None:
-        return Headline("Training run", path, run, {}, ["no best checkpoint yet (best.json)"])
+        missing = f"no best checkpoint yet ({folder.pointer_path('best').name})"
+        return Headline("Training run", path, run, {}, [missing])
     numbers = {"best checkpoint": checkpoint_label(best)}
     metrics = best.get("metrics")
     for name, value in (metrics if isinstance(metrics, dict) else {}).items():
