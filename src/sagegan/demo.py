@@ -17,7 +17,7 @@ from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import DataError
 from sagegan.evaluate import evaluate_run
-from sagegan.infer import segment_images
+from sagegan.infer import PredictionOptions, segment_images
 from sagegan.models.run_folder import SPLIT_FILE, RunFolder
 from sagegan.report import write_report
 from sagegan.synth import SimulatorConfig, write_dataset
@@ -121,10 +121,14 @@ def _test_headline(
     test_images: list[Path], data_dir: Path, run_dir: Path, out: Path, seconds: dict[str, float]
 ) -> dict[str, Any]:
     """Segment, score and analyze the test images (into ``out``); their headline numbers."""
+    reference = PredictionOptions(backend="torch", precision="fp32")  # the same numbers anywhere
     with _timed(seconds, "segment"):
-        segmented = segment_images(test_images, run_dir, out / "segmented")
+        segmented = segment_images(test_images, run_dir, out / "segmented", reference)
     with _timed(seconds, "evaluate"):
-        scores = evaluate_run(run_dir, data_dir, out=out / "evaluation", mask_dir="labels").summary
+        evaluation = out / "evaluation"
+        scores = evaluate_run(
+            run_dir, data_dir, out=evaluation, mask_dir="labels", options=reference
+        ).summary
     with _timed(seconds, "analyze"):
         predicted = analyze_images(test_images, out / "analysis", labels_dir=out / "segmented")
         truth = analyze_images(
