@@ -79,15 +79,17 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.WARNING,
-        )
-        with cluster, Client(cluster) as client:
-            yield client
+        with _dask_warnings_only():
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,  # no dashboard; its HTTP server on a free port
+                scheduler_kwargs={"dashboard_address": ":0"},
+                silence_logs=logging.WARNING,
+            )
+            with cluster, Client(cluster) as client:
+                yield client
         return
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -95,6 +97,19 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
     with client:
         yield client
+
+
+@contextmanager
+def _dask_warnings_only() -> Iterator[None]:
+    """Dask's own log lines (the local scheduler's and workers' start and stop) at WARNING only,
+    for the duration."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _with_threads(function: Callable[[Item], Outcome], threads: int | None, item: Item) -> Outcome:
