@@ -18,8 +18,6 @@ from sagegan.errors import ConfigError
 from sagegan.infer import PredictionOptions, SegmentSummary, scaleout, segment_images
 from sagegan.infer.scaleout import DASK_MISSING, process_cached, threads_per_worker, use_dask
 
-pytest.importorskip("distributed")
-
 TILED = PredictionOptions(tile=(64, 64))
 
 
@@ -210,3 +208,14 @@ def test_local_workers_share_the_cores_out() -> None:
     assert threads_per_worker(2) == max(1, cores // 2)
     assert threads_per_worker(10**6) == 1
     assert use_dask(2, None) and use_dask(1, "tcp://127.0.0.1:1") and not use_dask(1, None)
+
+
+@pytest.mark.parametrize("verb", ["segment", "analyze"])
+def test_verbs_run_one_by_one_unless_told(verb: str) -> None:
+    from sagegan.cli import build_parser
+
+    parser = build_parser()
+    plain = parser.parse_args([verb, "imgs", "--out", "o"])
+    assert (plain.workers, plain.scheduler) == (1, None)
+    scaled = parser.parse_args([verb, "imgs", "--out", "o", "--workers", "3", "--scheduler", "a"])
+    assert (scaled.workers, scaled.scheduler) == (3, "a")
