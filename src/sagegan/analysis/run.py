@@ -9,7 +9,8 @@ row per image), ``analysis.json`` (everything, including g(r) curves and the fol
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,17 @@ from sagegan.analysis.image import (
     to_per_area_unit,
 )
 from sagegan.analysis.outputs import AnalysisResult, write_outputs
-from sagegan.data.calibration import folder_pixel_sizes
+from sagegan.data.calibration import PixelSize, folder_pixel_sizes
+from sagegan.data.databar import DatabarMode
 from sagegan.data.pairing import find_images, find_label_files
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.infer import PredictionOptions, segment_images
+from sagegan.infer.scaleout import for_workers, map_in_order, use_dask
 
 LOGGER = logging.getLogger("sagegan")
 SEGMENTED = "segmented"
+# one image to analyse: stem, image file, label file, pixel size and databar mode
+AnalysisJob = tuple[str, Path, Path, PixelSize | None, DatabarMode]
 # order statistics averaged over the images in the folder summary (each image has its own window)
 ORDER_MEANS = ("clark_evans", "clark_evans_z", "psi6_mean", "psi6_z", "g_peak_z", "ring_density_z")
 
@@ -70,6 +75,8 @@ def analyze_images(
     order: OrderOptions | None = None,
     max_figures: int = 12,
     progress: bool = True,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> AnalysisResult:
     """Analyse the images ``inputs`` (files, folders, globs) with labels from ``labels_dir`` (files
     named as `find_label_files` expects) or from segmenting them with ``model`` (a run folder).
@@ -82,7 +89,10 @@ def analyze_images(
     ``max_figures``: per-image figures (overlay, order) for the first N images; the tables cover
     all. An image that cannot be read or has no labels is logged, listed in the result and
     skipped. Raises DataError when no image could be analysed.
+    ``workers``/``scheduler``: segment and analyse one image per Dask task on local processes or
+    a Dask cluster (`sagegan.infer.scaleout.map_in_order`), with the serial run's results.
     """
+    use_dask(workers, scheduler)  # bad scale-out settings fail before any work
     options = PredictionOptions() if options is None else options
     if (labels_dir is None) == (model is None):
         raise ConfigError("give exactly one of a labels folder or a model")
@@ -95,30 +105,26 @@ def analyze_images(
     databar_rows: dict[str, int] = {}  # with a model: the rows segment left out, per stem
     if model is not None:
         inputs, labels_dir, databar_rows = _segment_first(
-            inputs, model, out, options, progress, failures
+            inputs, model, out, options, progress, failures, workers, scheduler
         )
     sources = _label_sources(inputs, Path(labels_dir), failures)
     paths = [path for _, path, _ in sources]
     calibration = folder_pixel_sizes(paths, options.pixel_size_nm, failures)
     sources = [source for source in sources if source[1] in calibration]
     databar = options.databar or "auto"
+    jobs = [
+        (stem, path, label_path, calibration[path], databar_rows.get(stem, databar))
+        for stem, path, label_path in sources
+    ]
+    measure = partial(
+        _analyze_one, exclude_edges=exclude_edges, order=order, min_area_px=min_area_px
+    )
     analyses: list[ImageAnalysis] = []
-    for stem, path, label_path in tqdm(sources, desc="analyzing", unit="img", disable=not progress):
-        try:
-            analyses.append(
-                analyze_image(
-                    stem,
-                    path,
-                    label_path,
-                    calibration[path],
-                    databar_rows.get(stem, databar),
-                    exclude_edges,
-                    order,
-                    min_area_px,
-                )
-            )
-        except SageganError as err:
-            failures.append((path, str(err) if str(path) in str(err) else f"{path}: {err}"))
+    for outcome in _measure_all(measure, jobs, progress, workers, scheduler):
+        if isinstance(outcome, ImageAnalysis):
+            analyses.append(outcome)
+        else:
+            failures.append(outcome)
     for _, message in failures:
         LOGGER.error("skipped %s", message)
     if not analyses:
@@ -148,6 +154,46 @@ def _segment_output(sources: Sequence[tuple[str, Path, Path]]) -> bool:
     )
 
 
+def _measure_all(
+    measure: Callable[[AnalysisJob], ImageAnalysis | tuple[Path, str]],
+    jobs: list[AnalysisJob],
+    progress: bool,
+    workers: int,
+    scheduler: str | None,
+) -> Iterable[ImageAnalysis | tuple[Path, str]]:
+    """``measure`` of every job in order: one after the other, or one Dask task each."""
+    if not use_dask(workers, scheduler):
+        return map(measure, tqdm(jobs, desc="analyzing", unit="img", disable=not progress))
+    jobs = [_job_for_workers(job, scheduler) for job in jobs]
+    return map_in_order(measure, jobs, workers, scheduler, progress, "analyzing")
+
+
+def _analyze_one(
+    job: AnalysisJob, exclude_edges: bool, order: OrderOptions | None, min_area_px: int
+) -> ImageAnalysis | tuple[Path, str]:
+    """`analyze_image` of one job (stem, image, labels, pixel size, databar mode), or the image
+    and the one-line reason (naming it) when it cannot be analysed."""
+    stem, path, label_path, pixel_size, databar = job
+    try:
+        return analyze_image(
+            stem, path, label_path, pixel_size, databar, exclude_edges, order, min_area_px
+        )
+    except SageganError as err:
+        return path, str(err) if str(path) in str(err) else f"{path}: {err}"
+
+
+def _job_for_workers(job: AnalysisJob, scheduler: str | None) -> AnalysisJob:
+    """``job`` with its files as the Dask workers must read them (`for_workers`)."""
+    stem, path, label_path, pixel_size, databar = job
+    return (
+        stem,
+        for_workers(path, scheduler),
+        for_workers(label_path, scheduler),
+        pixel_size,
+        databar,
+    )
+
+
 def _segment_first(
     inputs: Sequence[str | Path],
     model: str | Path,
@@ -155,11 +201,21 @@ def _segment_first(
     options: PredictionOptions,
     progress: bool,
     failures: list[tuple[Path, str]],
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> tuple[list[Path], Path, dict[str, int]]:
-    """Segment the inputs into ``OUT/segmented``: the images segmented, that folder and the
-    databar rows segment left out of each (the inputs that failed join ``failures``);
-    DataError when none could be segmented."""
-    segmented = segment_images(inputs, model, out / SEGMENTED, options, progress=progress)
+    """Segment the inputs into ``OUT/segmented`` (on Dask with ``workers``/``scheduler``): the
+    images segmented, that folder and the databar rows segment left out of each (the inputs
+    that failed join ``failures``); DataError when none could be segmented."""
+    segmented = segment_images(
+        inputs,
+        model,
+        out / SEGMENTED,
+        options,
+        progress=progress,
+        workers=workers,
+        scheduler=scheduler,
+    )
     failures += [(failure.source, failure.message) for failure in segmented.failures]
     if not segmented.results:
         raise DataError(out / SEGMENTED, "no image could be segmented")

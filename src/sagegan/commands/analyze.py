@@ -9,6 +9,7 @@ from sagegan.commands.common import (
     BUILTIN,
     add_calibration_options,
     add_prediction_options,
+    add_scaleout_options,
     add_seed_option,
     databar_override,
     pixel_size_nm,
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
     add_prediction_options(parser)
     add_calibration_options(parser)
+    add_scaleout_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         min_area_px=args.min_area,
         order=OrderOptions(n_reference=args.references, seed=args.seed),
         max_figures=args.max_figures,
+        workers=args.workers,
+        scheduler=args.scheduler,
     )
     print(result.files["markdown"].read_text())
     print(f"wrote {', '.join(str(path) for path in result.files.values())}")

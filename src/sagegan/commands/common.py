@@ -193,6 +193,25 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_scaleout_options(parser: argparse.ArgumentParser) -> None:
+    """--workers and --scheduler: many images at a time on local processes or a Dask cluster
+    (`sagegan.infer.scaleout`; the optional extra sagegan[dask])."""
+    group = parser.add_argument_group("scale-out over many images (pip install sagegan[dask])")
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="process N images at a time in N local worker processes (default 1: one by one)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="send one task per image to the Dask distributed cluster at ADDRESS "
+        "(tcp://host:port); its workers must see the same files",
+    )
+
+
 def prediction_options(args: argparse.Namespace) -> PredictionOptions:
     """The `PredictionOptions` of the options `add_prediction_options` and
     `add_calibration_options` add (ConfigError for a bad value)."""

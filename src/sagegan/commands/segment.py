@@ -10,6 +10,7 @@ from sagegan.commands.common import (
     BUILTIN,
     add_calibration_options,
     add_prediction_options,
+    add_scaleout_options,
     prediction_options,
     say_builtin,
 )
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_prediction_options(parser)
     add_calibration_options(parser)
+    add_scaleout_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,7 +46,15 @@ def run(args: argparse.Namespace) -> int:
     if args.model == BUILTIN:
         say_builtin()
     options = prediction_options(args)
-    summary = segment_images(args.inputs, args.model, Path(args.out), options, rois=args.rois)
+    summary = segment_images(
+        args.inputs,
+        args.model,
+        Path(args.out),
+        options,
+        rois=args.rois,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
     print(f"segmented {len(summary.results)} image(s) into {summary.out}")
     for failure in summary.failures:
         print(f"failed: {failure.message}", file=sys.stderr)

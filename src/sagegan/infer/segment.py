@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from sagegan.infer.backends import InferenceBackend
 from sagegan.infer.instances import split_instances
 from sagegan.infer.options import PredictionOptions
 from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, outlines_rgb
+from sagegan.infer.scaleout import for_workers, map_in_order, process_cached, use_dask
 from sagegan.infer.tiling import Prediction
 from sagegan.models.checkpoint import read_training_info, write_json_atomic
 
@@ -120,6 +122,8 @@ def segment_images(
     options: PredictionOptions | None = None,
     progress: bool = True,
     rois: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> SegmentSummary:
     """Segment every image of ``inputs`` (files, folders, globs) with a trained model.
 
@@ -130,7 +134,12 @@ def segment_images(
     cannot be read or segmented is logged (one line naming the file) and skipped; the summary
     lists it. An unusable device raises ConfigError
     before any work.
+
+    ``workers`` > 1 or a Dask ``scheduler`` address segment one image per Dask task
+    (`sagegan.infer.scaleout`; each worker process loads the model once), with the same outputs
+    and summary as the serial run; a cluster's workers get absolute paths.
     """
+    dask = use_dask(workers, scheduler)
     options = (PredictionOptions() if options is None else options).resolved()
     run_on = options.run_device()
     out = Path(out)
@@ -149,22 +158,73 @@ def segment_images(
     for failure in failures:
         LOGGER.error("skipped %s", failure.message)
     out.mkdir(parents=True, exist_ok=True)
-    for path in tqdm(images, desc="segmenting", unit="img", disable=not progress):
-        try:
-            sample, prediction, labels = _predict_one(path, runner, options, settings)
-        except SageganError as err:
-            message = str(err) if str(path) in str(err) else f"{path}: {err}"
-            LOGGER.error("skipped %s", message)
-            summary.failures.append(SegmentFailure(path, message))
-            continue
-        files = _write_outputs(out, sample, prediction, labels, options.threshold, rois)
-        record = _image_record(sample, labels, prediction.probability, files, settings)
-        files["json"] = out / f"{sample.stem}.json"
-        write_json_atomic(files["json"], record)
-        summary.results.append(
-            ImageResult(sample.stem, path, files, record["particle_count"], sample.databar_rows)
+    if dask:
+        del runner  # each worker process loads its own
+        task = partial(
+            _segment_task,
+            model=weights.absolute(),
+            options=_worker_options(options, info),
+            settings=settings,
+            out=for_workers(out, scheduler),
+            rois=rois,
         )
+        paths = [for_workers(path, scheduler) for path in images]
+        outcomes = map_in_order(task, paths, workers, scheduler, progress, "segmenting")
+    else:
+        outcomes = (
+            segment_one(path, runner, options, settings, out, rois)
+            for path in tqdm(images, desc="segmenting", unit="img", disable=not progress)
+        )
+    for outcome in outcomes:
+        if isinstance(outcome, SegmentFailure):
+            LOGGER.error("skipped %s", outcome.message)
+            summary.failures.append(outcome)
+        else:
+            summary.results.append(outcome)
     return summary
+
+
+def segment_one(
+    path: Path,
+    runner: InferenceBackend,
+    options: PredictionOptions,
+    settings: dict[str, Any],
+    out: Path,
+    rois: bool,
+) -> ImageResult | SegmentFailure:
+    """Segment the image ``path`` with a loaded ``runner`` and write its outputs and JSON into
+    ``out``: its result, or its failure (one line naming the file) when it cannot be read or
+    segmented."""
+    try:
+        sample, prediction, labels = _predict_one(path, runner, options, settings)
+    except SageganError as err:
+        message = str(err) if str(path) in str(err) else f"{path}: {err}"
+        return SegmentFailure(path, message)
+    files = _write_outputs(out, sample, prediction, labels, options.threshold, rois)
+    record = _image_record(sample, labels, prediction.probability, files, settings)
+    files["json"] = out / f"{sample.stem}.json"
+    write_json_atomic(files["json"], record)
+    return ImageResult(sample.stem, path, files, record["particle_count"], sample.databar_rows)
+
+
+def _worker_options(options: PredictionOptions, info: dict[str, Any]) -> PredictionOptions:
+    """``options`` (resolved) for worker processes: with the onnx backend, the ONNX file the
+    parent checked or exported, so that no worker exports it again."""
+    onnx = info.get("onnx")
+    return options if onnx is None else replace(options, onnx_path=Path(onnx).absolute())
+
+
+def _segment_task(
+    path: Path,
+    model: Path,
+    options: PredictionOptions,
+    settings: dict[str, Any],
+    out: Path,
+    rois: bool,
+) -> ImageResult | SegmentFailure:
+    """One Dask task: `segment_one` with the model loaded once per worker process."""
+    runner = process_cached((model, options), lambda: options.load(model)[0])
+    return segment_one(path, runner, options, settings, out, rois)
 
 
 def _predict_one(
