@@ -16,7 +16,13 @@ from sagegan.analysis import analyze_images
 from sagegan.cli import main
 from sagegan.errors import ConfigError
 from sagegan.infer import PredictionOptions, SegmentSummary, scaleout, segment_images
-from sagegan.infer.scaleout import DASK_MISSING, process_cached, threads_per_worker, use_dask
+from sagegan.infer.scaleout import (
+    DASK_MISSING,
+    environment_kept,
+    process_cached,
+    threads_per_worker,
+    use_dask,
+)
 
 TILED = PredictionOptions(tile=(64, 64))
 
@@ -43,9 +49,11 @@ def cluster() -> Iterator[str]:
     """The scheduler address of a local Dask cluster of two single-threaded worker processes."""
     from distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as local:
+    with environment_kept():
+        local = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    with local:
         yield local.scheduler_address
 
 
@@ -219,3 +227,15 @@ def test_verbs_run_one_by_one_unless_told(verb: str) -> None:
     assert (plain.workers, plain.scheduler) == (1, None)
     scaled = parser.parse_args([verb, "imgs", "--out", "o", "--workers", "3", "--scheduler", "a"])
     assert (scaled.workers, scaled.scheduler) == (3, "a")
+
+
+def test_a_local_cluster_leaves_this_process_environment_alone(
+    inputs, tiny_run, tmp_path, monkeypatch
+):
+    """Dask sets OMP_NUM_THREADS=1 for its workers in os.environ; processes started later (a
+    training child, a subprocess) must not inherit it."""
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    segment_images(inputs[:1], tiny_run[1], tmp_path, TILED, progress=False, workers=2)
+    assert "OMP_NUM_THREADS" not in os.environ

@@ -73,8 +73,8 @@ class ExportGraph(nn.Module):
         super().__init__()
         self.segmenter = segmenter.eval()
         stride = network_stride(segmenter)
-        with torch.inference_mode():
-            _, attention = segmenter.forward_padded(torch.zeros(1, 1, stride, stride))
+        with torch.inference_mode():  # 2 x stride: instance norm needs a bottleneck over 1 x 1
+            _, attention = segmenter.forward_padded(torch.zeros(1, 1, 2 * stride, 2 * stride))
         self.gated = bool(attention)
         self.eval()
 

@@ -79,7 +79,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        with _dask_warnings_only():
+        with _dask_warnings_only(), environment_kept():
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
@@ -97,6 +97,20 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
     with client:
         yield client
+
+
+@contextmanager
+def environment_kept() -> Iterator[None]:
+    """This process's environment as it was before the block: starting a `LocalCluster` sets
+    OMP_NUM_THREADS=1 and more in ``os.environ`` (for its workers), which would otherwise reach
+    every process this one starts afterwards."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dict(os.environ) != before:
+            os.environ.clear()
+            os.environ.update(before)
 
 
 @contextmanager
