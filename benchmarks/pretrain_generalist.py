@@ -10,6 +10,9 @@ never its test images, and the simulated pairs with their instance labels as mas
 the instance split are chosen on real micrographs) and OUT/run, trained with the auto recipe.
 Rerunning the command resumes an interrupted run. pdc_sem and tio2_sem are not used: their
 licences do not allow shipping derivatives.
+
+`--fingerprint-builtin` only (re)computes the shipped model's domain fingerprint (what its
+training images look like to it, `sagegan.infer.domain`) from the same data, into its folder.
 """
 
 from __future__ import annotations
@@ -17,21 +20,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 
+from sagegan.data.dataset import load_sample
+from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import Split, load_split, save_split
 from sagegan.models.builtin import BUILTIN_FOLDER
 from sagegan.models.checkpoint import (
+    load_model,
     load_weights,
     read_training_info,
     resolve_checkpoint,
     save_weights,
     write_json_atomic,
 )
-from sagegan.models.run_folder import SEGMENTER_FILE, TRAINING_INFO_FILE
+from sagegan.models.run_folder import SEGMENTER_FILE, TRAINING_INFO_FILE, CheckpointFolder
 from sagegan.synth import write_dataset
 from sagegan.synth.config import SimulatorConfig
 from sagegan.train import config_from_cli, train
+from sagegan.train.domain_fingerprint import sample_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 EMPS_SPLIT = REPO / "benchmarks" / "splits" / "emps.json"
@@ -96,6 +104,9 @@ def package(run: Path, dest: Path, recipe: dict) -> None:
     config = info["config"]
     instances = {**config["instances"], "min_depth_px": 1.0}
     instances.pop("tune", None)
+    domain = CheckpointFolder(folder).domain_path()
+    if domain.is_file():
+        shutil.copyfile(domain, CheckpointFolder(dest).domain_path())
     write_json_atomic(
         dest / TRAINING_INFO_FILE,
         {
@@ -106,6 +117,19 @@ def package(run: Path, dest: Path, recipe: dict) -> None:
             "recipe": recipe,
         },
     )
+
+
+def fingerprint_builtin(data: Path, split: Split) -> None:
+    """Record the shipped model's domain fingerprint from its training and validation images."""
+    model, _ = load_model(BUILTIN_FOLDER)
+    info = read_training_info(BUILTIN_FOLDER / SEGMENTER_FILE)
+    databar = info["config"]["data"].get("databar", "auto")
+    pairs = {pair.stem: pair for pair in find_pairs(data)}
+    samples = [load_sample(pairs[stem], databar) for stem in split.train + split.val]
+    fingerprint = sample_fingerprint(model, samples)
+    path = CheckpointFolder(BUILTIN_FOLDER).domain_path()
+    fingerprint.save(path)
+    print(f"fingerprint of {len(samples)} images, threshold {fingerprint.threshold:.2f}, in {path}")
 
 
 def main() -> None:
@@ -120,10 +144,18 @@ def main() -> None:
         action="store_true",
         help=f"copy the trained model into the package ({BUILTIN_FOLDER})",
     )
+    parser.add_argument(
+        "--fingerprint-builtin",
+        action="store_true",
+        help="only record the shipped model's domain fingerprint from the data (no training)",
+    )
     args = parser.parse_args()
     if not (args.emps / "images").is_dir():
         raise SystemExit(f"{args.emps}: no EMPS dataset here (images/ missing)")
     split = build_data(args.out, args.emps, args.per_look, args.seed)
+    if args.fingerprint_builtin:
+        fingerprint_builtin(args.out / "data", split)
+        return
     run = args.out / "run"
     resume = (run / "last.json").is_file()
     overrides = {"plan.iterations": args.iterations, "seed": args.seed}

@@ -75,8 +75,12 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _markdown(result: AnalysisResult, note: str) -> str:
+def _markdown(result: AnalysisResult, note: str, unlike: dict[str, list[str]]) -> str:
     lines = [f"# Particle analysis ({len(result.images)} images)", "", note, ""]
+    if unlike:
+        lines += ["Images unlike the model's training images (check their masks):"]
+        lines += [f"- {stem}: {'; '.join(reasons)}" for stem, reasons in unlike.items()]
+        lines += [""]
     lines += ["| folder | value |", "|---|---|"]
     lines += [f"| {key} | {_number(value)} |" for key, value in result.folder.items()]
     columns = [key for key in result.images[0].scalars if key not in ("unit", "pixel_size_nm")]
@@ -195,5 +199,6 @@ def write_outputs(
         "failures": [{"path": str(path), "message": message} for path, message in result.failures],
     }
     write_json_atomic(files["json"], json_ready(document))
-    write_bytes_atomic(files["markdown"], _markdown(result, note).encode())
+    markdown = _markdown(result, note, settings.get("domain_unlike") or {})
+    write_bytes_atomic(files["markdown"], markdown.encode())
     return files

@@ -94,17 +94,13 @@ def analyze_images(
     """
     use_dask(workers, scheduler)  # bad scale-out settings fail before any work
     options = PredictionOptions() if options is None else options
-    if (labels_dir is None) == (model is None):
-        raise ConfigError("give exactly one of a labels folder or a model")
-    if max_figures < 0:
-        raise ConfigError(f"max_figures must be >= 0, got {max_figures}")
-    if min_area_px < 0:
-        raise ConfigError(f"minimum particle area must be >= 0 pixels, got {min_area_px}")
+    _check_options(labels_dir is not None, model is not None, max_figures, min_area_px)
     out = Path(out)
     failures: list[tuple[Path, str]] = []
     databar_rows: dict[str, int] = {}  # with a model: the rows segment left out, per stem
+    unlike: dict[str, list[str]] = {}  # with a model: images unlike its training images
     if model is not None:
-        inputs, labels_dir, databar_rows = _segment_first(
+        inputs, labels_dir, databar_rows, unlike = _segment_first(
             inputs, model, out, options, progress, failures, workers, scheduler
         )
     sources = _label_sources(inputs, Path(labels_dir), failures)
@@ -136,6 +132,7 @@ def analyze_images(
         "labels": str(labels_dir),
         "model": None if model is None else str(model),
         "labels_predicted": _segment_output(sources),
+        "domain_unlike": unlike,
         "exclude_edges": exclude_edges,
         "min_area_px": min_area_px,
         "databar": databar,
@@ -143,6 +140,16 @@ def analyze_images(
     }
     result.files = write_outputs(result, settings, max_figures)
     return result
+
+
+def _check_options(labels: bool, model: bool, max_figures: int, min_area_px: int) -> None:
+    """ConfigError for options that cannot work together or a negative count."""
+    if labels == model:
+        raise ConfigError("give exactly one of a labels folder or a model")
+    if max_figures < 0:
+        raise ConfigError(f"max_figures must be >= 0, got {max_figures}")
+    if min_area_px < 0:
+        raise ConfigError(f"minimum particle area must be >= 0 pixels, got {min_area_px}")
 
 
 def _segment_output(sources: Sequence[tuple[str, Path, Path]]) -> bool:
@@ -203,10 +210,11 @@ def _segment_first(
     failures: list[tuple[Path, str]],
     workers: int = 1,
     scheduler: str | None = None,
-) -> tuple[list[Path], Path, dict[str, int]]:
+) -> tuple[list[Path], Path, dict[str, int], dict[str, list[str]]]:
     """Segment the inputs into ``OUT/segmented`` (on Dask with ``workers``/``scheduler``): the
-    images segmented, that folder and the databar rows segment left out of each (the inputs
-    that failed join ``failures``); DataError when none could be segmented."""
+    images segmented, that folder, the databar rows segment left out of each and the reasons
+    of the images that look unlike the model's training images (the inputs that failed join
+    ``failures``); DataError when none could be segmented."""
     segmented = segment_images(
         inputs,
         model,
@@ -221,7 +229,8 @@ def _segment_first(
         raise DataError(out / SEGMENTED, "no image could be segmented")
     sources = [result.source for result in segmented.results]
     rows = {result.stem: result.databar_rows for result in segmented.results}
-    return sources, out / SEGMENTED, rows
+    unlike = {r.stem: r.domain_reasons for r in segmented.results if r.domain_reasons}
+    return sources, out / SEGMENTED, rows, unlike
 
 
 def folder_summary(analyses: Sequence[ImageAnalysis], unit: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import sys
 from sagegan.commands.common import (
     BUILTIN,
     add_calibration_options,
+    add_domain_option,
     add_prediction_options,
     add_scaleout_options,
     add_seed_option,
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
     add_prediction_options(parser)
+    add_domain_option(parser)
     add_calibration_options(parser)
     add_scaleout_options(parser)
 

@@ -193,6 +193,17 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_domain_option(parser: argparse.ArgumentParser) -> None:
+    """--no-domain-check: skip the check of each image against the model's training images."""
+    parser.add_argument(
+        "--no-domain-check",
+        dest="domain_check",
+        action="store_false",
+        help="do not check whether each image looks like the model's training images (by "
+        "default an image that does not is named in one line and marked in its JSON)",
+    )
+
+
 def add_scaleout_options(parser: argparse.ArgumentParser) -> None:
     """--workers and --scheduler: many images at a time on local processes or a Dask cluster
     (`sagegan.infer.scaleout`; the optional extra sagegan[dask])."""
@@ -231,6 +242,7 @@ def prediction_options(args: argparse.Namespace) -> PredictionOptions:
         onnx_path=args.onnx,
         databar=databar_override(args),
         pixel_size_nm=pixel_size_nm(args),
+        domain_check=getattr(args, "domain_check", True),
     )
 
 

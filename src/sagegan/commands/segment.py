@@ -9,6 +9,7 @@ from pathlib import Path
 from sagegan.commands.common import (
     BUILTIN,
     add_calibration_options,
+    add_domain_option,
     add_prediction_options,
     add_scaleout_options,
     prediction_options,
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write <stem>_rois.zip: one ImageJ polygon ROI per particle, for Fiji",
     )
     add_prediction_options(parser)
+    add_domain_option(parser)
     add_calibration_options(parser)
     add_scaleout_options(parser)
 
@@ -56,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
     )
     print(f"segmented {len(summary.results)} image(s) into {summary.out}")
+    unlike = [result.stem for result in summary.results if result.domain_reasons]
+    if unlike:
+        print(
+            f"{len(unlike)} image(s) look unlike the model's training images, check their masks: "
+            + ", ".join(unlike)
+        )
     for failure in summary.failures:
         print(f"failed: {failure.message}", file=sys.stderr)
     return 0 if summary.ok else 1

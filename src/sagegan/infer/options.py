@@ -44,7 +44,8 @@ class PredictionOptions:
     cuda:N; ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`;
     "auto": the fastest measured on this machine, see `resolved`).
     ``databar``: "auto", "none" or a row count (None: the model's training setting).
-    ``pixel_size_nm`` overrides the files' calibration.
+    ``pixel_size_nm`` overrides the files' calibration. ``domain_check``: check each image
+    against the model's training images (`sagegan.infer.domain`) when the model records them.
     """
 
     which: str = "best"
@@ -62,6 +63,7 @@ class PredictionOptions:
     onnx_path: str | Path | None = None
     databar: DatabarMode | None = None
     pixel_size_nm: float | None = None
+    domain_check: bool = True
 
     def __post_init__(self) -> None:
         check_tiling_options(self.tile, self.overlap, self.batch_size, self.tta)

@@ -43,6 +43,7 @@ from sagegan.data.rois import write_roi_zip
 from sagegan.errors import DataError, SageganError
 from sagegan.infer.annotate import add_colour_bar, add_scale_bar
 from sagegan.infer.backends import InferenceBackend
+from sagegan.infer.domain import DomainGuard
 from sagegan.infer.instances import split_instances
 from sagegan.infer.options import PredictionOptions
 from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, outlines_rgb
@@ -62,6 +63,7 @@ class ImageResult:
     files: dict[str, Path]
     particle_count: int
     databar_rows: int = 0
+    domain_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -148,6 +150,7 @@ def segment_images(
     runner, info = options.load(model_path, run_on)
     weights = Path(info["path"])
     training_info = read_training_info(weights)
+    guard = _domain_guard(weights, options)
     settings = {
         **options.settings(training_info, info.get("onnx")),
         "model": str(weights),
@@ -172,7 +175,7 @@ def segment_images(
         outcomes = map_in_order(task, paths, workers, scheduler, progress, "segmenting")
     else:
         outcomes = (
-            segment_one(path, runner, options, settings, out, rois)
+            segment_one(path, runner, options, settings, out, rois, guard)
             for path in tqdm(images, desc="segmenting", unit="img", disable=not progress)
         )
     for outcome in outcomes:
@@ -191,10 +194,12 @@ def segment_one(
     settings: dict[str, Any],
     out: Path,
     rois: bool,
+    guard: DomainGuard | None = None,
 ) -> ImageResult | SegmentFailure:
     """Segment the image ``path`` with a loaded ``runner`` and write its outputs and JSON into
     ``out``: its result, or its failure (one line naming the file) when it cannot be read or
-    segmented."""
+    segmented. With a ``guard``, the image is also checked against the training images (one
+    warning line when it looks unlike them; the JSON's ``domain``)."""
     try:
         sample, prediction, labels = _predict_one(path, runner, options, settings)
     except SageganError as err:
@@ -202,9 +207,31 @@ def segment_one(
         return SegmentFailure(path, message)
     files = _write_outputs(out, sample, prediction, labels, options.threshold, rois)
     record = _image_record(sample, labels, prediction.probability, files, settings)
+    check = None if guard is None else guard.check(sample.image, record["pixel_size_nm"])
+    record["domain"] = None if check is None else check.to_dict()
+    if check is not None and check.outside:
+        LOGGER.warning(
+            "%s looks unlike the model's training images (%s): check its masks",
+            path,
+            "; ".join(check.reasons),
+        )
     files["json"] = out / f"{sample.stem}.json"
     write_json_atomic(files["json"], record)
-    return ImageResult(sample.stem, path, files, record["particle_count"], sample.databar_rows)
+    reasons = [] if check is None else check.reasons
+    return ImageResult(
+        sample.stem, path, files, record["particle_count"], sample.databar_rows, reasons
+    )
+
+
+def _domain_guard(weights: Path, options: PredictionOptions) -> DomainGuard | None:
+    """The model's domain guard when ``options`` ask for the check (one line when the model
+    records no fingerprint)."""
+    if not options.domain_check:
+        return None
+    guard = DomainGuard.for_weights(weights)
+    if guard is None:
+        LOGGER.info("%s records no training-image fingerprint: images are not checked", weights)
+    return guard
 
 
 def _worker_options(options: PredictionOptions, info: dict[str, Any]) -> PredictionOptions:
@@ -223,8 +250,11 @@ def _segment_task(
     rois: bool,
 ) -> ImageResult | SegmentFailure:
     """One Dask task: `segment_one` with the model loaded once per worker process."""
-    runner = process_cached((model, options), lambda: options.load(model)[0])
-    return segment_one(path, runner, options, settings, out, rois)
+    runner, guard = process_cached(
+        (model, options),
+        lambda: (options.load(model)[0], _domain_guard(model, options)),
+    )
+    return segment_one(path, runner, options, settings, out, rois, guard)
 
 
 def _predict_one(

@@ -7,7 +7,8 @@
     RUN/log.jsonl          one JSON record per epoch (TensorBoard scalars in RUN/tensorboard/)
     RUN/grids/<stage>_epoch_XXXX.png       image grids
     RUN/attention/<stage>_epoch_XXXX.npz   attention snapshots of validation images (+ .png)
-    RUN/checkpoints/<stage>-eXXXX/         a checkpoint: <net>.safetensors, state.pt, info.json
+    RUN/checkpoints/<stage>-eXXXX/         a checkpoint: <net>.safetensors, state.pt, info.json,
+                                          domain.safetensors (best checkpoints)
     RUN/last.json, RUN/best.json, RUN/best-pretrain.json, RUN/best-gan.json   pointers
 
 Epochs in names are 0-based. Each ``<which>.json`` pointer names one checkpoint folder of its run
@@ -40,6 +41,7 @@ POINTER_SUFFIX = ".json"
 STAGES = ("pretrain", "gan")
 TRAINING_INFO_FILE = "info.json"
 STATE_FILE = "state.pt"
+DOMAIN_FILE = "domain.safetensors"
 WEIGHTS_SUFFIX = ".safetensors"
 SEGMENTER_NET = "segmenter"
 SEGMENTER_FILE = f"{SEGMENTER_NET}{WEIGHTS_SUFFIX}"
@@ -86,7 +88,8 @@ class AttentionSnapshot:
 @dataclass(frozen=True)
 class CheckpointFolder:
     """The files of one checkpoint folder: each network's weights, the training state and the
-    training info (config, epoch, metrics, split file, instance-split choice)."""
+    training info (config, epoch, metrics, split file, instance-split choice) and the domain
+    fingerprint."""
 
     path: Path
 
@@ -100,6 +103,10 @@ class CheckpointFolder:
     def state_path(self) -> Path:
         """Optimisers, schedulers, RNG states, epoch and tracker of a run's checkpoint."""
         return self.path / STATE_FILE
+
+    def domain_path(self) -> Path:
+        """What the training images look like to this network (`sagegan.infer.domain`)."""
+        return self.path / DOMAIN_FILE
 
 
 def read_pointer(pointer: str | Path) -> dict[str, Any]:

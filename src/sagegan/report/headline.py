@@ -127,7 +127,12 @@ def segmentation_headline(path: Path) -> Headline:
         "particles counted": str(sum(record["particle_count"] for record in records)),
     }
     uncalibrated = [r.get("stem", "?") for r in records if r.get("pixel_size_nm") is None]
-    warnings = []
+    unlike = {
+        r.get("stem", "?"): r["domain"]["reasons"]
+        for r in records
+        if isinstance(r.get("domain"), dict) and r["domain"].get("reasons")
+    }
+    warnings = _domain_warnings(unlike)
     if uncalibrated:
         warnings.append(f"{len(uncalibrated)} images without a pixel size (sizes in px)")
     return Headline("Segmentation", path, run, numbers, warnings)
@@ -157,9 +162,18 @@ def analysis_headline(path: Path) -> Headline:
         if name.startswith("density") and name in values:
             numbers[label] = html.format_value(values[name])
     warnings = [f"failed: {_failure(entry)}" for entry in record.get("failures") or []]
+    warnings += _domain_warnings(settings.get("domain_unlike") or {})
     if unit == "px":
         warnings.append("uncalibrated: sizes in pixels")
     return Headline("Analysis", path, run, numbers, warnings)
+
+
+def _domain_warnings(unlike: Mapping[str, Any]) -> list[str]:
+    """One warning naming the images that look unlike the model's training images."""
+    if not unlike:
+        return []
+    named = "; ".join(f"{stem} ({'; '.join(reasons)})" for stem, reasons in unlike.items())
+    return [f"{len(unlike)} images unlike the model's training images, check their masks: {named}"]
 
 
 def _failure(entry: object) -> str:

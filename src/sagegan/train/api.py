@@ -30,6 +30,7 @@ from sagegan.models.run_folder import RunFolder
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig, deep_merge, load_yaml, nest_dotted, save_config
 from sagegan.train.data_record import check_same_data, check_same_split
+from sagegan.train.domain_fingerprint import fingerprint_run
 from sagegan.train.engine import RunContext, StageOutcome
 from sagegan.train.guards import SplitGuard
 from sagegan.train.initial_weights import initial_segmenter
@@ -185,6 +186,8 @@ def _train(
     outcomes = run_stages(ctx, stage, resumed, train_samples, init_state)
     if runtime.is_main and outcomes and config.instances.tune:
         tune_run(run_dir, val_samples, runtime, config.instances)
+    if runtime.is_main and outcomes:
+        fingerprint_run(run_dir, train_samples, val_samples)
     runtime.barrier()
     return RunResult(
         run_dir=run_dir,
