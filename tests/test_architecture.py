@@ -22,6 +22,7 @@ CHAIN = [
     "compare",
     "analysis",
     "report",
+    "napari_plugin",
     "demo",
     "commands",
     "cli",

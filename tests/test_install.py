@@ -1,5 +1,6 @@
-"""`pip install .` works outside the repository: the wheel carries the package, its builtin model
-and the `sagegan` command (built and installed offline, without dependencies, into a folder)."""
+"""`pip install .` works outside the repository: the wheel carries the package, its builtin model,
+the napari plugin's manifest and the `sagegan` command (built and installed offline, without
+dependencies, into a folder)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> None:
     target = tmp_path / "site"
     _pip("install", "--target", str(target), str(wheel), cwd=tmp_path)
     assert (target / "sagegan/models/pretrained/generalist/segmenter.safetensors").is_file()
+    assert (target / "sagegan/napari_plugin/napari.yaml").is_file()  # the npe2 manifest
+    (dist_info,) = target.glob("sagegan-*.dist-info")
+    assert "sagegan.napari_plugin:napari.yaml" in (dist_info / "entry_points.txt").read_text()
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
         [sys.executable, "-c", "import sagegan; print(sagegan.__file__)"],
