@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         choices=("cpu-small", "tiny"),
         default="cpu-small",
-        help="training size: cpu-small (about 10 min on 2 CPU cores, default) "
+        help="training size: cpu-small (about 9 min on 2 CPU cores, default) "
         "or tiny (a smoke test)",
     )
 

@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_preset_option(
         parser,
         help="auto (default: depth, patch size, augmentation and iterations planned from your "
-        "training set, written to RUN/plan.json), cpu-small (the fixed ~10 min CPU recipe), "
-        "paper (the paper's sizes, for a GPU), tiny (smoke tests); with --resume the run's own "
-        "settings are kept",
+        "training set, written to RUN/plan.json), cpu-small (the fixed CPU recipe: ~8 min for "
+        "the demo's 40 images), paper (the paper's sizes, for a GPU), tiny (smoke tests); with "
+        "--resume the run's own settings are kept",
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument(

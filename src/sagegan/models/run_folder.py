@@ -57,6 +57,7 @@ def best_pointer(stage: str) -> str:
 
 
 POINTERS = ("best", "last", *map(best_pointer, STAGES))
+BEST_POINTERS = ("best", *map(best_pointer, STAGES))
 
 
 def epoch_file_name(stage: str, epoch: int, suffix: str = "") -> str:
@@ -241,6 +242,17 @@ class RunFolder:
         if not target.is_dir():
             raise DataError(pointer, f"names a missing checkpoint folder {target}")
         return target
+
+    def best_checkpoints(self) -> list[tuple[str, Path]]:
+        """(pointer, folder) of each best checkpoint the run has: best, best-pretrain, best-gan
+        (a missing pointer or folder is left out)."""
+        found = []
+        for which in BEST_POINTERS:
+            try:
+                found.append((which, self.checkpoint(which)))
+            except DataError:
+                continue
+        return found
 
 
 def _epoch_files(folder: Path, suffix: str) -> list[tuple[str, int, Path]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# Sized for a 2-core CPU (about 10 minutes for 40 images of 512 x 768; see
+# Sized for a 2-core CPU (about 8 minutes for 40 images of 512 x 768; see
 # benchmarks/train_cpu_small.py): 16-wide networks on 256 x 256 crops, a short pretraining with a
 # higher learning rate, and a short GAN stage with a cheaper perceptual loss (three VGG levels at
 # half resolution).

@@ -12,11 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sagegan.errors import DataError
 from sagegan.infer.domain import DomainFingerprint, build_fingerprint
 from sagegan.models.checkpoint import load_model
 from sagegan.models.run_folder import CheckpointFolder, RunFolder
-from sagegan.train.split_tuning import TUNED_CHECKPOINTS
 
 LOGGER = logging.getLogger("sagegan")
 
@@ -36,12 +34,7 @@ def fingerprint_run(
     """Record the fingerprint in each best checkpoint of ``run_dir`` that has none (call on
     rank 0); the pointers given one."""
     done = []
-    run = RunFolder(run_dir)
-    for which in TUNED_CHECKPOINTS:
-        try:
-            folder = run.checkpoint(which)
-        except DataError:
-            continue
+    for which, folder in RunFolder(run_dir).best_checkpoints():
         path = CheckpointFolder(folder).domain_path()
         if path.is_file():  # already made (a resumed run, or a shared checkpoint)
             continue

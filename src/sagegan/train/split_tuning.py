@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from sagegan.errors import DataError
 from sagegan.infer.instances import TUNED_SPLIT_KEY, split_instances
 from sagegan.metrics.objects import match_instances
 from sagegan.models.checkpoint import load_model, read_training_info, write_json_atomic
@@ -39,7 +38,6 @@ LOGGER = logging.getLogger("sagegan")
 DEPTH_CANDIDATES_PX = (1.0, 2.0, 4.0, 8.0, 16.0)
 SIZE_FACTORS = (0.5, 1.0, 2.0)
 MIN_GAIN = 0.005
-TUNED_CHECKPOINTS = ("best", "best-pretrain", "best-gan")
 SPLIT_KEYS = ("min_size_px", "min_distance_px", "min_depth_px")
 
 
@@ -120,12 +118,7 @@ def tune_run(
     """Tune each best checkpoint of ``run_dir`` that has no choice yet and record it in its
     ``info.json`` (call on rank 0). Returns the new choices by pointer name."""
     tuned: dict[str, SplitTuning] = {}
-    run = RunFolder(run_dir)
-    for which in TUNED_CHECKPOINTS:
-        try:
-            folder = run.checkpoint(which)
-        except DataError:
-            continue
+    for which, folder in RunFolder(run_dir).best_checkpoints():
         files = CheckpointFolder(folder)
         info = read_training_info(files.weights())
         if TUNED_SPLIT_KEY in info:  # already chosen (a resumed run, or a shared checkpoint)
