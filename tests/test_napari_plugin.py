@@ -89,6 +89,13 @@ def test_prediction_layers_are_in_nm_and_match_segment(
     assert physical_geometry(None) == {"scale": (1.0, 1.0)}  # uncalibrated: pixels
 
 
+def test_an_image_unlike_the_training_images_is_named(segmenter: Segmenter):
+    noise = np.random.default_rng(0).integers(0, 255, (96, 96)).astype(np.uint8)
+    prediction = segmenter.predict_array(noise, "noise", PIXEL_NM)
+    assert any("neighbour correlation" in reason for reason in prediction.domain_reasons)
+    assert segmenter.guard is not None
+
+
 def test_the_reader_opens_tiffs_with_their_pixel_size(synth: Path, tmp_path: Path):
     image = _images(synth)[0]
     reader = get_reader(str(image))

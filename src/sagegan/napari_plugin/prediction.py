@@ -10,7 +10,7 @@ background, as in `segment`'s files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from sagegan.data.dataset import load_sample
 from sagegan.data.normalize import normalize_image
 from sagegan.data.pairing import Pair
 from sagegan.errors import DataError
+from sagegan.infer.domain import DomainGuard
 from sagegan.infer.instances import split_instances
 from sagegan.infer.options import PredictionOptions
 from sagegan.infer.tiling import Prediction
@@ -34,7 +35,8 @@ LAYER_CALIBRATION = "napari layer"  # the pixel size's source for an in-memory i
 class ImagePrediction:
     """One segmented image at its source size: instance labels (int32), foreground probability,
     finest attention-gate map and boundary probability (float32; None when the network has no
-    gates or no instance head), its calibration and the databar rows left out (background)."""
+    gates or no instance head), its calibration, the databar rows left out (background) and why
+    it looks unlike the model's training images (`sagegan.infer.domain`; empty: it does not)."""
 
     name: str
     labels: np.ndarray
@@ -44,6 +46,7 @@ class ImagePrediction:
     pixel_size: PixelSize | None
     databar_rows: int
     model: str
+    domain_reasons: list[str] = field(default_factory=list)
 
     @property
     def pixel_size_nm(self) -> float | None:
@@ -60,6 +63,8 @@ class Segmenter:
         self.runner, info = self.options.load(self.model, self.options.run_device())
         training_info = read_training_info(Path(info["path"]))
         self.settings = self.options.settings(training_info, info.get("onnx"))
+        checked = self.options.domain_check
+        self.guard = DomainGuard.for_weights(Path(info["path"])) if checked else None
 
     def predict_file(self, path: str | Path, name: str | None = None) -> ImagePrediction:
         """Segment the image file ``path`` as `segment` does (its calibration from the file)."""
@@ -100,6 +105,8 @@ class Segmenter:
             boundary=prediction.boundary,
             **self.settings["instances"],
         )
+        nm = None if pixel_size is None else pixel_size.nm
+        check = None if self.guard is None else self.guard.check(image, nm)
         return ImagePrediction(
             name=name,
             labels=_full_size(labels, rows),
@@ -109,6 +116,7 @@ class Segmenter:
             pixel_size=pixel_size,
             databar_rows=rows,
             model=self.model,
+            domain_reasons=[] if check is None else check.reasons,
         )
 
 

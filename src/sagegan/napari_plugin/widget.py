@@ -216,6 +216,13 @@ class SageganWidget(QWidget):
         unit = f"{nm:g} nm/px" if nm is not None else "uncalibrated, in pixels"
         count = int(prediction.labels.max(initial=0))
         self.say(f"{image.name}: {count} particles ({unit}) with {self.model()}")
+        if prediction.domain_reasons:
+            reasons = "; ".join(prediction.domain_reasons)
+            self.say(
+                f"{image.name} looks unlike the model's training images ({reasons}): "
+                "check its labels",
+                error=True,
+            )
 
     @_one_line
     def save_corrections(self) -> None:
