@@ -89,6 +89,8 @@ def test_held_out_images_pass_and_unlike_images_are_named(
     scaled = check_image(network, fingerprint, image, 4.0)
     assert [r for r in scaled.reasons if r.startswith("pixel size 4 nm")], scaled.reasons
     assert not check_image(network, fingerprint, image, None).outside  # uncalibrated: no test
+    small = check_image(network, fingerprint, image[:64, :64], 1.0)  # under the training tiles
+    assert np.isnan(small.score) and not small.outside and small.to_dict()["score"] is None
 
 
 def test_leave_one_out_extremes_match_brute_force():
@@ -105,6 +107,7 @@ def test_fingerprint_needs_three_images_and_an_encoder(network: AttentionUNet, s
     images = [s.image for s in simulated[:4]]
     full = build_fingerprint(network, images, [None, 1.0, 2.0, 3.0])
     assert full is not None and full.images == 4 and full.pixel_size_nm is None
+    assert full.tile_px == 128
     assert full.threshold >= 3.0
     assert build_fingerprint(network, images[:2], [None] * 2) is None
     assert build_fingerprint(torch.nn.Conv2d(1, 1, 3), images, [None] * 4) is None
@@ -116,6 +119,7 @@ def test_the_fingerprint_round_trips_through_its_file(
     fingerprint.save(tmp_path / "domain.safetensors")
     loaded = DomainFingerprint.load(tmp_path / "domain.safetensors")
     assert loaded.scale == fingerprint.scale and loaded.threshold == fingerprint.threshold
+    assert (loaded.images, loaded.tile_px) == (fingerprint.images, fingerprint.tile_px)
     assert (loaded.correlation, loaded.pixel_size_nm) == (
         fingerprint.correlation,
         fingerprint.pixel_size_nm,

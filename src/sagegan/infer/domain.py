@@ -23,6 +23,7 @@ flagged image and record the check.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from sagegan.models.blocks import PoolingEncoder
 from sagegan.models.checkpoint import load_model, load_weights, save_weights
 from sagegan.models.run_folder import CheckpointFolder
 
-META_FIELDS = ("scale", "threshold", "correlation", "pixel_size_nm", "images")
+META_FIELDS = ("scale", "threshold", "correlation", "pixel_size_nm", "images", "tile_px")
 TILE_PX = 256
 TILES_PER_IMAGE = 8
 THRESHOLD_FLOOR = 3.0
@@ -52,7 +53,7 @@ class DomainFingerprint:
     """What a model's training images look like to it: per encoder level the range of every Gram
     entry over their tiles and the mean deviation of a held-out image's tiles; the score
     threshold; the range of the neighbour correlation and of the pixel size (None: uncalibrated);
-    how many images it was made from."""
+    how many images it was made from and their smallest tile side."""
 
     low: list[np.ndarray]
     high: list[np.ndarray]
@@ -61,6 +62,7 @@ class DomainFingerprint:
     correlation: tuple[float, float]
     pixel_size_nm: tuple[float, float] | None
     images: int
+    tile_px: int
 
     def save(self, path: str | Path) -> None:
         """Write the ranges as float32 tensors and the rest as metadata (safetensors)."""
@@ -91,6 +93,7 @@ class DomainFingerprint:
                 correlation=tuple(metadata["correlation"]),
                 pixel_size_nm=None if pixel_size is None else tuple(pixel_size),
                 images=int(metadata["images"]),
+                tile_px=int(metadata["tile_px"]),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise DataError(path, f"not a domain fingerprint ({err})") from None
@@ -111,8 +114,12 @@ class DomainCheck:
         return bool(self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
-        """The record for JSON, numbers to 4 decimals (the same whatever the thread count)."""
-        rounded = {name: round(getattr(self, name), 4) for name in ("score", "correlation")}
+        """The record for JSON, numbers to 4 decimals (the same whatever the thread count; a
+        score not computed is None)."""
+        rounded = {
+            name: None if math.isnan(value) else round(value, 4)
+            for name, value in (("score", self.score), ("correlation", self.correlation))
+        }
         return {**asdict(self), **rounded, "outside": self.outside}
 
 
@@ -121,11 +128,16 @@ def has_encoder(model: nn.Module) -> bool:
     return isinstance(getattr(model, "encoder", None), PoolingEncoder) and hasattr(model, "pad")
 
 
+def tile_side(image: np.ndarray, tile: int = TILE_PX) -> int:
+    """The side of ``image``'s tiles: ``tile``, or its short side when it is smaller."""
+    return min(tile, *image.shape)
+
+
 def image_tiles(image: np.ndarray, tile: int = TILE_PX, count: int = TILES_PER_IMAGE) -> list:
-    """Up to ``count`` square tiles of ``image`` spread evenly over a covering grid (the whole
-    image's short side when it is smaller than ``tile``)."""
+    """Up to ``count`` square tiles of ``image`` spread evenly over a covering grid (of
+    `tile_side`)."""
     height, width = image.shape
-    side = min(tile, height, width)
+    side = tile_side(image, tile)
     rows = np.linspace(0, height - side, int(np.ceil(height / side))).round().astype(int)
     cols = np.linspace(0, width - side, int(np.ceil(width / side))).round().astype(int)
     grid = [(top, left) for top in rows for left in cols]
@@ -229,6 +241,7 @@ def build_fingerprint(
         correlation=(min(correlations), max(correlations)),
         pixel_size_nm=(min(sizes), max(sizes)) if calibrated else None,
         images=len(images),
+        tile_px=min(tile_side(image) for image in images),
     )
 
 
@@ -238,8 +251,11 @@ def check_image(
     image: np.ndarray,
     pixel_size_nm: float | None,
 ) -> DomainCheck:
-    """Check one [-1, 1] image (databar cropped) against ``fingerprint``."""
-    score = _score(gram_features(model.eval(), image), fingerprint)
+    """Check one [-1, 1] image (databar cropped) against ``fingerprint``. The encoder features
+    of an image smaller than the training tiles are not compared (score NaN): statistics over a
+    smaller field of view differ whatever the image shows."""
+    comparable = tile_side(image) >= fingerprint.tile_px
+    score = _score(gram_features(model.eval(), image), fingerprint) if comparable else math.nan
     correlation = neighbour_correlation(image)
     reasons = []
     if score > fingerprint.threshold:
