@@ -53,6 +53,10 @@ SIMULATED = {
 }
 
 
+# chosen by benchmarks/scaled_min_size.py on EMPS validation and fresh simulated images
+ZERO_SHOT_MIN_SIZE_FRACTION = 0.3
+
+
 def _link(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
@@ -93,7 +97,8 @@ def build_data(out: Path, emps: Path, per_look: int, seed: int) -> Split:
 def package(run: Path, dest: Path, recipe: dict) -> None:
     """Copy the run's best segmenter into ``dest`` as the builtin model: fp16 weights and an
     info.json with the split settings the plan chose for the whole training set (a seed depth of
-    1 px and its smallest object; the validation-tuned split fits EMPS alone)."""
+    1 px and its smallest object; the validation-tuned split fits EMPS alone), the smallest object
+    scaled per image by ``ZERO_SHOT_MIN_SIZE_FRACTION``."""
     folder = resolve_checkpoint(run, "best")
     state, metadata = load_weights(folder / SEGMENTER_FILE)
     half = {
@@ -103,6 +108,7 @@ def package(run: Path, dest: Path, recipe: dict) -> None:
     info = read_training_info(folder / SEGMENTER_FILE)
     config = info["config"]
     instances = {**config["instances"], "min_depth_px": 1.0}
+    instances["min_size_fraction"] = ZERO_SHOT_MIN_SIZE_FRACTION
     instances.pop("tune", None)
     domain = CheckpointFolder(folder).domain_path()
     if domain.is_file():

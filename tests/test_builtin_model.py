@@ -30,7 +30,7 @@ def test_the_builtin_model_is_shipped_as_safetensors_with_its_card():
     assert metadata["model"] == "attention_unet"
     assert metadata["model_kwargs"]["out_channels"] == 2  # the instance head
     info = read_training_info(folder / "segmenter.safetensors")
-    assert {"min_size_px", "min_depth_px"} <= set(info["config"]["instances"])
+    assert {"min_size_px", "min_depth_px", "min_size_fraction"} <= set(info["config"]["instances"])
     card = (folder / MODEL_CARD).read_text()
     for fact in ("EMPS", "MIT", "pretrain_generalist.py", "Dice"):
         assert fact in card

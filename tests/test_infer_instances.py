@@ -7,7 +7,12 @@ import pytest
 from scipy import ndimage
 
 from sagegan.errors import ConfigError
-from sagegan.infer.instances import _merge_small_pieces, split_instances
+from sagegan.infer.instances import (
+    SplitPass,
+    _merge_small_pieces,
+    scaled_min_size,
+    split_instances,
+)
 
 SHAPE = (96, 128)
 
@@ -129,3 +134,54 @@ def test_small_pieces_merge_inside_their_boxes_as_over_the_whole_map():
         for min_size in (3, 12, 40):
             expected = _merge_in_whole_window(labels.copy(), min_size)
             assert np.array_equal(_merge_small_pieces(labels.copy(), min_size), expected)
+
+
+def _particles_and_specks(scale: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """Four discs of radius 10 x ``scale`` and six specks of 3 x 3 x ``scale``^2 px on a map
+    ``scale`` times the size of SHAPE."""
+    height, width = SHAPE[0] * scale, SHAPE[1] * scale
+    yy, xx = np.mgrid[:height, :width]
+    discs = [
+        (yy - cy * scale) ** 2 + (xx - cx * scale) ** 2 <= (10 * scale) ** 2
+        for cy, cx in [(22, 22), (22, 70), (70, 22), (70, 70)]
+    ]
+    specks = []
+    for cy, cx in [(10, 100), (30, 100), (50, 100), (70, 110), (88, 100), (46, 46)]:
+        speck = np.zeros((height, width), dtype=bool)
+        speck[cy * scale : (cy + 3) * scale, cx * scale : (cx + 3) * scale] = True
+        specks.append(speck)
+    probability = np.full((height, width), 0.05, dtype=np.float32)
+    probability[np.logical_or.reduce(discs + specks)] = 0.9
+    return probability, discs, specks
+
+
+@pytest.mark.parametrize("scale", [1, 3])
+def test_the_scaled_smallest_object_drops_specks_at_any_magnification(scale: int) -> None:
+    probability, discs, specks = _particles_and_specks(scale)
+    fixed = split_instances(probability, min_size_px=4)
+    assert fixed.max() == 10  # a fixed 4 px floor keeps every speck
+    scaled = split_instances(probability, min_size_px=4, min_size_fraction=0.3)
+    assert scaled.max() == 4  # 0.3 of a typical disc's area drops them, at both scales
+    assert all(len(np.unique(scaled[disc])) == 1 and scaled[disc].all() for disc in discs)
+    assert not any(scaled[speck].any() for speck in specks)
+
+
+def test_the_typical_particle_is_the_area_weighted_median_not_the_many_specks() -> None:
+    probability, _, _ = _particles_and_specks(1)
+    labels, radii = SplitPass(0.5, 3, 1.0, 1.0, 0.0).run(probability, None, 4, 1024)
+    assert len(radii) == labels.max() == 10
+    # six specks outnumber four discs, but the discs hold most of the area: radius ~10
+    assert scaled_min_size(labels, radii, 1.0) == pytest.approx(np.pi * 10**2, rel=0.1)
+    assert scaled_min_size(labels[:0], radii[:0], 1.0) == 0
+
+
+def test_the_scaled_split_does_not_depend_on_the_blocks() -> None:
+    probability, _, _ = _particles_and_specks(2)
+    whole = split_instances(probability, min_size_fraction=0.3, block_px=4096)
+    blocked = split_instances(probability, min_size_fraction=0.3, block_px=40)
+    assert whole.max() == 4 and _same_partition(whole, blocked)
+
+
+def test_a_bad_fraction_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"min_size_fraction must be in \[0, 1\], got -0.1"):
+        split_instances(np.zeros(SHAPE, dtype=np.float32), min_size_fraction=-0.1)

@@ -28,6 +28,7 @@ SETTINGS_KEYS = {"tile", "overlap", "tta", "threshold", "databar", "instances", 
         ({"min_size_px": -1}, "min_size_px must be >= 0, got -1"),
         ({"min_distance_px": 0}, "min_distance_px must be at least 1, got 0"),
         ({"min_depth_px": -1.0}, "min_depth_px must be >= 0, got -1.0"),
+        ({"min_size_fraction": 1.5}, "min_size_fraction must be in [0, 1], got 1.5"),
         ({"device": "tpu"}, "--device tpu: unknown device (choose auto, cpu, cuda or cuda:N)"),
         (
             {"backend": "tensorrt"},
@@ -54,7 +55,10 @@ def test_options_are_frozen_and_tiles_are_integers() -> None:
 
 def test_unset_options_take_the_runs_training_settings() -> None:
     info = {
-        "config": {"data": {"databar": 40}, "instances": {"min_size_px": 5}},
+        "config": {
+            "data": {"databar": 40},
+            "instances": {"min_size_px": 5, "min_size_fraction": 0.3},
+        },
         "instances_tuned": {"chosen": {"min_depth_px": 2.5}},
     }
     options = PredictionOptions()
@@ -63,13 +67,17 @@ def test_unset_options_take_the_runs_training_settings() -> None:
         "min_distance_px": 3,
         "min_size_px": 5,
         "min_depth_px": 2.5,
+        "min_size_fraction": 0.3,
     }
-    given = PredictionOptions(databar="none", min_size_px=0, min_distance_px=7)
+    given = PredictionOptions(
+        databar="none", min_size_px=0, min_distance_px=7, min_size_fraction=0.0
+    )
     assert given.databar_for(info) == "none"
     assert given.split_options_for(info) == {
         "min_distance_px": 7,
         "min_size_px": 0,
         "min_depth_px": 2.5,
+        "min_size_fraction": 0.0,
     }
     assert PredictionOptions().databar_for({}) == "auto"
 
@@ -87,7 +95,12 @@ def test_settings_record_what_was_used() -> None:
     assert settings["tile"] == [64, 96] and settings["overlap"] == 0.5
     assert settings["tta"] == "flips" and settings["threshold"] == 0.3
     assert settings["databar"] == "none"
-    assert settings["instances"] == {"min_distance_px": 3, "min_size_px": 10, "min_depth_px": 1.0}
+    assert settings["instances"] == {
+        "min_distance_px": 3,
+        "min_size_px": 10,
+        "min_depth_px": 1.0,
+        "min_size_fraction": 0.0,
+    }
     assert settings["backend"] == {"name": "torch", "precision": "fp32", "onnx": "m.onnx"}
     json.dumps(settings)  # written as JSON by every output
 

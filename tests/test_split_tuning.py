@@ -84,7 +84,12 @@ def test_a_tuned_choice_overrides_the_run_config():
         "config": {"instances": PLANNED},
         TUNED_SPLIT_KEY: {"chosen": {**PLANNED, "min_size_px": 40, "min_depth_px": 8.0}},
     }
-    assert run_split_options(info) == {"min_size_px": 40, "min_distance_px": 3, "min_depth_px": 8.0}
+    assert run_split_options(info) == {
+        "min_size_px": 40,
+        "min_distance_px": 3,
+        "min_depth_px": 8.0,
+        "min_size_fraction": 0.0,
+    }
 
 
 @pytest.mark.parametrize("tune", [True, False])

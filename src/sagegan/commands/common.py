@@ -172,6 +172,13 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
         help="how far a distance peak must rise above its saddle to seed its own particle "
         "(default: the run's instances.min_depth_px)",
     )
+    group.add_argument(
+        "--min-size-fraction",
+        type=float,
+        metavar="F",
+        help="per image, drop objects under F x the area of its typical particle (0 turns it "
+        "off; default: the run's instances.min_size_fraction, 0.3 for the builtin model)",
+    )
     add_device_option(group)
     group.add_argument(
         "--backend",
@@ -236,6 +243,7 @@ def prediction_options(args: argparse.Namespace) -> PredictionOptions:
         threshold=args.threshold,
         min_size_px=args.min_size,
         min_depth_px=args.seed_depth,
+        min_size_fraction=args.min_size_fraction,
         device=args.device,
         backend=args.backend,
         precision=args.precision,

@@ -14,6 +14,12 @@
    lost. Watershed pieces smaller than ``min_size_px`` are merged into the neighbour they share the
    longest border with.
 4. Labels are renumbered consecutively 1..N.
+5. Optionally (``min_size_fraction`` > 0) the smallest object kept scales with the image: the
+   typical particle is the piece at the area-weighted median of the pieces' inscribed radii
+   (their distance-transform maxima; weighted by area, so that the many specks of a noisy
+   prediction do not set it), and steps 1-4 run again with the smallest object raised to
+   ``min_size_fraction`` x the area of that radius's disc, when that is larger. One setting then
+   fits 10 px particles and 200 px ones (docs/accuracy.md, section 7).
 
 With the boundary probability of an instance head (`sagegan.data.separation.boundary_target`: the
 bands where touching particles meet), step 2 runs on the mask with those bands cut out (boundary
@@ -31,6 +37,7 @@ a component larger than the block makes a window larger than the block.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,12 +58,18 @@ TUNED_SPLIT_KEY = "instances_tuned"  # a checkpoint's split chosen on validation
 
 
 def check_split_options(
-    threshold: float, min_distance_px: int, min_size_px: int, min_depth_px: float = 0.0
+    threshold: float,
+    min_distance_px: int,
+    min_size_px: int,
+    min_depth_px: float = 0.0,
+    min_size_fraction: float = 0.0,
 ) -> None:
-    """ConfigError unless the threshold is in [0, 1), min_distance_px >= 1, min_size_px >= 0 and
-    min_depth_px >= 0."""
+    """ConfigError unless the threshold is in [0, 1), min_distance_px >= 1, min_size_px >= 0,
+    min_depth_px >= 0 and min_size_fraction in [0, 1]."""
     if not min_depth_px >= 0:
         raise ConfigError(f"min_depth_px must be >= 0, got {min_depth_px}")
+    if not 0.0 <= min_size_fraction <= 1.0:
+        raise ConfigError(f"min_size_fraction must be in [0, 1], got {min_size_fraction}")
     if not 0.0 <= threshold < 1.0:
         raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
     if min_distance_px < 1:
@@ -65,16 +78,15 @@ def check_split_options(
         raise ConfigError(f"min_size_px must be >= 0, got {min_size_px}")
 
 
-def _check_options(
-    probability: np.ndarray,
-    threshold: float,
-    min_distance_px: int,
-    min_size_px: int,
-    min_depth_px: float,
-) -> None:
+def _check_inputs(probability: np.ndarray, boundary: np.ndarray | None, block_px: int) -> None:
     if probability.ndim != 2:
         raise ConfigError(f"expected a 2-D probability map, got shape {probability.shape}")
-    check_split_options(threshold, min_distance_px, min_size_px, min_depth_px)
+    if boundary is not None and boundary.shape != probability.shape:
+        raise ConfigError(
+            f"boundary map shape {boundary.shape} != probability shape {probability.shape}"
+        )
+    if block_px < 1:
+        raise ConfigError(f"block_px must be at least 1, got {block_px}")
 
 
 def _distance_markers(
@@ -155,6 +167,7 @@ def split_instances(
     compactness: float = 0.0,
     block_px: int = 1024,
     boundary: np.ndarray | None = None,
+    min_size_fraction: float = 0.0,
 ) -> np.ndarray:
     """Instance labels (int32, 0 background, 1..N) of a foreground probability map.
 
@@ -162,50 +175,102 @@ def split_instances(
     particles are over-split, lower them when touching particles stay merged. ``block_px`` bounds
     the working memory (windows of about that side) and does not change the result. ``boundary``
     (H x W, an instance head's boundary probability) cuts the contacts it marks out of the mask
-    before the distance transform.
+    before the distance transform. ``min_size_fraction`` > 0 raises the smallest object to that
+    fraction of the image's typical particle (step 5).
     """
     probability = np.asarray(probability, dtype=np.float32)
-    _check_options(probability, threshold, min_distance_px, min_size_px, min_depth_px)
-    if boundary is not None:
-        boundary = np.asarray(boundary, dtype=np.float32)
-        if boundary.shape != probability.shape:
-            raise ConfigError(
-                f"boundary map shape {boundary.shape} != probability shape {probability.shape}"
-            )
-    if block_px < 1:
-        raise ConfigError(f"block_px must be at least 1, got {block_px}")
-    mask = probability > threshold
-    components, count = ndimage.label(mask, structure=EIGHT_CONNECTED)
-    del mask
-    labels = np.zeros(probability.shape, dtype=np.int32)
-    if count == 0:
-        return labels
-    keep = np.bincount(components.ravel()) >= min_size_px  # per component label
-    keep[0] = False
-    kept = np.flatnonzero(keep)
-    margin = 2 * (int(np.ceil(GAUSSIAN_TRUNCATE * smoothing_px)) + 1) + min_distance_px
-    boxes = ndimage.find_objects(components)
-    next_label = 1
-    for members in _blocks(kept, boxes, block_px, components.shape[1]):
-        window = _window(members, boxes, margin, components.shape)
-        local = components[window]
-        # neighbours of other blocks stay in the window (the smoothing sees them), small specks
-        # leave it as they leave the whole-image mask
-        local = np.where(keep[local], local, 0)
-        pieces = _split_components(
-            local,
-            None if boundary is None else boundary[window],
-            min_distance_px,
-            min_size_px,
-            min_depth_px,
-            smoothing_px,
-            compactness,
-        )
-        own = np.isin(local, members) & (pieces > 0)
-        numbered, _, _ = relabel_sequential(np.where(own, pieces, 0), offset=next_label)
-        labels[window][own] = numbered[own]
-        next_label = int(numbered.max(initial=next_label - 1)) + 1
+    boundary = None if boundary is None else np.asarray(boundary, dtype=np.float32)
+    _check_inputs(probability, boundary, block_px)
+    check_split_options(threshold, min_distance_px, min_size_px, min_depth_px, min_size_fraction)
+    passes = SplitPass(threshold, min_distance_px, min_depth_px, smoothing_px, compactness)
+    labels, radii = passes.run(probability, boundary, min_size_px, block_px)
+    if min_size_fraction > 0:
+        scaled = scaled_min_size(labels, radii, min_size_fraction)
+        if scaled > min_size_px:
+            labels, _ = passes.run(probability, boundary, scaled, block_px)
     return labels
+
+
+def scaled_min_size(labels: np.ndarray, radii: np.ndarray, fraction: float) -> int:
+    """``fraction`` x the disc area of the typical piece's inscribed radius (``radii[i]`` of
+    label i+1): the radius at the area-weighted median; 0 for an empty image."""
+    if not len(radii):
+        return 0
+    areas = np.bincount(labels.ravel(), minlength=len(radii) + 1)[1:]
+    order = np.argsort(radii, kind="stable")
+    cumulative = np.cumsum(areas[order])
+    typical = radii[order][np.searchsorted(cumulative, cumulative[-1] / 2)]
+    return round(fraction * np.pi * float(typical) ** 2)
+
+
+@dataclass(frozen=True)
+class SplitPass:
+    """Steps 1-4 with fixed seed settings; `run` takes the smallest object kept."""
+
+    threshold: float
+    min_distance_px: int
+    min_depth_px: float
+    smoothing_px: float
+    compactness: float
+
+    def run(
+        self,
+        probability: np.ndarray,
+        boundary: np.ndarray | None,
+        min_size_px: int,
+        block_px: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The instance labels and each label's inscribed radius (px; entry i is label i+1)."""
+        components, count = ndimage.label(probability > self.threshold, structure=EIGHT_CONNECTED)
+        labels = np.zeros(probability.shape, dtype=np.int32)
+        radii: list[np.ndarray] = []
+        if count == 0:
+            return labels, np.zeros(0)
+        keep = np.bincount(components.ravel()) >= min_size_px  # per component label
+        keep[0] = False
+        margin = 2 * (int(np.ceil(GAUSSIAN_TRUNCATE * self.smoothing_px)) + 1)
+        margin += self.min_distance_px
+        boxes = ndimage.find_objects(components)
+        next_label = 1
+        for members in _blocks(np.flatnonzero(keep), boxes, block_px, components.shape[1]):
+            window = _window(members, boxes, margin, components.shape)
+            # neighbours of other blocks stay in the window (the smoothing sees them), small
+            # specks leave it as they leave the whole-image mask
+            local = np.where(keep[components[window]], components[window], 0)
+            pieces, inscribed = self._split_components(
+                local, None if boundary is None else boundary[window], min_size_px
+            )
+            own = np.isin(local, members) & (pieces > 0)
+            numbered, _, _ = relabel_sequential(np.where(own, pieces, 0), offset=next_label)
+            labels[window][own] = numbered[own]
+            last = int(numbered.max(initial=next_label - 1))
+            if last >= next_label:
+                index = np.arange(next_label, last + 1)
+                radii.append(np.asarray(ndimage.maximum(inscribed, numbered, index)))
+            next_label = last + 1
+        return labels, np.concatenate(radii) if radii else np.zeros(0)
+
+    def _split_components(
+        self, components: np.ndarray, boundary: np.ndarray | None, min_size_px: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Watershed instances (int32, not renumbered) of the labelled components of one
+        window, seeded by the smoothed distance transform of the mask (with the boundary bands
+        cut out when ``boundary`` is given), and that distance transform before smoothing."""
+        mask = components > 0
+        if not mask.any():
+            return np.zeros(components.shape, dtype=np.int32), np.zeros(components.shape)
+        inside = mask if boundary is None else mask & (boundary <= BOUNDARY_THRESHOLD)
+        inscribed = ndimage.distance_transform_edt(inside)
+        distance = inscribed
+        if self.smoothing_px > 0:
+            distance = ndimage.gaussian_filter(
+                inscribed, self.smoothing_px, truncate=GAUSSIAN_TRUNCATE
+            )
+            distance *= inside
+        markers = _distance_markers(distance, components, self.min_distance_px, self.min_depth_px)
+        markers = _mark_unmarked(markers, components)
+        pieces = watershed(-distance, markers, mask=mask, compactness=self.compactness)
+        return _merge_small_pieces(pieces.astype(np.int32), min_size_px), inscribed
 
 
 def _blocks(kept: np.ndarray, boxes: list, block_px: int, width: int) -> list[np.ndarray]:
@@ -234,37 +299,12 @@ def _window(
     return slice(int(top), int(bottom)), slice(int(left), int(right))
 
 
-def _split_components(
-    components: np.ndarray,
-    boundary: np.ndarray | None,
-    min_distance_px: int,
-    min_size_px: int,
-    min_depth_px: float,
-    smoothing_px: float,
-    compactness: float,
-) -> np.ndarray:
-    """Watershed instances (int32, not renumbered) of the labelled components of one window,
-    seeded by the smoothed distance transform of the mask (with the boundary bands cut out when
-    ``boundary`` is given)."""
-    mask = components > 0
-    if not mask.any():
-        return np.zeros(components.shape, dtype=np.int32)
-    inside = mask if boundary is None else mask & (boundary <= BOUNDARY_THRESHOLD)
-    distance = ndimage.distance_transform_edt(inside)
-    if smoothing_px > 0:
-        distance = ndimage.gaussian_filter(distance, smoothing_px, truncate=GAUSSIAN_TRUNCATE)
-        distance *= inside
-    markers = _distance_markers(distance, components, min_distance_px, min_depth_px)
-    markers = _mark_unmarked(markers, components)
-    pieces = watershed(-distance, markers, mask=mask, compactness=compactness)
-    return _merge_small_pieces(pieces.astype(np.int32), min_size_px)
-
-
 def run_split_options(
     info: dict[str, Any],
     min_size_px: int | None = None,
     min_distance_px: int | None = None,
     min_depth_px: float | None = None,
+    min_size_fraction: float | None = None,
 ) -> dict[str, float]:
     """The `split_instances` options of a checkpoint: those chosen on its validation images
     (``sagegan.train.split_tuning``), else its run config's ``instances`` (defaults where its
@@ -275,6 +315,7 @@ def run_split_options(
         "min_distance_px": int(run.get("min_distance_px", DEFAULT_MIN_DISTANCE_PX)),
         "min_size_px": int(run.get("min_size_px", DEFAULT_MIN_SIZE_PX)),
         "min_depth_px": float(run.get("min_depth_px", DEFAULT_MIN_DEPTH_PX)),
+        "min_size_fraction": float(run.get("min_size_fraction", 0.0)),
     }
     if min_size_px is not None:
         options["min_size_px"] = min_size_px
@@ -282,4 +323,6 @@ def run_split_options(
         options["min_distance_px"] = min_distance_px
     if min_depth_px is not None:
         options["min_depth_px"] = min_depth_px
+    if min_size_fraction is not None:
+        options["min_size_fraction"] = min_size_fraction
     return options

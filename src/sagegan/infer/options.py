@@ -39,7 +39,7 @@ class PredictionOptions:
     """The options of a prediction run; the defaults are the command line's.
 
     ``which``: the run's checkpoint (best, last, best-pretrain, best-gan). ``tile``/``overlap``/
-    ``batch_size``/``tta`` go to `predict_tiled`; ``threshold`` and the ``min_*_px`` overrides to
+    ``batch_size``/``tta`` go to `predict_tiled`; ``threshold`` and the ``min_*`` overrides to
     `split_instances` (None: the run's ``instances`` settings). ``device``: auto, cpu, cuda or
     cuda:N; ``backend``/``precision``/``onnx_path`` pick the inference backend (`load_backend`;
     "auto": the fastest measured on this machine, see `resolved`).
@@ -57,6 +57,7 @@ class PredictionOptions:
     min_size_px: int | None = None
     min_distance_px: int | None = None
     min_depth_px: float | None = None
+    min_size_fraction: float | None = None
     device: str = "auto"
     backend: str = "auto"
     precision: str = "auto"
@@ -74,6 +75,7 @@ class PredictionOptions:
             DEFAULT_MIN_DISTANCE_PX if self.min_distance_px is None else self.min_distance_px,
             DEFAULT_MIN_SIZE_PX if self.min_size_px is None else self.min_size_px,
             DEFAULT_MIN_DEPTH_PX if self.min_depth_px is None else self.min_depth_px,
+            self.min_size_fraction or 0.0,
         )
         check_pixel_size(self.pixel_size_nm)
         object.__setattr__(self, "tile", (int(self.tile[0]), int(self.tile[1])))
@@ -119,7 +121,11 @@ class PredictionOptions:
     def split_options_for(self, training_info: dict[str, Any]) -> dict[str, float]:
         """The `split_instances` options: the run's (`run_split_options`) with these overrides."""
         options = run_split_options(
-            training_info, self.min_size_px, self.min_distance_px, self.min_depth_px
+            training_info,
+            self.min_size_px,
+            self.min_distance_px,
+            self.min_depth_px,
+            self.min_size_fraction,
         )
         check_split_options(self.threshold, **options)
         return options

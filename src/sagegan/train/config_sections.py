@@ -217,6 +217,8 @@ class InstanceConfig:
     ``min_size_px``: objects smaller than this are dropped; ``min_distance_px``: the closest two
     distance-transform peaks that may split a particle; ``min_depth_px``: how far (px) a peak of
     the distance transform must rise above the saddle to a higher one to seed its own particle.
+    ``min_size_fraction``: when > 0, each image's smallest object is raised to this fraction of
+    its typical particle's area (`split_instances`, step 5; the builtin model uses 0.3).
     ``tune``: after training, choose ``min_size_px`` and ``min_depth_px`` on the validation images
     (`sagegan.train.split_tuning`); these values are then the starting point.
     """
@@ -224,6 +226,7 @@ class InstanceConfig:
     min_size_px: int = DEFAULT_MIN_SIZE_PX
     min_distance_px: int = DEFAULT_MIN_DISTANCE_PX
     min_depth_px: float = DEFAULT_MIN_DEPTH_PX
+    min_size_fraction: float = 0.0
     tune: bool = True
 
     def split_options(self) -> dict[str, float]:
@@ -232,4 +235,5 @@ class InstanceConfig:
             "min_size_px": self.min_size_px,
             "min_distance_px": self.min_distance_px,
             "min_depth_px": self.min_depth_px,
+            "min_size_fraction": self.min_size_fraction,
         }
