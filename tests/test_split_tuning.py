@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,7 +24,7 @@ from sagegan.train.split_tuning import (
 )
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None)
-PLANNED = {"min_size_px": 10, "min_distance_px": 3, "min_depth_px": 1.0}
+PLANNED = {"min_size_px": 10, "min_distance_px": 3, "min_depth_px": 1.0, "min_size_fraction": 0.0}
 
 
 def _row(size: int, depth: float, f1: float) -> dict[str, float]:
@@ -36,7 +37,10 @@ def test_candidates_hold_the_planned_setting_and_its_neighbours():
     depths = sorted({c["min_depth_px"] for c in candidates})
     assert sizes == [5, 10, 20]
     assert depths == [1.0, 2.0, 3.0, 4.0, 8.0, 16.0]
-    assert len(candidates) == len(sizes) * len(depths)
+    scaled = [c for c in candidates if c["min_size_fraction"] > 0]
+    assert len(candidates) == len(sizes) * len(depths) + len(depths)
+    assert {c["min_size_px"] for c in scaled} == {10}  # scaled from the planned size
+    assert sorted(c["min_depth_px"] for c in scaled) == depths
     assert all(c["min_distance_px"] == 3 for c in candidates)
 
 
@@ -64,6 +68,22 @@ def test_tuning_finds_the_depth_that_splits_touching_particles():
     assert scores[(tuning.chosen["min_size_px"], tuning.chosen["min_depth_px"])] == 1.0
     assert tuning.images == 1
     assert "seed depth 16 -> 1 px" in tuning.summary()
+
+
+def test_tuning_scales_the_smallest_object_when_specks_cost_f1():
+    truth = touching_discs(radius=10, spacing=40, shape=(96, 96))  # two separate discs
+    foreground = truth > 0
+    for row in (5, 44, 80):  # three 4 x 4 specks the network also marks
+        foreground[row : row + 4, 2:6] = True
+    logits = np.where(foreground, 8.0, -8.0).astype(np.float32)
+    sample = SimpleNamespace(image=np.zeros(truth.shape, np.float32), labels=truth)
+
+    tuning = tune_split(FixedLogits(logits), [sample], CPU, InstanceConfig(min_size_px=4))
+
+    assert tuning.chosen["min_size_fraction"] > 0  # doubling 4 px keeps 16 px specks; scaling not
+    scores = {(r["min_size_px"], r["min_size_fraction"]): r["f1@0.5"] for r in tuning.rows}
+    assert scores[(4, tuning.chosen["min_size_fraction"])] == 1.0 > scores[(8, 0.0)]
+    assert run_split_options({TUNED_SPLIT_KEY: asdict(tuning)})["min_size_fraction"] > 0
 
 
 def test_training_records_the_choice_and_inference_uses_it(tiny_run: tuple[Path, Path]):

@@ -219,7 +219,8 @@ class InstanceConfig:
     the distance transform must rise above the saddle to a higher one to seed its own particle.
     ``min_size_fraction``: when > 0, each image's smallest object is raised to this fraction of
     its typical particle's area (`split_instances`, step 5; the builtin model uses 0.3).
-    ``tune``: after training, choose ``min_size_px`` and ``min_depth_px`` on the validation images
+    ``tune``: after training, choose ``min_size_px``, ``min_depth_px`` and whether to scale the
+    smallest object (``min_size_fraction``) on the validation images
     (`sagegan.train.split_tuning`); these values are then the starting point.
     """
 

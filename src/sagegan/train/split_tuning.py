@@ -2,13 +2,15 @@
 
 Two settings of the distance-transform split (`sagegan.infer.instances.split_instances`) depend on
 how the network draws particles, which the plan cannot know before training: the smallest object
-kept (``min_size_px``) and the seed depth (``min_depth_px``). A network that draws necks between
-touching particles needs deep seeds; one that leaves gaps between them needs none (EMPS gained
-0.10 F1@0.5 from a 9 px depth, tio2_sem lost 0.10 with 6 px; docs/accuracy.md section 5).
+kept (``min_size_px``, fixed or scaled per image by ``min_size_fraction``) and the seed depth
+(``min_depth_px``). A network that draws necks between touching particles needs deep seeds; one
+that leaves gaps between them needs none (EMPS gained 0.10 F1@0.5 from a 9 px depth, tio2_sem
+lost 0.10 with 6 px; docs/accuracy.md section 5).
 
 After training, each best checkpoint (``best``, ``best-pretrain``, ``best-gan``) predicts every
 validation image once; every candidate split (the run's sizes times ``SIZE_FACTORS``, the depths
-``DEPTH_CANDIDATES_PX`` and the run's own) is scored by mean object F1@0.5. The best candidate
+``DEPTH_CANDIDATES_PX`` and the run's own, and each depth with the run's size scaled per image by
+``SCALED_FRACTION``) is scored by mean object F1@0.5. The best candidate
 replaces the run's settings only when it beats them by ``MIN_GAIN`` (a few validation images are
 noisy). The choice and its table go into the checkpoint's ``info.json`` under
 ``TUNED_SPLIT_KEY``, where `segment`, `evaluate` and `analyze` find it
@@ -38,7 +40,8 @@ LOGGER = logging.getLogger("sagegan")
 DEPTH_CANDIDATES_PX = (1.0, 2.0, 4.0, 8.0, 16.0)
 SIZE_FACTORS = (0.5, 1.0, 2.0)
 MIN_GAIN = 0.005
-SPLIT_KEYS = ("min_size_px", "min_distance_px", "min_depth_px")
+SCALED_FRACTION = 0.3  # the builtin model's min_size_fraction (docs/accuracy.md section 7)
+SPLIT_KEYS = ("min_size_px", "min_distance_px", "min_depth_px", "min_size_fraction")
 
 
 @dataclass
@@ -58,34 +61,48 @@ class SplitTuning:
         return (
             f"instance split chosen on {self.images} validation images: smallest object "
             f"{self.planned['min_size_px']:g} -> {self.chosen['min_size_px']:g} px, seed depth "
-            f"{self.planned['min_depth_px']:g} -> {self.chosen['min_depth_px']:g} px, "
+            f"{self.planned['min_depth_px']:g} -> {self.chosen['min_depth_px']:g} px, scaled "
+            f"{_fraction(self.planned):g} -> {_fraction(self.chosen):g}, "
             f"F1@0.5 {before:.3f} -> {after:.3f}"
         )
 
 
+def _fraction(options: dict[str, Any]) -> float:
+    """The setting's min_size_fraction (0, off, in settings recorded before it existed)."""
+    return float(options.get("min_size_fraction", 0.0))
+
+
 def _key(options: dict[str, Any]) -> tuple[float, ...]:
-    return tuple(float(options[name]) for name in SPLIT_KEYS)
+    return (*(float(options[name]) for name in SPLIT_KEYS[:-1]), _fraction(options))
 
 
 def candidate_splits(planned: dict[str, float]) -> list[dict[str, float]]:
-    """Every setting to score: the planned one and its neighbours in size and seed depth."""
+    """Every setting to score: the planned one, its neighbours in size and seed depth, and at
+    the planned size each depth with the smallest object scaled per image (``SCALED_FRACTION``)."""
     sizes = sorted({round(planned["min_size_px"] * factor) for factor in SIZE_FACTORS})
     depths = sorted({*DEPTH_CANDIDATES_PX, float(planned["min_depth_px"])})
-    return [
+    grid = [
         {**planned, "min_size_px": size, "min_depth_px": depth}
         for size in sizes
         for depth in depths
     ]
+    if _fraction(planned) == SCALED_FRACTION:
+        return grid
+    scaled = [{**planned, "min_depth_px": d, "min_size_fraction": SCALED_FRACTION} for d in depths]
+    return grid + scaled
 
 
 def choose_split(rows: Sequence[dict[str, float]], planned: dict[str, float]) -> dict[str, float]:
-    """The best-scoring row's settings (ties: the shallower seeds, then the smaller size) when it
-    beats ``planned`` by ``MIN_GAIN``; else ``planned``."""
+    """The best-scoring row's settings (ties: the shallower seeds, then the smaller size, then
+    no scaling) when it beats ``planned`` by ``MIN_GAIN``; else ``planned``."""
     baseline = next(row["f1@0.5"] for row in rows if _key(row) == _key(planned))
-    best = max(rows, key=lambda row: (row["f1@0.5"], -row["min_depth_px"], -row["min_size_px"]))
+    best = max(
+        rows,
+        key=lambda row: (row["f1@0.5"], -row["min_depth_px"], -row["min_size_px"], -_fraction(row)),
+    )
     if best["f1@0.5"] < baseline + MIN_GAIN:
         return dict(planned)
-    return {name: best[name] for name in SPLIT_KEYS}
+    return dict(zip(SPLIT_KEYS, _key(best), strict=True))
 
 
 def tune_split(
