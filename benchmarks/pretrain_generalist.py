@@ -26,6 +26,7 @@ from pathlib import Path
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import Split, load_split, save_split
+from sagegan.infer.instances import SCALED_MIN_SIZE_FRACTION
 from sagegan.models.builtin import BUILTIN_FOLDER
 from sagegan.models.checkpoint import (
     load_model,
@@ -51,10 +52,6 @@ SIMULATED = {
     "tio2": ("tio2", {}),
     "mixed": ("mixed", {}),
 }
-
-
-# chosen by benchmarks/scaled_min_size.py on EMPS validation and fresh simulated images
-ZERO_SHOT_MIN_SIZE_FRACTION = 0.3
 
 
 def _link(source: Path, target: Path) -> None:
@@ -98,7 +95,7 @@ def package(run: Path, dest: Path, recipe: dict) -> None:
     """Copy the run's best segmenter into ``dest`` as the builtin model: fp16 weights and an
     info.json with the split settings the plan chose for the whole training set (a seed depth of
     1 px and its smallest object; the validation-tuned split fits EMPS alone), the smallest object
-    scaled per image by ``ZERO_SHOT_MIN_SIZE_FRACTION``."""
+    scaled per image by ``SCALED_MIN_SIZE_FRACTION``."""
     folder = resolve_checkpoint(run, "best")
     state, metadata = load_weights(folder / SEGMENTER_FILE)
     half = {
@@ -108,7 +105,7 @@ def package(run: Path, dest: Path, recipe: dict) -> None:
     info = read_training_info(folder / SEGMENTER_FILE)
     config = info["config"]
     instances = {**config["instances"], "min_depth_px": 1.0}
-    instances["min_size_fraction"] = ZERO_SHOT_MIN_SIZE_FRACTION
+    instances["min_size_fraction"] = SCALED_MIN_SIZE_FRACTION
     instances.pop("tune", None)
     domain = CheckpointFolder(folder).domain_path()
     if domain.is_file():

@@ -57,17 +57,24 @@ def simulated_pairs(folder: Path, per_look: int) -> dict[str, list[Pair]]:
     return groups
 
 
-def score_group(pairs: list[Pair], fractions: tuple[float, ...]) -> dict[str, Any]:
+class Builtin:
+    """The builtin model on PyTorch fp32 (the same numbers anywhere), loaded once."""
+
+    def __init__(self) -> None:
+        self.options = PredictionOptions(backend="torch", precision="fp32", device="cpu")
+        self.runner, _ = self.options.load("builtin")
+        self.info = read_training_info(BUILTIN_FOLDER / SEGMENTER_FILE)
+
+
+def score_group(model: Builtin, pairs: list[Pair], fractions: tuple[float, ...]) -> dict[str, Any]:
     """Mean F1@0.5 and predicted object count per fraction over one group of images."""
-    options = PredictionOptions(backend="torch", precision="fp32", device="cpu")
-    runner, _ = options.load("builtin")
-    info = read_training_info(BUILTIN_FOLDER / SEGMENTER_FILE)
-    split = {**run_split_options(info), "min_size_fraction": 0.0}
+    options, info = model.options, model.info
+    split = run_split_options(info)
     f1 = np.zeros((len(fractions), len(pairs)))
     objects = np.zeros(len(fractions), dtype=int)
     for column, pair in enumerate(pairs):
         sample = load_sample(pair, options.databar_for(info))
-        prediction = options.predict(runner, sample.image)
+        prediction = options.predict(model.runner, sample.image)
         for row, fraction in enumerate(fractions):
             labels = split_instances(
                 prediction.probability,
@@ -87,13 +94,15 @@ def main() -> None:
     parser.add_argument("--results", type=Path, help="write the table as JSON here")
     args = parser.parse_args()
     fractions = tuple(args.fractions)
+    model = Builtin()
     with tempfile.TemporaryDirectory() as folder:
         design = {"emps validation": validation_pairs("emps", EMPS_SPLIT)}
         design.update(simulated_pairs(Path(folder), args.per_look))
-        scores = {name: score_group(pairs, fractions) for name, pairs in design.items()}
+        scores = {name: score_group(model, pairs, fractions) for name, pairs in design.items()}
+    splits = REPO / "benchmarks" / "splits"
     checks = {
         f"{name} validation (check)": score_group(
-            validation_pairs(name, REPO / "benchmarks" / "splits" / f"{name}.json"), fractions
+            model, validation_pairs(name, splits / f"{name}.json"), fractions
         )
         for name in args.check
     }

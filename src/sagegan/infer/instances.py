@@ -55,6 +55,9 @@ DEFAULT_MIN_SIZE_PX = 10
 DEFAULT_MIN_DISTANCE_PX = 3
 DEFAULT_MIN_DEPTH_PX = 1.0
 TUNED_SPLIT_KEY = "instances_tuned"  # a checkpoint's split chosen on validation images
+# the builtin model's min_size_fraction, chosen by benchmarks/scaled_min_size.py on EMPS validation
+# and fresh simulated images; split tuning offers it to trained runs
+SCALED_MIN_SIZE_FRACTION = 0.3
 
 
 def check_split_options(

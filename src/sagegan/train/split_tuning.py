@@ -10,7 +10,7 @@ lost 0.10 with 6 px; docs/accuracy.md section 5).
 After training, each best checkpoint (``best``, ``best-pretrain``, ``best-gan``) predicts every
 validation image once; every candidate split (the run's sizes times ``SIZE_FACTORS``, the depths
 ``DEPTH_CANDIDATES_PX`` and the run's own, and each depth with the run's size scaled per image by
-``SCALED_FRACTION``) is scored by mean object F1@0.5. The best candidate
+``SCALED_MIN_SIZE_FRACTION``) is scored by mean object F1@0.5. The best candidate
 replaces the run's settings only when it beats them by ``MIN_GAIN`` (a few validation images are
 noisy). The choice and its table go into the checkpoint's ``info.json`` under
 ``TUNED_SPLIT_KEY``, where `segment`, `evaluate` and `analyze` find it
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from sagegan.infer.instances import TUNED_SPLIT_KEY, split_instances
+from sagegan.infer.instances import SCALED_MIN_SIZE_FRACTION, TUNED_SPLIT_KEY, split_instances
 from sagegan.metrics.objects import match_instances
 from sagegan.models.checkpoint import load_model, read_training_info, write_json_atomic
 from sagegan.models.run_folder import CheckpointFolder, RunFolder
@@ -40,7 +40,6 @@ LOGGER = logging.getLogger("sagegan")
 DEPTH_CANDIDATES_PX = (1.0, 2.0, 4.0, 8.0, 16.0)
 SIZE_FACTORS = (0.5, 1.0, 2.0)
 MIN_GAIN = 0.005
-SCALED_FRACTION = 0.3  # the builtin model's min_size_fraction (docs/accuracy.md section 7)
 SPLIT_KEYS = ("min_size_px", "min_distance_px", "min_depth_px", "min_size_fraction")
 
 
@@ -62,23 +61,19 @@ class SplitTuning:
             f"instance split chosen on {self.images} validation images: smallest object "
             f"{self.planned['min_size_px']:g} -> {self.chosen['min_size_px']:g} px, seed depth "
             f"{self.planned['min_depth_px']:g} -> {self.chosen['min_depth_px']:g} px, scaled "
-            f"{_fraction(self.planned):g} -> {_fraction(self.chosen):g}, "
+            f"{self.planned['min_size_fraction']:g} -> {self.chosen['min_size_fraction']:g}, "
             f"F1@0.5 {before:.3f} -> {after:.3f}"
         )
 
 
-def _fraction(options: dict[str, Any]) -> float:
-    """The setting's min_size_fraction (0, off, in settings recorded before it existed)."""
-    return float(options.get("min_size_fraction", 0.0))
-
-
 def _key(options: dict[str, Any]) -> tuple[float, ...]:
-    return (*(float(options[name]) for name in SPLIT_KEYS[:-1]), _fraction(options))
+    return tuple(float(options[name]) for name in SPLIT_KEYS)
 
 
 def candidate_splits(planned: dict[str, float]) -> list[dict[str, float]]:
     """Every setting to score: the planned one, its neighbours in size and seed depth, and at
-    the planned size each depth with the smallest object scaled per image (``SCALED_FRACTION``)."""
+    the planned size each depth with the smallest object scaled per image
+    (``SCALED_MIN_SIZE_FRACTION``)."""
     sizes = sorted({round(planned["min_size_px"] * factor) for factor in SIZE_FACTORS})
     depths = sorted({*DEPTH_CANDIDATES_PX, float(planned["min_depth_px"])})
     grid = [
@@ -86,10 +81,10 @@ def candidate_splits(planned: dict[str, float]) -> list[dict[str, float]]:
         for size in sizes
         for depth in depths
     ]
-    if _fraction(planned) == SCALED_FRACTION:
+    if planned["min_size_fraction"] == SCALED_MIN_SIZE_FRACTION:
         return grid
-    scaled = [{**planned, "min_depth_px": d, "min_size_fraction": SCALED_FRACTION} for d in depths]
-    return grid + scaled
+    scaled = {"min_size_fraction": SCALED_MIN_SIZE_FRACTION}
+    return grid + [{**planned, "min_depth_px": depth, **scaled} for depth in depths]
 
 
 def choose_split(rows: Sequence[dict[str, float]], planned: dict[str, float]) -> dict[str, float]:
@@ -98,11 +93,16 @@ def choose_split(rows: Sequence[dict[str, float]], planned: dict[str, float]) ->
     baseline = next(row["f1@0.5"] for row in rows if _key(row) == _key(planned))
     best = max(
         rows,
-        key=lambda row: (row["f1@0.5"], -row["min_depth_px"], -row["min_size_px"], -_fraction(row)),
+        key=lambda row: (
+            row["f1@0.5"],
+            -row["min_depth_px"],
+            -row["min_size_px"],
+            -row["min_size_fraction"],
+        ),
     )
     if best["f1@0.5"] < baseline + MIN_GAIN:
         return dict(planned)
-    return dict(zip(SPLIT_KEYS, _key(best), strict=True))
+    return {name: best[name] for name in SPLIT_KEYS}
 
 
 def tune_split(
