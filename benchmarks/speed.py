@@ -214,6 +214,7 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
         "runtime.device": device,
         "runtime.amp": "bf16" if "bf16" in variant else "none",
         "runtime.progress": False,
+        "gan.realism_every": 0,  # the step alone is timed
     }
     if spec.get("vgg_weights"):
         overrides["gan.perceptual.vgg_weights"] = spec["vgg_weights"]
@@ -228,7 +229,7 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         labels = [ndimage.label(batch["mask"][0, 0].numpy() > 0)[0] for batch in batches]
         sources = MaskSources(labels, config.gan.mask_sources, size)
-        stage = GanStage(config, runtime, sources, None)
+        stage = GanStage(config, runtime, sources, None, [])
         epoch = config.gan.generator_warmup_epochs + config.gan.mix_ramp_epochs
     if "channels_last" in variant:
         for net in stage.nets.values():

@@ -109,6 +109,24 @@ CASES = [
         "nothing to train: pretrain.epochs and gan.epochs are both 0",
     ),
     (
+        "synthetic bank folder that does not exist",
+        ["train", "{data}", "--out", "{tmp}/new", "--set", "data.bank={tmp}/nobank"],
+        2,
+        "nobank: data.bank: bank folder not found",
+    ),
+    (
+        "synthetic bank that is the dataset folder",
+        ["train", "{data}", "--out", "{tmp}/new", "--set", "data.bank={data}"],
+        2,
+        "data.bank: the bank is the dataset folder",
+    ),
+    (
+        "bank fraction of 1",
+        ["train", "{data}", "--out", "{tmp}/new", "--set", "data.bank_fraction=1"],
+        2,
+        "data.bank_fraction must be in [0, 1), got 1.0",
+    ),
+    (
         "split --kfold 0",
         ["split", "{data}", "--out", "{tmp}/split.json", "--kfold", "0"],
         2,

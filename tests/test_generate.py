@@ -1,4 +1,5 @@
-"""Synthetic pairs from a tiny trained generator, and the network-free realism statistics."""
+"""Synthetic pairs from a tiny trained generator, their realism against real images, and the
+network-free realism statistics."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from scipy import ndimage
 
 from sagegan.data.io import read_image, read_mask, write_mask
 from sagegan.errors import ConfigError, DataError
-from sagegan.generate import generate_pairs, realism_statistics
+from sagegan.generate import generate_pairs
+from sagegan.metrics.realism import realism_statistics
 from sagegan.train import config_from_cli, train
 
 QUIET = {"runtime.grid_every": 100, "runtime.attention_every": 100}
@@ -155,6 +157,8 @@ def test_realism_against_real_images_is_written(data_dir, run_dir, tmp_path):
     assert written["generated_images"] == 2 and written["real_images"] == 8
     assert 0.0 < written["intensity_w1"] <= 2.0
     assert 0.0 <= written["histogram_intersection"] < 1.0
+    # KID of a barely trained generator's images: far from the real images, within its spread
+    assert written["kid"] > written["kid_std"] >= 0.0
 
 
 def test_unmatchable_masks_fall_back_to_default_simulator_settings(run_dir, tmp_path, caplog):

@@ -23,6 +23,13 @@ from sagegan.infer import segment_images
 from sagegan.report import write_report
 from sagegan.report.curves import read_training_log, training_curves
 from sagegan.report.embed import MAX_WIDTH, png_of_file
+from sagegan.report.realism import (
+    AUGMENTATION_LABEL,
+    DISTANCES,
+    GATE_LABEL,
+    KID_LABEL,
+    realism_curve,
+)
 
 SECTION_TITLES = ("Training run:", "Evaluation:", "Segmentation:", "Comparison:", "Analysis:")
 DATA_URIS = {"data:image/png;base64,": "PNG", "data:image/jpeg;base64,": "JPEG"}
@@ -316,3 +323,69 @@ def test_wide_images_are_downscaled_and_small_pngs_embedded_as_they_are(tmp_path
     with Image.open(io.BytesIO(png_of_file(wide))) as image:
         assert image.size == (MAX_WIDTH, 50)
     assert png_of_file(small) == small.read_bytes()
+
+
+def _realism_run(folder: Path, measured: bool, gate: float | None = 0.01) -> Path:
+    """A run folder whose log has 2 pretraining and 4 GAN epochs; with ``measured``, the GAN
+    epochs hold realism scores (epoch 2 none) and online augmentation is on from epoch 2."""
+    folder.mkdir()
+    gan_config = "" if gate is None else f"gan:\n  realism_gate_kid: {gate}\n"
+    (folder / "config.yaml").write_text(f"seed: 0\n{gan_config}")
+    records = [
+        {"stage": "pretrain", "epoch": epoch, "losses": {"seg": 1.0}, "val": {"dice": 0.5}}
+        for epoch in range(2)
+    ]
+    for epoch in range(4):
+        record = {"stage": "gan", "epoch": epoch, "losses": {"g": 1.0}, "val": {"dice": 0.6}}
+        if measured and epoch != 2:
+            kid = 0.03 / (epoch + 1)
+            distances = {"intensity_w1": 0.1, "histogram_intersection": 0.8, "spectrum_log_l2": 0.3}
+            record["realism"] = {"kid": kid, "kid_std": kid / 4, **distances}
+        if measured:
+            record["online_augmentation"] = epoch >= 2
+        records.append(record)
+    (folder / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def test_realism_curve_shows_kid_the_gate_and_the_augmented_epochs(tmp_path: Path) -> None:
+    records = read_training_log(_realism_run(tmp_path / "run", measured=True) / "log.jsonl")
+    figure = realism_curve(records, gate_kid=0.01)
+    kid_axis, distance_axis = figure.axes
+    (bars,) = kid_axis.containers  # KID with its error bars
+    assert bars.get_label() == KID_LABEL and bars.has_yerr
+    kid_line = bars.lines[0]
+    assert list(kid_line.get_xdata()) == [0, 1, 3]  # the measured GAN epochs only
+    assert kid_line.get_ydata() == pytest.approx([0.03, 0.015, 0.0075])
+    gate = next(line for line in kid_axis.get_lines() if line.get_label().startswith(GATE_LABEL))
+    assert set(gate.get_ydata()) == {0.01}
+    spans = [patch.get_x() for patch in kid_axis.patches]  # epochs 2 and 3, one label
+    assert spans == pytest.approx([1.5, 2.5])
+    assert kid_axis.get_legend_handles_labels()[1].count(AUGMENTATION_LABEL) == 1
+    assert {line.get_label() for line in distance_axis.get_lines()} == set(DISTANCES)
+    ungated = realism_curve(records)
+    labels = [line.get_label() for line in ungated.axes[0].get_lines()]
+    assert not any(label.startswith(GATE_LABEL) for label in labels)
+
+
+def test_realism_part_only_for_runs_that_measured_it(tmp_path: Path) -> None:
+    documents, images = {}, {}
+    for measured in (True, False):
+        run = _realism_run(tmp_path / f"run_{measured}", measured=measured)
+        report = write_report([run], tmp_path / f"report_{measured}.html")
+        documents[measured] = report.read_text(encoding="utf-8")
+        images[measured] = len(_image_sources(_parse(report)))
+    assert "Generator realism" in documents[True]
+    assert "online augmentation stays off until KID &lt;= 0.01" in documents[True]
+    assert "Generator realism" not in documents[False]  # an old run: no part, no note
+    assert images[True] == images[False] + 1
+
+
+def test_malformed_realism_is_a_data_error_naming_the_log(tmp_path: Path) -> None:
+    run = _realism_run(tmp_path / "run", measured=False)
+    record = {"stage": "gan", "epoch": 4, "realism": {"kid": "low"}}
+    with (run / "log.jsonl").open("a") as log:
+        log.write(json.dumps(record) + "\n")
+    with pytest.raises(DataError, match="'realism' is not a mapping") as error:
+        write_report([run], tmp_path / "report.html")
+    assert error.value.path == run / "log.jsonl"

@@ -31,12 +31,13 @@ def _objective(mask_mode: str) -> tuple[GanStage, StepBatch]:
         "gan.mask_mode": mask_mode,
         "gan.diffaugment_p": 1.0,
         "gan.perceptual": {"source": "random", "layers": ["relu1_1", "relu2_1"]},
+        "gan.realism_every": 0,
     }
     config = config_from_cli("paper", None, overrides)
     labels = np.zeros((SIZE, SIZE), np.int32)
     labels[8:14, 8:14], labels[20:27, 18:24] = 1, 2
     sources = MaskSources([labels], config.gan.mask_sources, (SIZE, SIZE))
-    objective = GanStage(config, Runtime(torch.device("cpu"), None), sources, None)
+    objective = GanStage(config, Runtime(torch.device("cpu"), None), sources, None, [])
     mask = torch.from_numpy(labels > 0).float()[None, None].repeat(2, 1, 1, 1)
     image = (mask * 1.2 - 0.6 + 0.1 * torch.randn_like(mask)).clamp(-1, 1)
     return objective, StepBatch(image, mask, torch.ones_like(mask), None, ["a", "b"])

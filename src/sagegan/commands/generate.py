@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size", type=parse_size, help="HxW of new masks (default: training patch)"
     )
-    parser.add_argument("--real", metavar="DIR", help="real images for realism statistics")
+    parser.add_argument(
+        "--real", metavar="DIR", help="real images to measure realism (statistics, KID) against"
+    )
     add_seed_option(parser)
     parser.add_argument(
         "--checkpoint", default="best", choices=["best", "last"], help="which weights (best)"

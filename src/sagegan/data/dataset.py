@@ -136,8 +136,14 @@ class SegmentationDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
-        sample = self.samples[index % len(self.samples)]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.item(self.samples[index % len(self.samples)], self.item_rng(index))
+
+    def item_rng(self, index: int) -> np.random.Generator:
+        """The generator of item ``index`` in the current epoch (its crop and augmentation)."""
+        return np.random.default_rng([self.seed, self.epoch, index])
+
+    def item(self, sample: Sample, rng: np.random.Generator) -> dict[str, torch.Tensor | str]:
+        """The item (patch, augmentation, targets) of ``sample`` drawn with ``rng``."""
         image, labels = sample.image, sample.labels
         valid = np.ones(image.shape, np.float32)
         if self.patch_size is not None:

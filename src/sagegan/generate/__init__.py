@@ -1,4 +1,4 @@
-"""Synthetic image/mask pairs from a trained generator, and realism statistics without networks.
+"""Synthetic image/mask pairs from a trained generator (their realism: `sagegan.metrics.kid`).
 
 Typical use::
 
@@ -11,13 +11,9 @@ Typical use::
 from __future__ import annotations
 
 from sagegan.generate.pairs import GenerateResult, generate_pairs, load_generator
-from sagegan.generate.realism import ImageStatistics, compare_statistics, realism_statistics
 
 __all__ = [
     "GenerateResult",
-    "ImageStatistics",
-    "compare_statistics",
     "generate_pairs",
     "load_generator",
-    "realism_statistics",
 ]

@@ -7,7 +7,7 @@ Output folder layout::
     OUT/labels/<name>_sK.tif   instance labels of that mask (uint16)
     OUT/meta.json              model, checkpoint, seed, sources, count, one entry per pair
     OUT/grid.png               a few masks (rows) and their styles (columns)
-    OUT/realism.json           realism statistics against real images (only with ``real_dir``)
+    OUT/realism.json           realism statistics and KID against ``real_dir`` (only with it)
 
 Style K of every mask uses the same latent z_K (so a grid column shows one style); the per-pixel
 noise is fresh for every image. Everything is drawn from generators seeded by ``seed``.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from sagegan.data.io import read_image, write_image, write_labels, write_mask
 from sagegan.data.normalize import normalize_image, to_uint8
 from sagegan.data.pairing import find_images
 from sagegan.errors import ConfigError, DataError
-from sagegan.generate.realism import ImageStatistics, compare_statistics
 from sagegan.generate.sources import (
     SourceMask,
     read_mask_folder,
@@ -41,15 +40,19 @@ from sagegan.generate.sources import (
     simulator_masks,
 )
 from sagegan.infer.device import resolve_device
+from sagegan.metrics.kid import RealismFeatures, realism_scores
+from sagegan.metrics.realism import ImageStatistics, compare_statistics
 from sagegan.models.checkpoint import load_model, resolve_checkpoint
 from sagegan.models.run_folder import CONFIG_FILE, CheckpointFolder, RunFolder
 from sagegan.train.config import load_yaml
 from sagegan.train.run_log import save_grid
 
 GENERATOR_NET = "generator"
+GENERATOR_EMA_NET = "generator_ema"
 GRID_ROWS = 4
 GRID_STYLES = 6
 NOISE_SEED_KEY = 3
+KID_IMAGES = 64  # images of each set that KID's patches are drawn from, evenly spaced
 
 
 @dataclass
@@ -91,8 +94,13 @@ def load_generator(
 
 
 def _generator_file(location: Path) -> Path:
-    """The generator weights of a checkpoint folder, or ``location`` itself (a weights file)."""
-    return location if location.is_file() else CheckpointFolder(location).weights(GENERATOR_NET)
+    """The generator weights of a checkpoint folder (its moving average of G when the run kept
+    one, ``gan.generator_ema``), or ``location`` itself (a weights file)."""
+    if location.is_file():
+        return location
+    folder = CheckpointFolder(location)
+    average = folder.weights(GENERATOR_EMA_NET)
+    return average if average.is_file() else folder.weights(GENERATOR_NET)
 
 
 def generate_pairs(
@@ -115,7 +123,8 @@ def generate_pairs(
     particles re-arranged, and ``n_synth`` simulator layouts (matched to ``masks_dir``'s particle
     size and coverage when given); new masks are ``size`` (H, W), default the run's training patch
     size. Each mask gets ``styles_per_mask`` styles. ``real_dir``: real images (a folder) to
-    compute ``sagegan.generate.realism`` statistics against, written to ``realism.json``.
+    compute realism against, written to ``realism.json``: the statistics of
+    `sagegan.metrics.realism` over all images and KID (`sagegan.metrics.kid`) on patches.
     ``device``: auto (cuda when available), cpu, cuda or cuda:N.
     """
     out = Path(out)
@@ -134,7 +143,7 @@ def generate_pairs(
     torch_seed = int(np.random.SeedSequence([seed, NOISE_SEED_KEY]).generate_state(1)[0])
     rng = torch.Generator(device=run_on).manual_seed(torch_seed)
     z = generator.sample_z(styles_per_mask, device=run_on, generator=rng)
-    gen_stats = ImageStatistics()
+    generated = _Generated(len(masks) * styles_per_mask)
     pairs: list[tuple[Path, Path]] = []
     entries: list[dict[str, Any]] = []
     grid: dict[str, list[np.ndarray]] = {"mask": []}
@@ -146,13 +155,13 @@ def generate_pairs(
             write_image(pair[0], to_uint8(image))
             write_mask(pair[1], mask.labels)
             write_labels(out / "labels" / f"{name}.tif", mask.labels)
-            gen_stats.add(image)
+            generated.add(image)
             pairs.append(pair)
             entries.append({"name": name, "source": mask.source, "mask": mask.name, "style": style})
         if len(grid["mask"]) < GRID_ROWS:
             _add_grid_row(grid, mask, images)
     save_grid(out / "grid.png", grid)
-    realism = None if real_dir is None else _realism(gen_stats, real_dir, out)
+    realism = None if real_dir is None else _realism(generated, real_dir, out, run_on, seed)
     meta = {
         "sagegan_version": __version__,
         "model": str(model),
@@ -241,10 +250,45 @@ def _source_counts(masks: list[SourceMask], masks_dir: str | Path | None) -> dic
     return counts
 
 
-def _realism(generated: ImageStatistics, real_dir: str | Path, out: Path) -> dict[str, float]:
-    real = ImageStatistics()
-    for path in find_images([real_dir]):
-        real.add(normalize_image(read_image(path)))
-    statistics = {**compare_statistics(generated, real), "real_dir": str(real_dir)}
+def _evenly_spaced(total: int, count: int) -> set[int]:
+    """Up to ``count`` indices spread evenly over ``range(total)``."""
+    return set(np.linspace(0, total - 1, min(total, count)).round().astype(int).tolist())
+
+
+@dataclass
+class _Generated:
+    """Realism statistics of every generated image, and `KID_IMAGES` of them kept for KID."""
+
+    total: int
+    stats: ImageStatistics = field(default_factory=ImageStatistics)
+    kept: list[np.ndarray] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.picks = _evenly_spaced(self.total, KID_IMAGES)
+
+    def add(self, image: np.ndarray) -> None:
+        if self.stats.images in self.picks:
+            self.kept.append(image)
+        self.stats.add(image)
+
+
+def _realism(
+    generated: _Generated, real_dir: str | Path, out: Path, device: torch.device, seed: int
+) -> dict[str, float]:
+    paths = find_images([real_dir])
+    picks = _evenly_spaced(len(paths), KID_IMAGES)
+    real, kept = ImageStatistics(), []
+    for index, path in enumerate(paths):
+        image = normalize_image(read_image(path))
+        real.add(image)
+        if index in picks:
+            kept.append(image)
+    kid = realism_scores(kept, generated.kept, RealismFeatures(device), seed=seed)
+    statistics = {
+        **compare_statistics(generated.stats, real),
+        "kid": kid["kid"],
+        "kid_std": kid["kid_std"],
+        "real_dir": str(real_dir),
+    }
     (out / "realism.json").write_text(json.dumps(statistics, indent=2) + "\n")
     return statistics

@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 from sagegan.errors import DataError
-from sagegan.models.blocks import PoolingEncoder
 from sagegan.models.checkpoint import load_model, load_weights, save_weights
+from sagegan.models.encoder_levels import encoder_levels, has_encoder
 from sagegan.models.run_folder import CheckpointFolder
 
 META_FIELDS = ("scale", "threshold", "correlation", "pixel_size_nm", "images", "tile_px")
@@ -123,11 +123,6 @@ class DomainCheck:
         return {**asdict(self), **rounded, "outside": self.outside}
 
 
-def has_encoder(model: nn.Module) -> bool:
-    """Whether ``model`` has the pooling encoder the feature check reads."""
-    return isinstance(getattr(model, "encoder", None), PoolingEncoder) and hasattr(model, "pad")
-
-
 def tile_side(image: np.ndarray, tile: int = TILE_PX) -> int:
     """The side of ``image``'s tiles: ``tile``, or its short side when it is smaller."""
     return min(tile, *image.shape)
@@ -153,9 +148,8 @@ def gram_features(model: nn.Module, image: np.ndarray) -> list[np.ndarray]:
     per_level: list[list[np.ndarray]] = []
     for tile in image_tiles(image):
         batch = torch.from_numpy(np.ascontiguousarray(tile, dtype=np.float32))[None, None]
-        padded, _ = model.pad(batch.to(parameter.device, parameter.dtype))
-        bottleneck, skips = model.encoder(padded)
-        for level, output in enumerate([*skips, bottleneck]):
+        levels = encoder_levels(model, batch.to(parameter.device, parameter.dtype))
+        for level, output in enumerate(levels):
             flat = output[0].flatten(1).double()
             gram = flat @ flat.T / flat.shape[1]
             rows, cols = torch.triu_indices(gram.shape[0], gram.shape[0])

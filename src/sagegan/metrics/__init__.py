@@ -1,5 +1,7 @@
 """Segmentation metrics (numpy/scipy only): pixel Dice/IoU, StarDist-style object matching with
-F1 and panoptic quality, HD95, per-image and pooled summaries, and the evaluation protocols."""
+F1 and panoptic quality, HD95, per-image and pooled summaries, and the evaluation protocols; the
+network-free realism statistics of generated images (`sagegan.metrics.realism`). Their KID on the
+builtin model's features, `sagegan.metrics.kid`, needs torch and is imported from there."""
 
 from __future__ import annotations
 
@@ -30,14 +32,17 @@ from sagegan.metrics.protocol import (
     evaluate_dataset,
     evaluate_image,
 )
+from sagegan.metrics.realism import ImageStatistics, compare_statistics, realism_statistics
 from sagegan.metrics.scores import matching_scores, scores_from_counts
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "PROTOCOLS",
+    "ImageStatistics",
     "LabelOverlap",
     "MatchResult",
     "as_instance_labels",
+    "compare_statistics",
     "default_thresholds",
     "evaluate_dataset",
     "evaluate_image",
@@ -54,6 +59,7 @@ __all__ = [
     "pixel_columns",
     "pixel_scores",
     "pooled",
+    "realism_statistics",
     "scores_from_counts",
     "summarize",
     "threshold_key",

@@ -19,7 +19,7 @@ from sagegan.train.run_log import read_log
 
 STAGES = ("pretrain", "gan")
 STAGE_TITLES = {"pretrain": "pretrain", "gan": "GAN"}
-SCORE_GROUPS = ("losses", "val")
+SCORE_GROUPS = ("losses", "val", "realism")
 LOG_SCALE_SPREAD = 20.0  # losses spanning more than this factor get a log axis
 FIGURE_INCHES = 10.0
 LOSS_COLUMNS = 5
@@ -29,8 +29,8 @@ VALIDATION_INCHES = 3.6
 
 def read_training_log(path: Path) -> list[dict[str, Any]]:
     """The epoch records of ``log.jsonl``, checked for what the curves read: a known stage, an
-    integer epoch and numbers (or null) in ``losses`` and ``val`` (a torn last line, from a run
-    killed while writing it, is dropped with a warning)."""
+    integer epoch and numbers (or null) in ``losses``, ``val`` and ``realism`` (a torn last line,
+    from a run killed while writing it, is dropped with a warning)."""
     records = read_log(path)
     for number, record in enumerate(records, start=1):
         where = f"record {number}"

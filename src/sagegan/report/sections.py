@@ -25,13 +25,15 @@ from sagegan.report.curves import read_training_log, training_curves
 from sagegan.report.embed import embed_figure, embed_file
 from sagegan.report.epochs import checkpoint_name, epoch_label
 from sagegan.report.reading import read_json, read_text, require_keys
+from sagegan.report.realism import realism_part
 from sagegan.report.snapshots import find_snapshots
 
 NUMBER = (int, float)
 
 
 def run_section(run: Path) -> html.Section:
-    """Checkpoints, training curves, attention evolution, latest image grid and config of a run."""
+    """Checkpoints, training curves, attention evolution, latest image grid, the generator's
+    realism (when measured) and config of a run."""
     folder = RunFolder(run)
     pointers = read_pointers(folder)
     parts = [html.heading("Checkpoints")]
@@ -63,6 +65,7 @@ def run_section(run: Path) -> html.Section:
             html.heading("Latest image grid"),
             html.image(embed_file(grid), _grid_caption(grid)),
         ]
+    parts += realism_part(folder)
     parts.append(html.heading("Configuration"))
     config = folder.config_path()
     if config.is_file():

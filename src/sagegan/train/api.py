@@ -9,7 +9,11 @@ recorded in its ``info.json`` (``sagegan.train.split_tuning``; ``instances.tune`
 Only the training and validation images of the split are ever read: the trainer receives those
 samples only, and a :class:`~sagegan.train.guards.SplitGuard` records every stem read and refuses
 test stems (``RunResult.stems_read``). Every training/validation pair is loaded before training
-starts, and all unreadable pairs are reported together.
+starts, and all unreadable pairs are reported together. A synthetic bank (``data.bank``) adds
+training samples only: it is checked against the split before any image is read
+(`sagegan.data.bank`), feeds pretraining's patches (`sagegan.data.mixing`; they appear in
+``stems_read`` as ``bank:<stem>``), and is recorded as ``bank`` (folder, pair count) in every
+checkpoint's ``info.json``.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sagegan.data.bank import Bank, open_bank
 from sagegan.data.check import Finding, find_degenerate, mask_stats
 from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
+from sagegan.data.mixing import BankMixDataset
 from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import ConfigError, DataError, SageganError
@@ -153,6 +159,7 @@ def _train(
     split = _load_split(split_file, pairs, config, runtime)
     check_same_split(run_dir, split_file, split, resume and last is not None, runtime)
     guard = SplitGuard(split.test)
+    bank = _bank(config, data_dir, split)
     train_samples, val_samples = _training_samples(pairs, split, config, guard)
     stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
@@ -163,7 +170,7 @@ def _train(
     if runtime.is_main:
         _log_data_warnings(findings)
     config, init_state = initial_segmenter(config)
-    dataset = _training_dataset(train_samples, config)
+    dataset = _training_dataset(train_samples, config, bank)
     log = RunLog(run_dir, enabled=runtime.is_main)
     resumed = checkpointer.load_state("last") if resume and last is not None else None
     if resumed is not None and runtime.is_main:
@@ -178,10 +185,15 @@ def _train(
         train_dataset=dataset,
         val_samples=val_samples,
         split_guard=guard,
-        info={"config": config.to_dict(), "split": str(split_file.resolve())},
+        info={
+            "config": config.to_dict(),
+            "split": str(split_file.resolve()),
+            **({} if bank is None else {"bank": bank.record()}),
+        },
         pretrain_budget_seconds=None
         if config.plan.budget_minutes is None or not config.plan.enabled
         else 60.0 * config.plan.budget_minutes,
+        gan_dataset=dataset.real if isinstance(dataset, BankMixDataset) else None,
     )
     outcomes = run_stages(ctx, stage, resumed, train_samples, init_state)
     if runtime.is_main and outcomes and config.instances.tune:
@@ -208,10 +220,22 @@ def _training_samples(
     return train_samples, val_samples
 
 
-def _training_dataset(samples: list[Sample], config: TrainConfig) -> SegmentationDataset:
-    """The patches, augmentation and targets both stages train on."""
+def _bank(config: TrainConfig, data_dir: Path, split: Split) -> Bank | None:
+    """The run's checked synthetic bank (``data.bank``; None without one): refused before any
+    image is read when it could carry a validation or test image (`sagegan.data.bank`)."""
+    if config.data.bank is None:
+        return None
+    return open_bank(config.data.bank, data_dir, [*split.val, *split.test])
+
+
+def _training_dataset(
+    samples: list[Sample], config: TrainConfig, bank: Bank | None = None
+) -> SegmentationDataset | BankMixDataset:
+    """The patches, augmentation and targets both stages train on; with a bank, pretraining's
+    patches are cut from it with probability ``data.bank_fraction`` (the GAN stage trains on
+    ``.real``, the real images alone)."""
     data = config.data
-    return SegmentationDataset(
+    real = SegmentationDataset(
         samples,
         patch_size=data.patch_size,
         augment=data.augment,
@@ -222,6 +246,9 @@ def _training_dataset(samples: list[Sample], config: TrainConfig) -> Segmentatio
         contact_weight=data.contact_weight,
         boundary_px=data.boundary_px,
     )
+    if bank is None:
+        return real
+    return BankMixDataset(real, bank.load(), data.bank_fraction)
 
 
 def _planned(

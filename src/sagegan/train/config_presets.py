@@ -68,6 +68,7 @@ TINY: dict[str, Any] = {
         "patience": 5,
         "val_metric": "dice",
         "perceptual": {"source": "random", "layers": ["relu1_1"]},
+        "realism_every": 0,
     },
     "runtime": {"progress": False, "grid_every": 1, "attention_every": 1, "attention_images": 1},
 }

@@ -43,6 +43,7 @@ def check_config(config: TrainConfig) -> None:
     _check_stages(config)
     check_separation(config.data.gap_px, config.data.contact_weight)
     check_boundary(config.data.boundary_px)
+    _check_bank(config)
     try:
         check_split_options(0.5, **config.instances.split_options())
     except ConfigError as err:
@@ -119,6 +120,33 @@ def _check_stages(config: TrainConfig) -> None:
             raise ConfigError(f"{name}.epochs must be >= 0, got {stage.epochs}")
     if not 0.0 <= config.gan.mix_max <= 1.0:
         raise ConfigError(f"gan.mix_max must be in [0, 1], got {config.gan.mix_max}")
+    _check_realism(config)
+
+
+def _check_realism(config: TrainConfig) -> None:
+    """The generator's moving average and the realism gate."""
+    gan = config.gan
+    if not 0.0 <= gan.generator_ema < 1.0:
+        raise ConfigError(f"gan.generator_ema must be in [0, 1), got {gan.generator_ema}")
+    if gan.realism_every < 0:
+        raise ConfigError(f"gan.realism_every must be >= 0, got {gan.realism_every}")
+    gate = gan.realism_gate_kid
+    if gate is not None and not (math.isfinite(gate) and gate > 0):
+        raise ConfigError(f"gan.realism_gate_kid must be a finite number > 0, got {gate}")
+    if gate is not None and gan.realism_every == 0:
+        raise ConfigError(
+            "gan.realism_gate_kid needs realism measurements: set gan.realism_every >= 1"
+        )
+
+
+def _check_bank(config: TrainConfig) -> None:
+    """The bank's share of the patches; the folder itself is checked when a run starts
+    (`sagegan.data.bank.open_bank`), so that a saved config still loads once a bank is gone."""
+    data = config.data
+    if not 0.0 <= data.bank_fraction < 1.0:
+        raise ConfigError(f"data.bank_fraction must be in [0, 1), got {data.bank_fraction}")
+    if data.bank is not None and not data.bank.strip():
+        raise ConfigError("data.bank: give a folder of synthetic pairs, or null for no bank")
 
 
 def _check_networks(config: TrainConfig) -> None:

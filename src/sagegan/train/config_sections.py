@@ -31,6 +31,13 @@ class DataConfig:
     ``boundary_px``: > 0 gives the segmenter an instance head, a second output channel trained on
     the bands of that width where instances meet, which the instance split cuts out of the mask
     (0 = foreground only).
+    ``bank``: a folder of synthetic image/mask pairs (``sagegan generate`` or ``sagegan synth``
+    output, or any dataset layout; None = no bank) that pretraining also draws patches from.
+    ``bank_fraction``: the share of each pretraining epoch's patches cut from the bank, in [0, 1);
+    the rest come from the real training images, so ``samples_per_epoch`` (the compute) stays the
+    same with or without a bank. Bank pairs are training samples only (`sagegan.data.bank`); the
+    GAN stage (its image discriminator must take real images for real) and validation use real
+    images only.
     """
 
     patch_size: tuple[int, int] = (512, 768)
@@ -44,6 +51,8 @@ class DataConfig:
     gap_px: int = 0
     contact_weight: float = 1.0
     boundary_px: int = 0
+    bank: str | None = None
+    bank_fraction: float = 0.5
 
 
 @dataclass
@@ -149,6 +158,15 @@ class GanConfig:
     running statistics, "none" is the reference. ``seg_feedback_to_generator``: the S(G(m)) loss
     also trains G (paper 2.4). Separate Adam optimisers for S, G, D_I and D_M (the reference shares
     one Adam for G and S; separate ones give S its own learning rate and state).
+
+    Data-efficient GAN practice (issue 17): ``generator_ema``: decay of an exponential moving
+    average of G's weights (0 = none), kept beside G, used to measure realism and saved as the
+    checkpoint's ``generator_ema`` (what ``sagegan generate`` uses). ``realism_every``: every that
+    many GAN epochs, G's images of the validation masks are compared with the validation images
+    (KID on the builtin model's features plus network-free distances,
+    `sagegan.train.gan_realism`; 0 = never). ``realism_gate_kid``: online augmentation stays off
+    until a measured KID is at most this value, and the ``mix_*`` ramp starts at the epoch after
+    (None: no gate, the ramp starts after the warm-up).
     """
 
     epochs: int = 500
@@ -168,6 +186,9 @@ class GanConfig:
     generator_freeze_epochs: int = 0
     bn_guard: str = "separate"
     seg_feedback_to_generator: bool = True
+    generator_ema: float = 0.0
+    realism_every: int = 1
+    realism_gate_kid: float | None = None
     diffaugment_policy: str = "color,translation,cutout"
     diffaugment_p: float = 0.2
     perceptual: PerceptualConfig = field(default_factory=PerceptualConfig)

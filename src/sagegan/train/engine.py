@@ -56,10 +56,16 @@ class RunContext:
     split_guard: SplitGuard
     info: dict[str, Any]
     pretrain_budget_seconds: float | None = None
+    gan_dataset: Dataset | None = None
     nonfinite: NonFiniteGuard = field(init=False)
 
     def __post_init__(self) -> None:
         self.nonfinite = NonFiniteGuard(self.config.runtime.nan_patience)
+
+    def dataset_of(self, stage: str) -> Dataset:
+        """The patches ``stage`` trains on (the GAN stage: ``gan_dataset`` when it is set)."""
+        gan = stage == "gan" and self.gan_dataset is not None
+        return self.gan_dataset if gan else self.train_dataset
 
 
 @dataclass
@@ -213,7 +219,7 @@ def run_stage(
     last = restored.start - 1
     for epoch in range(restored.start, settings.epochs):
         loader = make_loader(
-            ctx.train_dataset,
+            ctx.dataset_of(settings.name),
             settings.batch_size,
             runtime,
             seed,
@@ -224,6 +230,7 @@ def run_stage(
         first: list[dict[str, Any]] = []
         batches = _progress(loader, settings, epoch, ctx, first, clock)
         trained = train_epoch(stage, epoch, batches, runtime, ctx.nonfinite)
+        stage.end_epoch(epoch)
         train_seconds = time.perf_counter() - began
         out_of_time = runtime.from_main(clock.out_of_time())
         due = (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time

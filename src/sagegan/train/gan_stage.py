@@ -16,7 +16,10 @@ pixels), with D_I and D_M frozen while S and G train:
 * D_I and D_M are then trained with the LSGAN loss on real vs generated (detached) inputs.
 
 S's BatchNorm statistics are guarded from generated images (``bn_guard``). During the generator
-warm-up S gets no generated image and no generator-side gradient.
+warm-up S gets no generated image and no generator-side gradient. With ``generator_ema`` a moving
+average of G follows every G step; at the end of an epoch (``realism_every``) the
+:class:`~sagegan.train.gan_realism.RealismProbe` scores its images of the validation masks, and
+the realism gate (``realism_gate_kid``) opens online augmentation once the KID is low enough.
 
 Optimisers: separate Adams for S, G, D_I and D_M (the reference shares one Adam for G and S), each
 with a ReduceLROnPlateau on the validation score. Mixed precision: the generator-side loss is one
@@ -26,6 +29,7 @@ have their own backward pass and scaler; every scaler is updated once per iterat
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sagegan.data.dataset import Sample
 from sagegan.losses import (
     build_perceptual_loss,
     build_segmentation_loss,
@@ -47,6 +52,7 @@ from sagegan.train.batchnorm_guard import freeze_batchnorm, guarded_batchnorm
 from sagegan.train.config import TrainConfig
 from sagegan.train.gan_plan import StepPlan, mix_probability, plan_step
 from sagegan.train.gan_random import GanRandomSources, generator_inputs
+from sagegan.train.gan_realism import RealismProbe
 from sagegan.train.guards import CollapseDetector
 from sagegan.train.mask_sources import MaskSources
 from sagegan.train.runtime import Runtime, evaluating
@@ -102,6 +108,7 @@ class GanStage(StageBase):
         runtime: Runtime,
         sources: MaskSources,
         segmenter_state: dict[str, torch.Tensor] | None,
+        val_samples: list[Sample],
     ) -> None:
         c = config.gan
         self.config, self.runtime, self.sources = config, runtime, sources
@@ -115,6 +122,9 @@ class GanStage(StageBase):
         if segmenter_state is not None:
             built["segmenter"].load_state_dict(segmenter_state)
         self.nets = {name: runtime.wrap(module) for name, module in built.items()}
+        if c.generator_ema > 0:  # not wrapped: it has no gradient, every rank updates its own
+            self.specs["generator_ema"] = self.specs["generator"]
+            self.nets["generator_ema"] = copy.deepcopy(built["generator"]).requires_grad_(False)
         lrs = {
             "segmenter": c.lr_segmenter,
             "generator": c.lr_generator,
@@ -137,6 +147,10 @@ class GanStage(StageBase):
         self.perceptual = build_perceptual_loss(**c.perceptual.loss_options()).to(runtime.device)
         self.collapse = CollapseDetector(config.runtime.collapse_window)
         self.random: GanRandomSources  # the epoch's, set by start_epoch
+        measured = c.realism_every > 0 and runtime.is_main
+        self.probe = RealismProbe(val_samples, runtime.device, config.seed) if measured else None
+        self.realism: dict[str, float] | None = None  # the last epoch's, when measured
+        self.gate_opened: int | None = None  # the first epoch of online augmentation's ramp
 
     def start_epoch(self, epoch: int) -> None:
         super().start_epoch(epoch)
@@ -148,7 +162,9 @@ class GanStage(StageBase):
         """S and G against frozen discriminators, then D_I and D_M (the engine zeroed every
         gradient); None when a non-finite loss skipped the rest of the iteration."""
         c = self.config.gan
-        plan = plan_step(c, step.epoch, batch.size, self.sources, self.random.plans)
+        plan = plan_step(
+            c, step.epoch, batch.size, self.sources, self.random.plans, self.gate_opened
+        )
         discriminators = [self.nets[name] for name in DISCRIMINATORS]
         with frozen(*discriminators):
             with step.autocast():
@@ -161,6 +177,8 @@ class GanStage(StageBase):
             generator_frozen = step.epoch < c.generator_freeze_epochs
             stepped = ["segmenter"] if generator_frozen else ["segmenter", "generator"]
             scaled_step(total, self.scalers["gen_seg"], [self.optimizers[n] for n in stepped])
+            if not generator_frozen:
+                self._update_ema()
         with step.autocast():
             d_losses = self.discriminator_losses(batch, passed, self.random.tensors)
         d_values = {name: float(value.detach()) for name, value in d_losses.items()}
@@ -254,20 +272,58 @@ class GanStage(StageBase):
         c = self.config.gan
         return diff_augment(images, c.diffaugment_policy, c.diffaugment_p, generator=source)
 
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """Move the moving average of G towards G (buffers are copied)."""
+        if "generator_ema" not in self.nets:
+            return
+        decay = self.config.gan.generator_ema
+        live = unwrap(self.nets["generator"])
+        for average, current in zip(
+            self.nets["generator_ema"].parameters(), live.parameters(), strict=True
+        ):
+            average.lerp_(current.detach(), 1.0 - decay)
+        for average, current in zip(
+            self.nets["generator_ema"].buffers(), live.buffers(), strict=True
+        ):
+            average.copy_(current)
+
+    def end_epoch(self, epoch: int) -> None:
+        """Measure realism when due (rank 0, shared with every rank) and open the gate."""
+        c = self.config.gan
+        self.realism = None
+        if c.realism_every == 0 or (epoch + 1) % c.realism_every:
+            return
+        scores = None
+        if self.probe is not None:
+            scores = self.probe.measure(self.nets.get("generator_ema", self.nets["generator"]))
+        self.realism = self.runtime.from_main(scores)
+        gate = c.realism_gate_kid
+        if gate is not None and self.gate_opened is None and self.realism["kid"] <= gate:
+            self.gate_opened = epoch + 1
+
     def epoch_extras(self, epoch: int) -> dict[str, Any]:
         c = self.config.gan
-        return {
-            "mix_probability": mix_probability(c, epoch),
+        probability = mix_probability(c, epoch, self.gate_opened)
+        extras = {
+            "mix_probability": probability,
+            "online_augmentation": probability > 0,
             "generator_warmup": epoch < c.generator_warmup_epochs,
             "generator_frozen": epoch < c.generator_freeze_epochs,
         }
+        return extras if self.realism is None else {**extras, "realism": self.realism}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "collapse": self.collapse.state_dict()}
+        return {
+            **super().state_dict(),
+            "collapse": self.collapse.state_dict(),
+            "gate_opened": self.gate_opened,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.collapse.load_state_dict(state["collapse"])
+        self.gate_opened = state["gate_opened"]
 
     @torch.no_grad()
     def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:

@@ -52,7 +52,7 @@ def run_stages(
         segmenter_state = (
             None if resumed is not None else _pretrained_segmenter(ctx.run_dir, stage, init_state)
         )
-        gan = GanStage(config, runtime, sources, segmenter_state)
+        gan = GanStage(config, runtime, sources, segmenter_state, ctx.val_samples)
         outcomes["gan"] = run_stage(gan, gan_settings(config), ctx, resumed)
     return outcomes
 

@@ -119,6 +119,9 @@ class TrainingStage(Protocol):
     def train_step(self, batch: StepBatch, step: Step) -> StepResult | None:
         """One iteration on ``batch``; None when a non-finite loss skipped it."""
 
+    def end_epoch(self, epoch: int) -> None:
+        """Work after an epoch's training and before its validation (e.g. realism measures)."""
+
     def epoch_extras(self, epoch: int) -> dict[str, Any]:
         """Stage-specific values for the epoch's log record."""
 
@@ -148,6 +151,9 @@ class StageBase:
     def start_epoch(self, epoch: int) -> None:
         for module in self.nets.values():
             module.train()
+
+    def end_epoch(self, epoch: int) -> None:
+        return None
 
     def epoch_extras(self, epoch: int) -> dict[str, Any]:
         return {}

@@ -1,0 +1,135 @@
+"""A synthetic bank (``data.bank``): a folder of image/mask pairs that training also cuts patches
+from, made by ``sagegan generate`` or ``sagegan synth`` (or any dataset layout of
+`sagegan.data.pairing`).
+
+Bank pairs are only ever training samples. `open_bank` refuses, before any image is read, a bank
+that could carry a held-out image into training: a bank that is the dataset folder, lies inside it
+or holds it; a pair whose stem is a validation or test stem; a ``sagegan generate`` manifest
+(``meta.json``) naming a validation or test mask among the masks it rendered (re-arranged masks
+are cut from those same masks, so they are covered too).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sagegan.data.dataset import Sample, load_sample
+from sagegan.data.pairing import MASK_SUFFIXES, Pair, find_pairs
+from sagegan.errors import DataError
+
+OPTION = "data.bank"
+MANIFEST = "meta.json"
+STEM_PREFIX = "bank:"
+MAX_LISTED_ERRORS = 5
+
+
+@dataclass(frozen=True)
+class Bank:
+    """A checked bank folder and its pairs (instance labels from ``labels/`` when it has one)."""
+
+    folder: Path
+    pairs: list[Pair]
+
+    def record(self) -> dict[str, Any]:
+        """What a run records about its bank: the folder (absolute) and its pair count."""
+        return {"folder": str(self.folder.resolve()), "pairs": len(self.pairs)}
+
+    def load(self) -> list[Sample]:
+        """Every pair as a training sample (databar detected, stem marked ``bank:``); all
+        unreadable pairs are reported in one DataError naming the bank."""
+        samples, errors = [], []
+        for pair in self.pairs:
+            try:
+                sample = load_sample(pair, databar="auto")
+            except DataError as err:
+                errors.append(str(err))
+                continue
+            samples.append(dataclasses.replace(sample, stem=f"{STEM_PREFIX}{sample.stem}"))
+        if errors:
+            more = len(errors) - MAX_LISTED_ERRORS
+            listed = "; ".join(errors[:MAX_LISTED_ERRORS]) + (
+                f" (and {more} more)" if more > 0 else ""
+            )
+            raise DataError(
+                self.folder, f"{OPTION}: {len(errors)} pair(s) cannot be used: {listed}"
+            )
+        return samples
+
+
+def open_bank(folder: str | Path, data_dir: str | Path, held_out: Iterable[str]) -> Bank:
+    """The bank ``folder`` of a run on ``data_dir`` whose validation and test stems are
+    ``held_out``; a DataError naming ``data.bank`` and the folder when it is missing, holds no
+    pair or could carry a held-out image (module docstring)."""
+    bank = Path(folder)
+    if not bank.is_dir():
+        raise DataError(bank, f"{OPTION}: bank folder not found")
+    _check_apart(bank, Path(data_dir))
+    mask_dir = "labels" if (bank / "images").is_dir() and (bank / "labels").is_dir() else None
+    try:
+        pairs = find_pairs(bank, mask_dir=mask_dir)
+    except DataError as err:
+        raise DataError(err.path, f"{OPTION}: {err.problem}") from None
+    held = frozenset(held_out)
+    leaked = sorted(pair.stem for pair in pairs if pair.stem in held)
+    if leaked:
+        raise DataError(
+            bank,
+            f"{OPTION}: pair {leaked[0]!r} has the name of a validation or test image; "
+            "a bank may hold training images only",
+        )
+    _check_manifest(bank, held)
+    return Bank(bank, pairs)
+
+
+def _check_apart(bank: Path, data_dir: Path) -> None:
+    """Neither folder may lie inside the other (or be the other)."""
+    bank_path, data_path = bank.resolve(), data_dir.resolve()
+    if bank_path == data_path:
+        where = "is the dataset folder"
+    elif bank_path.is_relative_to(data_path):
+        where = f"is inside the dataset folder {data_dir}"
+    elif data_path.is_relative_to(bank_path):
+        where = f"holds the dataset folder {data_dir}"
+    else:
+        return
+    raise DataError(
+        bank, f"{OPTION}: the bank {where}; keep synthetic pairs in a folder of their own"
+    )
+
+
+def _check_manifest(bank: Path, held: frozenset[str]) -> None:
+    """A ``sagegan generate`` manifest's rendered mask files ("file" source) must all be
+    training masks."""
+    path = bank / MANIFEST
+    if not path.is_file():
+        return
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(
+            path, f"{OPTION}: the bank's manifest is not readable JSON ({err})"
+        ) from None
+    entries = manifest.get("pairs", []) if isinstance(manifest, dict) else []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("source") != "file":
+            continue
+        mask = str(entry.get("mask"))
+        if mask in held or _without_mask_suffix(mask) in held:
+            raise DataError(
+                path,
+                f"{OPTION}: pair {entry.get('name')!r} was generated from the mask {mask!r} of a "
+                "validation or test image; generate the bank from the training masks only",
+            )
+
+
+def _without_mask_suffix(name: str) -> str:
+    """``name`` without a mask suffix such as ``_mask`` (the image stem a mask file belongs to)."""
+    for suffix in MASK_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name

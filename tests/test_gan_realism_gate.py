@@ -1,0 +1,167 @@
+"""The GAN stage's realism gate, the moving average of G and the realism measured per epoch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sagegan.errors import ConfigError
+from sagegan.generate.pairs import load_generator
+from sagegan.synth import write_dataset
+from sagegan.train import gan_stage
+from sagegan.train.api import train
+from sagegan.train.config import GanConfig, config_from_cli
+from sagegan.train.gan_plan import mix_probability, plan_step
+from sagegan.train.gan_realism import validation_crops
+from sagegan.train.gan_stage import GanStage
+from sagegan.train.mask_sources import MaskSources
+from sagegan.train.runtime import Runtime
+from sagegan.train.training_stage import Step, StepBatch
+
+SIZE = 32
+
+
+def test_gate_keeps_online_augmentation_off_until_it_opens_then_ramps():
+    config = GanConfig(
+        generator_warmup_epochs=1, mix_ramp_epochs=2, mix_max=0.6, realism_gate_kid=0.01
+    )
+    assert [mix_probability(config, epoch, None) for epoch in range(6)] == [0.0] * 6
+    opened_late = [mix_probability(config, epoch, 3) for epoch in range(6)]
+    assert opened_late == pytest.approx([0.0, 0.0, 0.0, 0.3, 0.6, 0.6])
+    opened_in_warmup = [mix_probability(config, epoch, 0) for epoch in range(4)]
+    assert opened_in_warmup == pytest.approx([0.0, 0.3, 0.6, 0.6])  # still waits for the warm-up
+
+
+class ScriptedProbe:
+    """Stands in for the realism probe: returns the given KID values in turn."""
+
+    def __init__(self, kids: list[float]) -> None:
+        self.kids = list(kids)
+
+    def measure(self, generator: torch.nn.Module) -> dict[str, float]:
+        return {"kid": self.kids.pop(0), "kid_std": 0.0}
+
+
+def _stage(**gan: object) -> tuple[GanStage, StepBatch]:
+    torch.manual_seed(0)
+    overrides = {
+        "model.segmenter_kwargs": {"base_width": 4, "depth": 2},
+        "model.generator_kwargs": {"base_width": 4, "depth": 2},
+        "model.discriminator_kwargs": {"base_width": 4},
+        "gan.perceptual": {"source": "random", "layers": ["relu1_1"]},
+        "gan.realism_every": 0,
+        **{f"gan.{key}": value for key, value in gan.items()},
+    }
+    config = config_from_cli("paper", None, overrides)
+    labels = np.zeros((SIZE, SIZE), np.int32)
+    labels[8:14, 8:14], labels[20:27, 18:24] = 1, 2
+    sources = MaskSources([labels], config.gan.mask_sources, (SIZE, SIZE))
+    stage = GanStage(config, Runtime(torch.device("cpu"), None), sources, None, [])
+    mask = torch.from_numpy(labels > 0).float()[None, None].repeat(2, 1, 1, 1)
+    image = (mask * 1.2 - 0.6 + 0.1 * torch.randn_like(mask)).clamp(-1, 1)
+    return stage, StepBatch(image, mask, torch.ones_like(mask), None, ["a", "b"])
+
+
+def test_end_epoch_opens_the_gate_the_epoch_after_kid_passes_its_threshold(monkeypatch):
+    probe = ScriptedProbe([0.3, 0.2, 0.05, 0.4])
+    monkeypatch.setattr(gan_stage, "RealismProbe", lambda samples, device, seed: probe)
+    gate = {"realism_every": 1, "realism_gate_kid": 0.1}
+    stage, _ = _stage(generator_warmup_epochs=0, mix_ramp_epochs=1, mix_max=1.0, **gate)
+    extras = []
+    for epoch in range(4):
+        stage.start_epoch(epoch)
+        stage.end_epoch(epoch)
+        extras.append(stage.epoch_extras(epoch))
+    assert stage.gate_opened == 3  # the KID of epoch 2 passed; a worse one later keeps it open
+    assert [e["online_augmentation"] for e in extras] == [False, False, False, True]
+    assert [e["realism"]["kid"] for e in extras] == [0.3, 0.2, 0.05, 0.4]
+    closed = [
+        plan_step(stage.config.gan, 2, 2, stage.sources, np.random.default_rng(i), None).augment
+        for i in range(20)
+    ]
+    assert not any(closed)
+    restored, _ = _stage(**gate)
+    restored.load_state_dict(stage.state_dict())
+    assert restored.gate_opened == 3
+
+
+def test_moving_average_of_g_follows_each_generator_step():
+    stage, batch = _stage(generator_ema=0.9, generator_warmup_epochs=0, mix_max=0.0)
+    assert "generator_ema" in stage.nets and stage.specs["generator_ema"]["model"]
+    live, average = stage.nets["generator"], stage.nets["generator_ema"]
+    before_live = [p.detach().clone() for p in live.parameters()]
+    before_average = [p.detach().clone() for p in average.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(before_live, before_average, strict=True))
+    stage.start_epoch(0)
+    step = Step(0, 0, batch.stems, stage.runtime, _Guard())
+    for optimizer in stage.optimizers.values():
+        optimizer.zero_grad()
+    assert stage.train_step(batch, step) is not None
+    moved = False
+    for old, new, ema in zip(before_live, live.parameters(), average.parameters(), strict=True):
+        assert torch.allclose(ema, 0.9 * old + 0.1 * new.detach(), atol=1e-6)
+        moved |= not torch.equal(ema, old)
+    assert moved
+    assert "generator_ema" not in _stage()[0].nets
+
+
+class _Guard:
+    def check(self, losses: dict[str, float], stems: list[str], where: str) -> bool:
+        return True
+
+
+def test_validation_crops_are_aligned_and_fixed_by_the_seed():
+    class Sample:
+        def __init__(self, image: np.ndarray, labels: np.ndarray) -> None:
+            self.image, self.labels = image, labels
+
+    image = np.linspace(-1, 1, 40 * 50, dtype=np.float32).reshape(40, 50)
+    labels = (image > 0).astype(np.int32)
+    images, masks = validation_crops([Sample(image, labels)], 32, 5, seed=3)
+    again, _ = validation_crops([Sample(image, labels)], 32, 5, seed=3)
+    assert images.shape == masks.shape == (5, 32, 32)
+    assert np.array_equal(images, again)
+    assert np.array_equal(masks, (images > 0).astype(np.float32))  # the same window of both
+    small, _ = validation_crops([Sample(image[:20, :20], labels[:20, :20])], 32, 2, seed=0)
+    assert small.shape == (2, 32, 32)  # reflect-padded
+
+
+def test_realism_gate_settings_are_checked():
+    with pytest.raises(ConfigError, match=r"gan\.realism_gate_kid"):
+        config_from_cli("tiny", None, {"gan.realism_gate_kid": 0.05})  # tiny measures nothing
+    with pytest.raises(ConfigError, match=r"gan\.generator_ema"):
+        config_from_cli("tiny", None, {"gan.generator_ema": 1.0})
+    with pytest.raises(ConfigError, match=r"gan\.realism_gate_kid"):
+        config_from_cli("tiny", None, {"gan.realism_every": 1, "gan.realism_gate_kid": -1.0})
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    write_dataset(root, n=8, size=(64, 64), seed=0, progress=False)
+    return root
+
+
+def test_a_run_logs_realism_per_gan_epoch_and_saves_the_moving_average(data_dir, tmp_path):
+    overrides = {
+        "runtime.grid_every": 100,
+        "runtime.attention_every": 100,
+        "gan.realism_every": 1,
+        "gan.realism_gate_kid": 1e-12,  # never reached: online augmentation stays off
+        "gan.generator_ema": 0.5,
+    }
+    run = tmp_path / "run"
+    train(data_dir, run, config_from_cli("tiny", None, overrides))
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    gan = [r for r in records if r["stage"] == "gan" and r["epoch"] >= 0]
+    assert len(gan) == 2
+    for record in gan:
+        assert {"kid", "kid_std", "intensity_w1", "spectrum_log_l2"} <= set(record["realism"])
+        assert np.isfinite(record["realism"]["kid"])
+        assert record["online_augmentation"] is False
+        assert record["losses"]["augmented"] == 0.0
+    _, weights = load_generator(run, which="last")
+    assert weights.name.startswith("generator_ema")
