@@ -169,3 +169,32 @@ def test_unmatchable_masks_fall_back_to_default_simulator_settings(run_dir, tmp_
     )
     assert result.count == 2
     assert "default settings" in caplog.text
+
+
+def test_a_training_split_keeps_only_the_training_masks(data_dir, run_dir, tmp_path):
+    split = json.loads((run_dir / "split.json").read_text())
+    out = tmp_path / "out"
+    result = generate_pairs(
+        run_dir,
+        out,
+        masks_dir=data_dir / "masks",
+        rearranged=2,
+        styles_per_mask=1,
+        progress=False,
+        train_split=run_dir / "split.json",
+    )
+    meta = json.loads((out / "meta.json").read_text())
+    rendered = {entry["mask"] for entry in meta["pairs"] if entry["source"] == "file"}
+    assert rendered == set(split["train"])
+    assert not rendered & set(split["val"] + split["test"])
+    assert result.count == len(split["train"]) + 2
+    assert meta["train_split"] == str(run_dir / "split.json")
+    with pytest.raises(ConfigError, match="masks_dir"):
+        generate_pairs(run_dir, tmp_path / "none", n_synth=1, train_split=run_dir / "split.json")
+    test_only = tmp_path / "test_only"
+    test_mask = next(p for p in (data_dir / "masks").iterdir() if p.stem == split["test"][0])
+    write_mask(test_only / test_mask.name, read_mask(test_mask))
+    with pytest.raises(DataError, match="training image"):
+        generate_pairs(
+            run_dir, tmp_path / "refused", masks_dir=test_only, train_split=run_dir / "split.json"
+        )

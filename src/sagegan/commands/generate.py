@@ -15,6 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_option(parser, help="training run folder (GAN stage done)")
     parser.add_argument("--out", required=True, help="output folder (images/, masks/, labels/)")
     parser.add_argument("--masks", metavar="DIR", help="render these mask files")
+    parser.add_argument(
+        "--split",
+        metavar="FILE",
+        help="render only the masks of this split file's training images (e.g. RUN/split.json)",
+    )
     parser.add_argument("--synth", type=int, default=0, metavar="N", help="N simulator layouts")
     parser.add_argument(
         "--rearranged",
@@ -52,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         which=args.checkpoint,
         device=args.device,
         real_dir=args.real,
+        train_split=args.split,
     )
     print(f"wrote {result.count} synthetic image/mask pairs to {result.out}")
     if result.realism is not None:

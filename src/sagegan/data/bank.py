@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sagegan.data.dataset import Sample, load_sample
-from sagegan.data.pairing import MASK_SUFFIXES, Pair, find_pairs
+from sagegan.data.pairing import Pair, find_pairs, mask_image_stems
 from sagegan.errors import DataError
 
 OPTION = "data.bank"
@@ -119,17 +119,9 @@ def _check_manifest(bank: Path, held: frozenset[str]) -> None:
         if not isinstance(entry, dict) or entry.get("source") != "file":
             continue
         mask = str(entry.get("mask"))
-        if mask in held or _without_mask_suffix(mask) in held:
+        if held.intersection(mask_image_stems(mask)):
             raise DataError(
                 path,
                 f"{OPTION}: pair {entry.get('name')!r} was generated from the mask {mask!r} of a "
                 "validation or test image; generate the bank from the training masks only",
             )
-
-
-def _without_mask_suffix(name: str) -> str:
-    """``name`` without a mask suffix such as ``_mask`` (the image stem a mask file belongs to)."""
-    for suffix in MASK_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name

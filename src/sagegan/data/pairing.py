@@ -60,6 +60,13 @@ def _strip_suffix(stem: str, suffixes: Sequence[str]) -> str | None:
     return None
 
 
+def mask_image_stems(mask_stem: str) -> tuple[str, ...]:
+    """The image stems a mask file named ``mask_stem`` may belong to: its own stem, and the stem
+    without a mask suffix such as ``_mask`` when it has one."""
+    base = _strip_suffix(mask_stem, MASK_SUFFIXES)
+    return (mask_stem,) if base is None else (mask_stem, base)
+
+
 def _index_unique(files: Iterable[tuple[str, Path]], root: Path, what: str) -> dict[str, Path]:
     """Map key -> file, raising when two files claim the same key."""
     index: dict[str, Path] = {}

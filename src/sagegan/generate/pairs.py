@@ -38,6 +38,7 @@ from sagegan.generate.sources import (
     rearranged_masks,
     simulator_config_for,
     simulator_masks,
+    training_masks,
 )
 from sagegan.infer.device import resolve_device
 from sagegan.metrics.kid import RealismFeatures, realism_scores
@@ -116,6 +117,7 @@ def generate_pairs(
     device: str = "auto",
     progress: bool = True,
     real_dir: str | Path | None = None,
+    train_split: str | Path | None = None,
 ) -> GenerateResult:
     """Render masks with a trained generator into image/mask pairs in ``out`` (layout above).
 
@@ -125,13 +127,20 @@ def generate_pairs(
     size. Each mask gets ``styles_per_mask`` styles. ``real_dir``: real images (a folder) to
     compute realism against, written to ``realism.json``: the statistics of
     `sagegan.metrics.realism` over all images and KID (`sagegan.metrics.kid`) on patches.
+    ``train_split``: a split file (e.g. the run's ``split.json``); only the masks of its training
+    images are rendered and re-arranged, so the pairs can train a segmenter on that split
+    (``data.bank``) without showing it a held-out mask.
     ``device``: auto (cuda when available), cpu, cuda or cuda:N.
     """
     out = Path(out)
     _check_options(out, masks_dir, n_synth, rearranged, styles_per_mask)
+    if train_split is not None and masks_dir is None:
+        raise ConfigError("a training split selects mask files: give masks_dir too")
     run_on = resolve_device(device)
     generator, checkpoint = load_generator(model, which, run_on)
     real = [] if masks_dir is None else read_mask_folder(masks_dir)
+    if train_split is not None:
+        real = training_masks(real, train_split)
     masks = list(real)
     if rearranged or n_synth:
         new_size = _new_mask_size(model, checkpoint, size)
@@ -168,6 +177,7 @@ def generate_pairs(
         "checkpoint": str(checkpoint),
         "seed": seed,
         "styles_per_mask": styles_per_mask,
+        "train_split": None if train_split is None else str(train_split),
         "sources": _source_counts(masks, masks_dir),
         "count": len(pairs),
         "pairs": entries,

@@ -15,7 +15,8 @@ import numpy as np
 from scipy import ndimage
 
 from sagegan.data.io import read_mask
-from sagegan.data.pairing import is_image_file
+from sagegan.data.pairing import is_image_file, mask_image_stems
+from sagegan.data.splits import load_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.synth import sample_layout
 from sagegan.synth.config import SimulatorConfig
@@ -48,6 +49,16 @@ def read_mask_folder(masks_dir: str | Path) -> list[SourceMask]:
             raise DataError(folder, f"two masks named {path.stem!r} (different extensions)")
         masks[path.stem] = SourceMask(path.stem, "file", read_mask(path))
     return list(masks.values())
+
+
+def training_masks(masks: list[SourceMask], split_file: str | Path) -> list[SourceMask]:
+    """The masks that belong to the split file's training images (named like the image, or with a
+    mask suffix such as ``_mask``): a bank made from them never shows a held-out mask."""
+    train = set(load_split(split_file).train)
+    kept = [mask for mask in masks if train.intersection(mask_image_stems(mask.name))]
+    if not kept:
+        raise DataError(split_file, "no mask of the mask folder belongs to a training image")
+    return kept
 
 
 def rearranged_masks(
