@@ -69,7 +69,7 @@ from sagegan.generate.pairs import generate_pairs
 from sagegan.generate.sources import read_mask_folder, simulator_config_for
 from sagegan.infer.device import resolve_device
 from sagegan.infer.options import PredictionOptions
-from sagegan.metrics.kid import RealismFeatures, realism_scores
+from sagegan.metrics.kid import KID_PATCHES, RealismFeatures, realism_scores
 from sagegan.models.checkpoint import write_json_atomic
 from sagegan.models.run_folder import RunFolder
 from sagegan.synth import write_dataset
@@ -80,7 +80,7 @@ GAN_ARMS = ("gan_online", "gan_bank")
 TARGET_GAIN = 0.03
 GAN_EMA = 0.999
 BANK_FILE = "bank.json"
-REALISM_IMAGES = 64
+REALISM_IMAGES = KID_PATCHES
 # (label, key): a run's score is the evaluation summary's "<key>_mean" (test per-image mean)
 METRICS = (("Dice", "dice"), ("F1@0.5", "f1@0.50"))
 PAPER = "paper_"
@@ -312,7 +312,7 @@ def gan_bank(job: Job, plan: Mapping[str, Any]) -> dict | None:
     return _bank(job, "gan", make)
 
 
-def realism_curve(run_dir: Path) -> list[dict[str, Any]]:
+def realism_rows(run_dir: Path) -> list[dict[str, Any]]:
     """The GAN run's realism per measured epoch (its log.jsonl): epoch, KID, online augmentation."""
     lines = (run_dir / "log.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
@@ -347,7 +347,7 @@ def trained_arm(
             return None
         seconds["gan"] = gan["seconds"]
         if arm == "gan_online":
-            return "best-gan", seconds, {"realism_curve": realism_curve(job.run_dir(arm))}
+            return "best-gan", seconds, {"realism_rows": realism_rows(job.run_dir(arm))}
     extras: dict[str, Any] = {}
     folder = None
     if arm in BANKS:

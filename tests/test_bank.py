@@ -164,6 +164,27 @@ def test_a_bank_generated_from_a_held_out_mask_is_refused(data_dir, split, tmp_p
     _assert_refused(data_dir, tmp_path / "run", generated, expected)
 
 
+def test_a_bank_linking_into_the_dataset_is_refused(bank, data_dir, split, tmp_path):
+    linked = tmp_path / "linked"
+    shutil.copytree(bank, linked)
+    image = next((linked / "images").iterdir())
+    image.unlink()
+    image.symlink_to(data_dir / "images" / f"{split.train[0]}.tif")
+    _assert_refused(data_dir, tmp_path / "run", linked, f"{image}: data.bank: links to")
+
+
+def test_a_bank_whose_generator_trained_on_a_held_out_image_is_refused(data_dir, split, tmp_path):
+    generated = _generated_bank(tmp_path / "generated", data_dir, [split.train[0]])
+    generator_run = tmp_path / "generator_run"
+    generator_run.mkdir()
+    trained_on = {"train": [split.train[0], split.test[0]], "val": [], "test": []}
+    (generator_run / "split.json").write_text(json.dumps(trained_on))
+    meta = json.loads((generated / "meta.json").read_text())
+    (generated / "meta.json").write_text(json.dumps({**meta, "model": str(generator_run)}))
+    expected = f"data.bank: the bank's generator ({generator_run}) trained on '{split.test[0]}'"
+    _assert_refused(data_dir, tmp_path / "run", generated, expected)
+
+
 @pytest.mark.parametrize("where", ["itself", "inside"])
 def test_a_bank_in_the_dataset_folder_is_refused(bank, data_dir, tmp_path, where):
     data = tmp_path / "data"

@@ -101,11 +101,26 @@ def test_moving_average_of_g_follows_each_generator_step():
         optimizer.zero_grad()
     assert stage.train_step(batch, step) is not None
     moved = False
+    decay = 1 / 10  # the first step's warmed-up decay, min(0.9, (1 + 0) / (10 + 0))
     for old, new, ema in zip(before_live, live.parameters(), average.parameters(), strict=True):
-        assert torch.allclose(ema, 0.9 * old + 0.1 * new.detach(), atol=1e-6)
+        assert torch.allclose(ema, decay * old + (1 - decay) * new.detach(), atol=1e-6)
         moved |= not torch.equal(ema, old)
-    assert moved
+    assert moved and stage.state_dict()["ema_steps"] == 1
     assert "generator_ema" not in _stage()[0].nets
+
+
+def test_the_realism_probe_draws_nothing_from_the_training_random_stream(monkeypatch):
+    _stage(realism_every=0)
+    without_probe = torch.get_rng_state()
+    monkeypatch.setattr(gan_stage, "RealismProbe", _loading_probe)
+    stage, _ = _stage(realism_every=1)
+    assert isinstance(stage.probe, torch.nn.Conv2d)  # built, and the stream is as without it
+    assert torch.equal(torch.get_rng_state(), without_probe)
+
+
+def _loading_probe(samples: object, device: torch.device, seed: int) -> object:
+    """A probe that builds a randomly initialised network, as loading the builtin model does."""
+    return torch.nn.Conv2d(1, 8, 3)
 
 
 class _Guard:

@@ -82,8 +82,22 @@ def open_bank(folder: str | Path, data_dir: str | Path, held_out: Iterable[str])
             f"{OPTION}: pair {leaked[0]!r} has the name of a validation or test image; "
             "a bank may hold training images only",
         )
+    _check_links(bank, pairs, Path(data_dir))
     _check_manifest(bank, held)
     return Bank(bank, pairs)
+
+
+def _check_links(bank: Path, pairs: list[Pair], data_dir: Path) -> None:
+    """No bank file may be a link to a file of the dataset folder."""
+    data_path = data_dir.resolve()
+    for pair in pairs:
+        for path in (pair.image, pair.mask):
+            if path is not None and path.resolve().is_relative_to(data_path):
+                raise DataError(
+                    path,
+                    f"{OPTION}: links to {path.resolve()} in the dataset folder; a bank holds "
+                    "synthetic pairs of its own",
+                )
 
 
 def _check_apart(bank: Path, data_dir: Path) -> None:
@@ -114,6 +128,7 @@ def _check_manifest(bank: Path, held: frozenset[str]) -> None:
         raise DataError(
             path, f"{OPTION}: the bank's manifest is not readable JSON ({err})"
         ) from None
+    _check_generator_split(path, manifest, held)
     entries = manifest.get("pairs", []) if isinstance(manifest, dict) else []
     for entry in entries:
         if not isinstance(entry, dict) or entry.get("source") != "file":
@@ -125,3 +140,23 @@ def _check_manifest(bank: Path, held: frozenset[str]) -> None:
                 f"{OPTION}: pair {entry.get('name')!r} was generated from the mask {mask!r} of a "
                 "validation or test image; generate the bank from the training masks only",
             )
+
+
+def _check_generator_split(path: Path, manifest: Any, held: frozenset[str]) -> None:
+    """The generator of a ``sagegan generate`` bank must not have trained on a held-out image:
+    when the manifest names a run folder with a ``split.json``, its training stems are checked."""
+    model = manifest.get("model") if isinstance(manifest, dict) else None
+    split_file = Path(str(model)) / "split.json" if model else None
+    if split_file is None or not split_file.is_file():
+        return
+    try:
+        trained_on = set(json.loads(split_file.read_text(encoding="utf-8")).get("train", []))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return
+    overlap = sorted(trained_on & held)
+    if overlap:
+        raise DataError(
+            path,
+            f"{OPTION}: the bank's generator ({model}) trained on {overlap[0]!r}, a validation or "
+            "test image of this run; generate the bank with a generator trained on this split",
+        )

@@ -41,7 +41,7 @@ from sagegan.generate.sources import (
     training_masks,
 )
 from sagegan.infer.device import resolve_device
-from sagegan.metrics.kid import RealismFeatures, realism_scores
+from sagegan.metrics.kid import KID_PATCHES, RealismFeatures, realism_scores
 from sagegan.metrics.realism import ImageStatistics, compare_statistics
 from sagegan.models.checkpoint import load_model, resolve_checkpoint
 from sagegan.models.run_folder import CONFIG_FILE, CheckpointFolder, RunFolder
@@ -53,7 +53,7 @@ GENERATOR_EMA_NET = "generator_ema"
 GRID_ROWS = 4
 GRID_STYLES = 6
 NOISE_SEED_KEY = 3
-KID_IMAGES = 64  # images of each set that KID's patches are drawn from, evenly spaced
+KID_IMAGES = KID_PATCHES  # images of each set that KID's patches are drawn from, evenly spaced
 
 
 @dataclass

@@ -31,6 +31,7 @@ from sagegan.models.checkpoint import load_model
 from sagegan.models.encoder_levels import encoder_levels, has_encoder
 
 FEATURE_BATCH = 32
+KID_PATCHES = 64  # patches per set in `realism_scores`
 SUBSET_FRACTION = 0.5  # realism_scores' KID subsets: half the patches, so that they differ
 NETWORK_FREE = ("intensity_w1", "histogram_intersection", "spectrum_log_l2")
 
@@ -65,6 +66,7 @@ class RealismFeatures:
 
 
 def _cubic_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The cubic polynomial kernel matrix ``(x . y / d + 1)^3`` of two feature sets."""
     return (x @ y.T / x.shape[1] + 1.0) ** 3
 
 
@@ -99,7 +101,7 @@ def kernel_inception_distance(
     return float(np.mean(estimates)), float(np.std(estimates))
 
 
-def _reflect_padded(image: np.ndarray, size: int) -> np.ndarray:
+def reflect_padded(image: np.ndarray, size: int) -> np.ndarray:
     """``image`` reflect-padded at the bottom and right to at least ``size`` x ``size``."""
     pad_rows, pad_cols = max(size - image.shape[0], 0), max(size - image.shape[1], 0)
     if not pad_rows and not pad_cols:
@@ -119,7 +121,7 @@ def random_patches(
         image = np.asarray(images[index % len(images)], dtype=np.float32)
         if image.ndim != 2:
             raise ValueError(f"expected 2-D images, got shape {image.shape}")
-        image = _reflect_padded(image, size)
+        image = reflect_padded(image, size)
         top = int(rng.integers(image.shape[0] - size + 1))
         left = int(rng.integers(image.shape[1] - size + 1))
         patches[index] = image[top : top + size, left : left + size]
@@ -131,7 +133,7 @@ def realism_scores(
     fake: Sequence[np.ndarray],
     features: RealismFeatures,
     patch_px: int = 128,
-    patches: int = 64,
+    patches: int = KID_PATCHES,
     seed: int = 0,
 ) -> dict[str, float]:
     """KID (and its std over subsets) on patch features plus the network-free statistics of
@@ -139,8 +141,9 @@ def realism_scores(
     keys kid, kid_std, intensity_w1, histogram_intersection, spectrum_log_l2. Both sets are images
     in [-1, 1]; deterministic for a seed.
 
-    KID is averaged over subsets of half the patches each (`SUBSET_FRACTION`), so that kid_std
-    says how much it moves with the patches drawn."""
+    KID is averaged over subsets of half the patches each (`SUBSET_FRACTION`); kid_std is its
+    spread over those overlapping subsets of one fixed draw, so it understates how much KID would
+    move with other patches."""
     real_rng, fake_rng, kid_seed = np.random.SeedSequence(seed).spawn(3)
     real_patches = random_patches(real, patch_px, patches, np.random.default_rng(real_rng))
     fake_patches = random_patches(fake, patch_px, patches, np.random.default_rng(fake_rng))

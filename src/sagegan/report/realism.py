@@ -72,7 +72,7 @@ def _plot_distances(axis: Axes, records: Sequence[Mapping[str, Any]]) -> None:
     for name in DISTANCES:
         axis.plot(epochs, _values(measured, name), marker=".", label=name)
     axis.set_title("network-free statistics (histogram intersection: 1 = same)", fontsize=8)
-    axis.set_xlabel("GAN epoch as in the file names (-1: before training)", fontsize=8)
+    axis.set_xlabel("GAN epoch (0 = the first)", fontsize=8)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.tick_params(labelsize=7)
     axis.legend(fontsize=7, ncols=len(DISTANCES))

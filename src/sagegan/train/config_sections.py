@@ -160,9 +160,11 @@ class GanConfig:
     one Adam for G and S; separate ones give S its own learning rate and state).
 
     Data-efficient GAN practice (issue 17): ``generator_ema``: decay of an exponential moving
-    average of G's weights (0 = none), kept beside G, used to measure realism and saved as the
-    checkpoint's ``generator_ema`` (what ``sagegan generate`` uses). ``realism_every``: every that
-    many GAN epochs, G's images of the validation masks are compared with the validation images
+    average of G's weights (0 = none; warmed up as min(decay, (1 + t) / (10 + t)) after t steps),
+    kept beside G and saved as the checkpoint's ``generator_ema`` (what ``sagegan generate``
+    uses). ``realism_every``: every that many GAN epochs (default 1), the images G (not its
+    average: online augmentation draws from G) makes of the validation masks are compared with the
+    validation images
     (KID on the builtin model's features plus network-free distances,
     `sagegan.train.gan_realism`; 0 = never). ``realism_gate_kid``: online augmentation stays off
     until a measured KID is at most this value, and the ``mix_*`` ramp starts at the epoch after

@@ -6,7 +6,7 @@ and noise, and compares them with the real crops: KID on the builtin model's enc
 the network-free intensity and spectrum distances (`sagegan.metrics.kid.realism_scores`). The
 validation images are never trained on, so G cannot score well by copying its training images;
 fixed crops, latents and seeds make the scores of two epochs comparable and a resumed run repeat
-them exactly.
+them (exactly on the CPU or with deterministic kernels).
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import torch
 from torch import nn
 
 from sagegan.data.dataset import Sample
-from sagegan.metrics.kid import RealismFeatures, realism_scores
+from sagegan.metrics.kid import KID_PATCHES, RealismFeatures, realism_scores, reflect_padded
 from sagegan.models.checkpoint import unwrap
 from sagegan.train.gan_random import generator_inputs
 from sagegan.train.runtime import evaluating
 
 CROP_PX = 128
-CROPS = 64
-PATCHES = 64
+CROPS = KID_PATCHES  # each crop is one of KID's patches
 GENERATOR_BATCH = 8
 
 
@@ -39,20 +38,14 @@ def validation_crops(
     images, masks = [], []
     for index in range(count):
         sample = usable[index % len(usable)]
-        image, mask = _padded(sample.image, crop_px), _padded(sample.labels > 0, crop_px)
+        image = reflect_padded(sample.image, crop_px)
+        mask = reflect_padded(sample.labels > 0, crop_px)
         top = int(rng.integers(image.shape[0] - crop_px + 1))
         left = int(rng.integers(image.shape[1] - crop_px + 1))
         window = (slice(top, top + crop_px), slice(left, left + crop_px))
         images.append(image[window])
         masks.append(mask[window])
     return np.stack(images).astype(np.float32), np.stack(masks).astype(np.float32)
-
-
-def _padded(array: np.ndarray, size: int) -> np.ndarray:
-    pad_h, pad_w = max(size - array.shape[0], 0), max(size - array.shape[1], 0)
-    if pad_h == 0 and pad_w == 0:
-        return array
-    return np.pad(array, ((0, pad_h), (0, pad_w)), mode="reflect")
 
 
 class RealismProbe:
@@ -83,6 +76,6 @@ class RealismProbe:
             list(fake),
             self.features,
             patch_px=CROP_PX,
-            patches=PATCHES,
+            patches=CROPS,
             seed=self.seed,
         )

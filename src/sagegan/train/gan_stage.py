@@ -17,9 +17,10 @@ pixels), with D_I and D_M frozen while S and G train:
 
 S's BatchNorm statistics are guarded from generated images (``bn_guard``). During the generator
 warm-up S gets no generated image and no generator-side gradient. With ``generator_ema`` a moving
-average of G follows every G step; at the end of an epoch (``realism_every``) the
-:class:`~sagegan.train.gan_realism.RealismProbe` scores its images of the validation masks, and
-the realism gate (``realism_gate_kid``) opens online augmentation once the KID is low enough.
+average of G follows every G step (for ``sagegan generate``); at the end of an epoch
+(``realism_every``) the :class:`~sagegan.train.gan_realism.RealismProbe` scores G's images of the
+validation masks, and the realism gate (``realism_gate_kid``) opens online augmentation once the
+KID is low enough.
 
 Optimisers: separate Adams for S, G, D_I and D_M (the reference shares one Adam for G and S), each
 with a ReduceLROnPlateau on the validation score. Mixed precision: the generator-side loss is one
@@ -123,7 +124,7 @@ class GanStage(StageBase):
             built["segmenter"].load_state_dict(segmenter_state)
         self.nets = {name: runtime.wrap(module) for name, module in built.items()}
         if c.generator_ema > 0:  # not wrapped: it has no gradient, every rank updates its own
-            self.specs["generator_ema"] = self.specs["generator"]
+            self.specs["generator_ema"] = dict(self.specs["generator"])
             self.nets["generator_ema"] = copy.deepcopy(built["generator"]).requires_grad_(False)
         lrs = {
             "segmenter": c.lr_segmenter,
@@ -147,8 +148,11 @@ class GanStage(StageBase):
         self.perceptual = build_perceptual_loss(**c.perceptual.loss_options()).to(runtime.device)
         self.collapse = CollapseDetector(config.runtime.collapse_window)
         self.random: GanRandomSources  # the epoch's, set by start_epoch
-        measured = c.realism_every > 0 and runtime.is_main
-        self.probe = RealismProbe(val_samples, runtime.device, config.seed) if measured else None
+        self.probe = None
+        if c.realism_every > 0 and runtime.is_main:
+            with torch.random.fork_rng(devices=[]):  # loading its network draws no training RNG
+                self.probe = RealismProbe(val_samples, runtime.device, config.seed)
+        self.ema_steps = 0  # generator steps averaged so far (the decay's warm-up)
         self.realism: dict[str, float] | None = None  # the last epoch's, when measured
         self.gate_opened: int | None = None  # the first epoch of online augmentation's ramp
 
@@ -274,10 +278,13 @@ class GanStage(StageBase):
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        """Move the moving average of G towards G (buffers are copied)."""
+        """Move the moving average of G towards G (buffers are copied). The decay warms up as
+        ``min(generator_ema, (1 + t) / (10 + t))`` after ``t`` steps, so that the average
+        forgets G's random initialisation within tens of steps instead of thousands."""
         if "generator_ema" not in self.nets:
             return
-        decay = self.config.gan.generator_ema
+        decay = min(self.config.gan.generator_ema, (1 + self.ema_steps) / (10 + self.ema_steps))
+        self.ema_steps += 1
         live = unwrap(self.nets["generator"])
         for average, current in zip(
             self.nets["generator_ema"].parameters(), live.parameters(), strict=True
@@ -295,8 +302,8 @@ class GanStage(StageBase):
         if c.realism_every == 0 or (epoch + 1) % c.realism_every:
             return
         scores = None
-        if self.probe is not None:
-            scores = self.probe.measure(self.nets.get("generator_ema", self.nets["generator"]))
+        if self.probe is not None:  # G itself: online augmentation draws its pairs from it
+            scores = self.probe.measure(self.nets["generator"])
         self.realism = self.runtime.from_main(scores)
         gate = c.realism_gate_kid
         if gate is not None and self.gate_opened is None and self.realism["kid"] <= gate:
@@ -318,12 +325,14 @@ class GanStage(StageBase):
             **super().state_dict(),
             "collapse": self.collapse.state_dict(),
             "gate_opened": self.gate_opened,
+            "ema_steps": self.ema_steps,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.collapse.load_state_dict(state["collapse"])
-        self.gate_opened = state["gate_opened"]
+        self.gate_opened = state.get("gate_opened")  # absent in checkpoints of older versions
+        self.ema_steps = state.get("ema_steps", 0)
 
     @torch.no_grad()
     def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:
