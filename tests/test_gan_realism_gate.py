@@ -10,8 +10,9 @@ import torch
 
 from sagegan.errors import ConfigError
 from sagegan.generate.pairs import load_generator
+from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
-from sagegan.train import gan_stage
+from sagegan.train import checkpointing, gan_stage
 from sagegan.train.api import train
 from sagegan.train.config import GanConfig, config_from_cli
 from sagegan.train.gan_plan import mix_probability, plan_step
@@ -180,3 +181,51 @@ def test_a_run_logs_realism_per_gan_epoch_and_saves_the_moving_average(data_dir,
         assert record["losses"]["augmented"] == 0.0
     _, weights = load_generator(run, which="last")
     assert weights.name.startswith("generator_ema")
+
+
+class Killed(BaseException):
+    """Stands for the process dying (nothing in the trainer catches a BaseException)."""
+
+
+def test_a_run_with_realism_gate_and_average_resumes_exactly(data_dir, tmp_path, monkeypatch):
+    overrides = {
+        "runtime.grid_every": 100,
+        "runtime.attention_every": 100,
+        "instances.tune": False,
+        "gan.epochs": 3,
+        "gan.realism_every": 1,
+        "gan.realism_gate_kid": 10.0,  # opens after the first measurement
+        "gan.generator_ema": 0.9,
+    }
+    straight = tmp_path / "straight"
+    train(data_dir, straight, config_from_cli("tiny", None, overrides))
+    original_save = checkpointing.Checkpointer.save
+    saves = {"n": 0}
+
+    def dying_save(self, *args, **kwargs):
+        original_save(self, *args, **kwargs)
+        saves["n"] += 1
+        if saves["n"] == 3:  # after the first GAN epoch (the tiny preset pretrains 2)
+            raise Killed
+
+    resumed = tmp_path / "resumed"
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpointing.Checkpointer, "save", dying_save)
+        with pytest.raises(Killed):
+            train(data_dir, resumed, config_from_cli("tiny", None, overrides))
+    train(data_dir, resumed, None, resume=True)
+    logs = [_log_without_timings(run) for run in (straight, resumed)]
+    assert logs[0] == logs[1]
+    gan = [r for r in logs[0] if r["stage"] == "gan" and r["epoch"] >= 0]
+    assert [r["online_augmentation"] for r in gan] == [False, True, True]
+    for net in ("generator", "generator_ema", "segmenter"):
+        expected, actual = (
+            load_weights(resolve_checkpoint(run, "last") / f"{net}.safetensors")[0]
+            for run in (straight, resumed)
+        )
+        assert all(torch.equal(expected[key], actual[key]) for key in expected)
+
+
+def _log_without_timings(run) -> list[dict]:
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in records]
