@@ -15,6 +15,11 @@ import torch
 from torch import nn
 
 from sagegan.models.output import SegmentationOutput
+from sagegan.train.config import config_from_cli
+from sagegan.train.gan_stage import GanStage
+from sagegan.train.mask_sources import MaskSources
+from sagegan.train.runtime import Runtime
+from sagegan.train.training_stage import StepBatch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The CLI turns unexpected exceptions into one line; in tests they must surface as tracebacks, so
@@ -113,3 +118,30 @@ class FixedLogits(nn.Module):
 
     def forward(self, image: torch.Tensor) -> SegmentationOutput:
         return SegmentationOutput(self.logits.expand(image.shape[0], -1, -1, -1), [])
+
+
+GAN_SIZE = 32
+
+
+def tiny_gan_stage(**overrides: object) -> tuple[GanStage, StepBatch]:
+    """A GAN stage with tiny networks (BCE + focal Tversky, random perceptual network, no realism
+    probe) and a batch of two 32 px images with their masks; ``overrides`` are dotted config keys
+    over those."""
+    torch.manual_seed(0)
+    settings = {
+        "model.segmenter_kwargs": {"base_width": 4, "depth": 2},
+        "model.generator_kwargs": {"base_width": 4, "depth": 2},
+        "model.discriminator_kwargs": {"base_width": 4},
+        "pretrain.loss": "bce_focal_tversky",
+        "gan.perceptual": {"source": "random", "layers": ["relu1_1", "relu2_1"]},
+        "gan.realism_every": 0,
+        **overrides,
+    }
+    config = config_from_cli("paper", None, settings)
+    labels = np.zeros((GAN_SIZE, GAN_SIZE), np.int32)
+    labels[8:14, 8:14], labels[20:27, 18:24] = 1, 2
+    sources = MaskSources([labels], config.gan.mask_sources, (GAN_SIZE, GAN_SIZE))
+    stage = GanStage(config, Runtime(torch.device("cpu"), None), sources, None, [])
+    mask = torch.from_numpy(labels > 0).float()[None, None].repeat(2, 1, 1, 1)
+    image = (mask * 1.2 - 0.6 + 0.1 * torch.randn_like(mask)).clamp(-1, 1)
+    return stage, StepBatch(image, mask, torch.ones_like(mask), None, ["a", "b"])

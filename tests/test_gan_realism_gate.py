@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_gan_stage
 from sagegan.errors import ConfigError
 from sagegan.generate.pairs import load_generator
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
@@ -18,11 +19,7 @@ from sagegan.train.config import GanConfig, config_from_cli
 from sagegan.train.gan_plan import mix_probability, plan_step
 from sagegan.train.gan_realism import validation_crops
 from sagegan.train.gan_stage import GanStage
-from sagegan.train.mask_sources import MaskSources
-from sagegan.train.runtime import Runtime
 from sagegan.train.training_stage import Step, StepBatch
-
-SIZE = 32
 
 
 def test_gate_keeps_online_augmentation_off_until_it_opens_then_ramps():
@@ -47,23 +44,8 @@ class ScriptedProbe:
 
 
 def _stage(**gan: object) -> tuple[GanStage, StepBatch]:
-    torch.manual_seed(0)
-    overrides = {
-        "model.segmenter_kwargs": {"base_width": 4, "depth": 2},
-        "model.generator_kwargs": {"base_width": 4, "depth": 2},
-        "model.discriminator_kwargs": {"base_width": 4},
-        "gan.perceptual": {"source": "random", "layers": ["relu1_1"]},
-        "gan.realism_every": 0,
-        **{f"gan.{key}": value for key, value in gan.items()},
-    }
-    config = config_from_cli("paper", None, overrides)
-    labels = np.zeros((SIZE, SIZE), np.int32)
-    labels[8:14, 8:14], labels[20:27, 18:24] = 1, 2
-    sources = MaskSources([labels], config.gan.mask_sources, (SIZE, SIZE))
-    stage = GanStage(config, Runtime(torch.device("cpu"), None), sources, None, [])
-    mask = torch.from_numpy(labels > 0).float()[None, None].repeat(2, 1, 1, 1)
-    image = (mask * 1.2 - 0.6 + 0.1 * torch.randn_like(mask)).clamp(-1, 1)
-    return stage, StepBatch(image, mask, torch.ones_like(mask), None, ["a", "b"])
+    """The tiny GAN stage of `tiny_gan_stage` with these ``gan.*`` settings."""
+    return tiny_gan_stage(**{f"gan.{key}": value for key, value in gan.items()})
 
 
 def test_end_epoch_opens_the_gate_the_epoch_after_kid_passes_its_threshold(monkeypatch):

@@ -6,41 +6,19 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import GAN_SIZE, tiny_gan_stage
 from sagegan.train.batchnorm_guard import guarded_batchnorm
-from sagegan.train.config import GanConfig, config_from_cli
+from sagegan.train.config import GanConfig
 from sagegan.train.gan_plan import StepPlan, mix_probability
 from sagegan.train.gan_random import GanRandomSources, generator_inputs
 from sagegan.train.gan_stage import GanStage, cycle_mask
 from sagegan.train.guards import CollapseDetector, NonFiniteGuard
-from sagegan.train.mask_sources import MaskSources
-from sagegan.train.runtime import Runtime
 from sagegan.train.training_stage import Step, StepBatch
-
-SIZE = 32
 
 
 def _objective(mask_mode: str) -> tuple[GanStage, StepBatch]:
-    """A GAN stage with tiny networks (BCE + focal Tversky, random perceptual network) and a batch
-    of two images with their masks."""
-    torch.manual_seed(0)
-    overrides = {
-        "model.segmenter_kwargs": {"base_width": 4, "depth": 2},
-        "model.generator_kwargs": {"base_width": 4, "depth": 2},
-        "model.discriminator_kwargs": {"base_width": 4},
-        "pretrain.loss": "bce_focal_tversky",
-        "gan.mask_mode": mask_mode,
-        "gan.diffaugment_p": 1.0,
-        "gan.perceptual": {"source": "random", "layers": ["relu1_1", "relu2_1"]},
-        "gan.realism_every": 0,
-    }
-    config = config_from_cli("paper", None, overrides)
-    labels = np.zeros((SIZE, SIZE), np.int32)
-    labels[8:14, 8:14], labels[20:27, 18:24] = 1, 2
-    sources = MaskSources([labels], config.gan.mask_sources, (SIZE, SIZE))
-    objective = GanStage(config, Runtime(torch.device("cpu"), None), sources, None, [])
-    mask = torch.from_numpy(labels > 0).float()[None, None].repeat(2, 1, 1, 1)
-    image = (mask * 1.2 - 0.6 + 0.1 * torch.randn_like(mask)).clamp(-1, 1)
-    return objective, StepBatch(image, mask, torch.ones_like(mask), None, ["a", "b"])
+    """The tiny GAN stage of `tiny_gan_stage` with this mask mode and DiffAugment always on."""
+    return tiny_gan_stage(**{"gan.mask_mode": mask_mode, "gan.diffaugment_p": 1.0})
 
 
 def _segmenter_gradient(objective: GanStage, term: torch.Tensor) -> float:
@@ -199,6 +177,6 @@ def test_generator_inputs_draw_z_then_noise_from_the_given_source():
     z, noise = generator_inputs(generator, batch.mask, torch.Generator().manual_seed(5))
     source = torch.Generator().manual_seed(5)
     assert torch.equal(z, generator.sample_z(2, "cpu", generator=source))
-    expected = generator.make_noise(2, (SIZE, SIZE), "cpu", generator=source)
+    expected = generator.make_noise(2, (GAN_SIZE, GAN_SIZE), "cpu", generator=source)
     assert len(noise) == len(expected) > 0
     assert all(torch.equal(a, b) for a, b in zip(noise, expected, strict=True))
