@@ -3,6 +3,7 @@ from a folder of synthetic pairs, never reads a held-out image and resumes exact
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -17,7 +18,7 @@ from sagegan.data.bank import open_bank
 from sagegan.data.dataset import SegmentationDataset, load_sample
 from sagegan.data.mixing import BankMixDataset
 from sagegan.data.pairing import find_pairs
-from sagegan.data.splits import make_split
+from sagegan.data.splits import make_split, save_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
@@ -177,11 +178,13 @@ def test_a_bank_whose_generator_trained_on_a_held_out_image_is_refused(data_dir,
     generated = _generated_bank(tmp_path / "generated", data_dir, [split.train[0]])
     generator_run = tmp_path / "generator_run"
     generator_run.mkdir()
-    trained_on = {"train": [split.train[0], split.test[0]], "val": [], "test": []}
-    (generator_run / "split.json").write_text(json.dumps(trained_on))
+    trained_on = dataclasses.replace(
+        split, train=[split.train[0], split.test[0]], test=split.test[1:]
+    )
+    save_split(trained_on, generator_run / "split.json")
     meta = json.loads((generated / "meta.json").read_text())
     (generated / "meta.json").write_text(json.dumps({**meta, "model": str(generator_run)}))
-    expected = f"data.bank: the bank's generator ({generator_run}) trained on '{split.test[0]}'"
+    expected = f"{generated}: data.bank: the bank's generator ({generator_run}) trained on"
     _assert_refused(data_dir, tmp_path / "run", generated, expected)
 
 

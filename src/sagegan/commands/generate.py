@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--split",
         metavar="FILE",
-        help="render only the masks of this split file's training images (e.g. RUN/split.json)",
+        help="render only the masks of this split file's training images (e.g. the run's)",
     )
     parser.add_argument("--synth", type=int, default=0, metavar="N", help="N simulator layouts")
     parser.add_argument(

@@ -30,10 +30,12 @@ MAX_LISTED_ERRORS = 5
 
 @dataclass(frozen=True)
 class Bank:
-    """A checked bank folder and its pairs (instance labels from ``labels/`` when it has one)."""
+    """A checked bank folder, its pairs (instance labels from ``labels/`` when it has one) and,
+    for a ``sagegan generate`` bank, the model its manifest names (None otherwise)."""
 
     folder: Path
     pairs: list[Pair]
+    generator: Path | None = None
 
     def record(self) -> dict[str, Any]:
         """What a run records about its bank: the folder (absolute) and its pair count."""
@@ -83,8 +85,8 @@ def open_bank(folder: str | Path, data_dir: str | Path, held_out: Iterable[str])
             "a bank may hold training images only",
         )
     _check_links(bank, pairs, Path(data_dir))
-    _check_manifest(bank, held)
-    return Bank(bank, pairs)
+    generator = _check_manifest(bank, held)
+    return Bank(bank, pairs, generator)
 
 
 def _check_links(bank: Path, pairs: list[Pair], data_dir: Path) -> None:
@@ -116,19 +118,18 @@ def _check_apart(bank: Path, data_dir: Path) -> None:
     )
 
 
-def _check_manifest(bank: Path, held: frozenset[str]) -> None:
+def _check_manifest(bank: Path, held: frozenset[str]) -> Path | None:
     """A ``sagegan generate`` manifest's rendered mask files ("file" source) must all be
-    training masks."""
+    training masks; returns the model the manifest names (None without one)."""
     path = bank / MANIFEST
     if not path.is_file():
-        return
+        return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(
             path, f"{OPTION}: the bank's manifest is not readable JSON ({err})"
         ) from None
-    _check_generator_split(path, manifest, held)
     entries = manifest.get("pairs", []) if isinstance(manifest, dict) else []
     for entry in entries:
         if not isinstance(entry, dict) or entry.get("source") != "file":
@@ -140,23 +141,5 @@ def _check_manifest(bank: Path, held: frozenset[str]) -> None:
                 f"{OPTION}: pair {entry.get('name')!r} was generated from the mask {mask!r} of a "
                 "validation or test image; generate the bank from the training masks only",
             )
-
-
-def _check_generator_split(path: Path, manifest: Any, held: frozenset[str]) -> None:
-    """The generator of a ``sagegan generate`` bank must not have trained on a held-out image:
-    when the manifest names a run folder with a ``split.json``, its training stems are checked."""
     model = manifest.get("model") if isinstance(manifest, dict) else None
-    split_file = Path(str(model)) / "split.json" if model else None
-    if split_file is None or not split_file.is_file():
-        return
-    try:
-        trained_on = set(json.loads(split_file.read_text(encoding="utf-8")).get("train", []))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return
-    overlap = sorted(trained_on & held)
-    if overlap:
-        raise DataError(
-            path,
-            f"{OPTION}: the bank's generator ({model}) trained on {overlap[0]!r}, a validation or "
-            "test image of this run; generate the bank with a generator trained on this split",
-        )
+    return Path(str(model)) if model else None

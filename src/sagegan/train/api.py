@@ -29,7 +29,7 @@ from sagegan.data.check import Finding, find_degenerate, mask_stats
 from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.mixing import BankMixDataset
 from sagegan.data.pairing import Pair, find_pairs
-from sagegan.data.splits import Split, load_or_create_split
+from sagegan.data.splits import Split, load_or_create_split, load_split
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.models.checkpoint import resolve_checkpoint
 from sagegan.models.run_folder import RunFolder
@@ -225,7 +225,27 @@ def _bank(config: TrainConfig, data_dir: Path, split: Split) -> Bank | None:
     image is read when it could carry a validation or test image (`sagegan.data.bank`)."""
     if config.data.bank is None:
         return None
-    return open_bank(config.data.bank, data_dir, [*split.val, *split.test])
+    held_out = frozenset([*split.val, *split.test])
+    bank = open_bank(config.data.bank, data_dir, held_out)
+    _check_bank_generator(bank, held_out)
+    return bank
+
+
+def _check_bank_generator(bank: Bank, held_out: frozenset[str]) -> None:
+    """A bank rendered by a generator whose run trained on a held-out image could show it: when
+    the bank's manifest names a run folder with a split file, its training images are checked."""
+    if bank.generator is None:
+        return
+    split_file = RunFolder(bank.generator).split_path()
+    if not split_file.is_file():
+        return
+    overlap = sorted(set(load_split(split_file).train) & held_out)
+    if overlap:
+        raise DataError(
+            bank.folder,
+            f"data.bank: the bank's generator ({bank.generator}) trained on {overlap[0]!r}, a "
+            "validation or test image of this run; use a generator trained on this run's split",
+        )
 
 
 def _training_dataset(
