@@ -1,9 +1,10 @@
 """How real the generator's images look, measured at the end of GAN epochs (issue 17).
 
 The probe takes fixed crops of the validation images and of their masks once, then after an
-epoch asks G (its moving average when one is kept) for images of those masks with fixed latents
-and noise, and compares them with the real crops: KID on the builtin model's encoder features and
-the network-free intensity and spectrum distances (`sagegan.metrics.kid.realism_scores`). The
+epoch asks G itself (online augmentation draws its pairs from G, not from its moving average) for
+images of those masks with fixed latents and noise, and compares them with the real crops: KID
+on the builtin model's encoder features and the network-free intensity and spectrum distances
+(`sagegan.metrics.kid.realism_scores`). The
 validation images are never trained on, so G cannot score well by copying its training images;
 fixed crops, latents and seeds make the scores of two epochs comparable and a resumed run repeat
 them (exactly on the CPU or with deterministic kernels).
