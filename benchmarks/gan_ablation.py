@@ -65,7 +65,7 @@ from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import SplitWarning, groups_from_pattern, load_split
 from sagegan.evaluate import evaluate_run
 from sagegan.evaluate.outputs import METRICS_FILE
-from sagegan.generate.pairs import generate_pairs
+from sagegan.generate.pairs import evenly_spaced, generate_pairs
 from sagegan.generate.sources import read_mask_folder, simulator_config_for
 from sagegan.infer.device import resolve_device
 from sagegan.infer.options import PredictionOptions
@@ -248,8 +248,7 @@ def bank_realism(job: Job, bank: Path) -> dict[str, float]:
     also refuses a bank that could carry a held-out image)."""
     split = load_split(job.split_path)
     samples = open_bank(bank, job.data_dir, [*split.val, *split.test]).load()
-    chosen = np.linspace(0, len(samples) - 1, min(REALISM_IMAGES, len(samples)))
-    fake = [samples[i].image for i in sorted(set(chosen.round().astype(int)))]
+    fake = [samples[i].image for i in sorted(evenly_spaced(len(samples), REALISM_IMAGES))]
     val = set(split.val)
     real = [load_sample(p).image for p in find_pairs(job.data_dir) if p.stem in val]
     features = RealismFeatures(resolve_device(job.device))

@@ -11,13 +11,14 @@ import torch
 from conftest import tiny_gan_stage
 from sagegan.errors import ConfigError
 from sagegan.generate.pairs import load_generator
+from sagegan.metrics.kid import realism_scores
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
 from sagegan.train import checkpointing, gan_stage
 from sagegan.train.api import train
 from sagegan.train.config import GanConfig, config_from_cli
 from sagegan.train.gan_plan import mix_probability, plan_step
-from sagegan.train.gan_realism import validation_crops
+from sagegan.train.gan_realism import CROP_PX, CROPS, RealismProbe, validation_crops
 from sagegan.train.gan_stage import GanStage
 from sagegan.train.training_stage import Step, StepBatch
 
@@ -111,11 +112,14 @@ class _Guard:
         return True
 
 
-def test_validation_crops_are_aligned_and_fixed_by_the_seed():
-    class Sample:
-        def __init__(self, image: np.ndarray, labels: np.ndarray) -> None:
-            self.image, self.labels = image, labels
+class Sample:
+    """The image and labels of a validation sample, all the probe reads."""
 
+    def __init__(self, image: np.ndarray, labels: np.ndarray) -> None:
+        self.image, self.labels = image, labels
+
+
+def test_validation_crops_are_aligned_and_fixed_by_the_seed():
     image = np.linspace(-1, 1, 40 * 50, dtype=np.float32).reshape(40, 50)
     labels = (image > 0).astype(np.int32)
     images, masks = validation_crops([Sample(image, labels)], 32, 5, seed=3)
@@ -125,6 +129,42 @@ def test_validation_crops_are_aligned_and_fixed_by_the_seed():
     assert np.array_equal(masks, (images > 0).astype(np.float32))  # the same window of both
     small, _ = validation_crops([Sample(image[:20, :20], labels[:20, :20])], 32, 2, seed=0)
     assert small.shape == (2, 32, 32)  # reflect-padded
+
+
+class _PaintingGenerator(torch.nn.Module):
+    """A stand-in G: the mask shifted by ``offset`` plus its noise; keeps what it painted."""
+
+    def __init__(self, offset: float) -> None:
+        super().__init__()
+        self.offset, self.painted = offset, []
+
+    def sample_z(self, batch: int, device: str, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(batch, 4, generator=generator)
+
+    def make_noise(
+        self, batch: int, size: tuple[int, int], device: str, generator: torch.Generator
+    ) -> list[torch.Tensor]:
+        return [torch.randn(batch, 1, *size, generator=generator)]
+
+    def forward(self, masks: torch.Tensor, z: torch.Tensor, noise: list[torch.Tensor]):
+        self.painted.append(masks + self.offset + 0.3 * noise[0])
+        return self.painted[-1]
+
+
+def test_the_probe_scores_as_realism_scores_of_its_crops_with_the_real_side_drawn_once():
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(-1, 1, (150, 140)).astype(np.float32) for _ in range(3)]
+    samples = [Sample(image, (image > 0.3).astype(np.int32)) for image in images]
+    probe = RealismProbe(samples, torch.device("cpu"), seed=5)
+    real, _ = validation_crops(samples, CROP_PX, CROPS, seed=5)
+    for offset in (-0.5, 0.2):  # two generators against one reference
+        generator = _PaintingGenerator(offset)
+        scores = probe.measure(generator)
+        fake = np.clip(torch.cat(generator.painted)[:, 0].numpy(), -1.0, 1.0)
+        expected = realism_scores(
+            list(real), list(fake), probe.reference.extractor, CROP_PX, CROPS, seed=5
+        )
+        assert scores == expected
 
 
 def test_realism_gate_settings_are_checked():

@@ -20,14 +20,13 @@ class BankMixDataset(Dataset):
     its crop, augmentation and targets are made by ``real`` with item i's own generator
     (`SegmentationDataset.item`). So the draw depends only on (seed, epoch, index), a resumed run
     reproduces exactly, an item not taken from the bank is the one ``real`` alone gives, and the
-    length (the compute per epoch) is ``real``'s.
+    length (the compute per epoch) is ``real``'s. ``fraction`` is ``data.bank_fraction``, whose
+    range [0, 1) the config rules check (`sagegan.train.config_rules`).
     """
 
     def __init__(self, real: SegmentationDataset, bank: list[Sample], fraction: float) -> None:
         if not bank:
             raise ConfigError("a bank needs at least one sample")
-        if not 0.0 <= fraction < 1.0:
-            raise ConfigError(f"bank_fraction must be in [0, 1), got {fraction}")
         self.real = real
         self.bank = bank
         self.fraction = fraction

@@ -260,7 +260,7 @@ def _source_counts(masks: list[SourceMask], masks_dir: str | Path | None) -> dic
     return counts
 
 
-def _evenly_spaced(total: int, count: int) -> set[int]:
+def evenly_spaced(total: int, count: int) -> set[int]:
     """Up to ``count`` indices spread evenly over ``range(total)``."""
     return set(np.linspace(0, total - 1, min(total, count)).round().astype(int).tolist())
 
@@ -274,7 +274,7 @@ class _Generated:
     kept: list[np.ndarray] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.picks = _evenly_spaced(self.total, KID_IMAGES)
+        self.picks = evenly_spaced(self.total, KID_IMAGES)
 
     def add(self, image: np.ndarray) -> None:
         if self.stats.images in self.picks:
@@ -286,7 +286,7 @@ def _realism(
     generated: _Generated, real_dir: str | Path, out: Path, device: torch.device, seed: int
 ) -> dict[str, float]:
     paths = find_images([real_dir])
-    picks = _evenly_spaced(len(paths), KID_IMAGES)
+    picks = evenly_spaced(len(paths), KID_IMAGES)
     real, kept = ImageStatistics(), []
     for index, path in enumerate(paths):
         image = normalize_image(read_image(path))

@@ -20,12 +20,13 @@ report beside KID.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from sagegan.errors import DataError
-from sagegan.metrics.realism import realism_statistics
+from sagegan.metrics.realism import ImageStatistics, compare_statistics
 from sagegan.models.builtin import builtin_checkpoint
 from sagegan.models.checkpoint import load_model
 from sagegan.models.encoder_levels import encoder_levels, has_encoder
@@ -109,23 +110,87 @@ def reflect_padded(image: np.ndarray, size: int) -> np.ndarray:
     return np.pad(image, ((0, pad_rows), (0, pad_cols)), mode="reflect")
 
 
+def crop_windows(
+    shapes: Sequence[tuple[int, ...]], size: int, count: int, rng: np.random.Generator
+) -> list[tuple[int, int, int]]:
+    """``count`` random size x size windows (image index, top, left), cycling evenly over images
+    of ``shapes``, each image taken as `reflect_padded` to ``size``; two draws (top, left) each."""
+    if not shapes:
+        raise ValueError("crop windows need at least one image")
+    windows = []
+    for index in range(count):
+        which = index % len(shapes)
+        if len(shapes[which]) != 2:
+            raise ValueError(f"expected 2-D images, got shape {tuple(shapes[which])}")
+        rows, cols = (max(extent, size) for extent in shapes[which])
+        top = int(rng.integers(rows - size + 1))
+        left = int(rng.integers(cols - size + 1))
+        windows.append((which, top, left))
+    return windows
+
+
 def random_patches(
     images: Sequence[np.ndarray], size: int, count: int, rng: np.random.Generator
 ) -> np.ndarray:
     """count random size x size crops (images smaller than size are reflect-padded), spread evenly
-    over the images -> [count, size, size] float32."""
-    if not len(images):
-        raise ValueError("random_patches needs at least one image")
+    over the images (`crop_windows`) -> [count, size, size] float32."""
+    windows = crop_windows([np.shape(image) for image in images], size, count, rng)
     patches = np.empty((count, size, size), dtype=np.float32)
-    for index in range(count):
-        image = np.asarray(images[index % len(images)], dtype=np.float32)
-        if image.ndim != 2:
-            raise ValueError(f"expected 2-D images, got shape {image.shape}")
-        image = reflect_padded(image, size)
-        top = int(rng.integers(image.shape[0] - size + 1))
-        left = int(rng.integers(image.shape[1] - size + 1))
+    for index, (which, top, left) in enumerate(windows):
+        image = reflect_padded(np.asarray(images[which], dtype=np.float32), size)
         patches[index] = image[top : top + size, left : left + size]
     return patches
+
+
+@dataclass(frozen=True)
+class RealismReference:
+    """The real side of `realism_scores`, drawn once to score many fake sets against: the
+    encoder features and network-free statistics of its random patches, the extractor that made
+    the features, and the seed of the draw (the fake side's draws and KID's subsets follow it)."""
+
+    features: np.ndarray  # [patches, D]
+    statistics: ImageStatistics
+    extractor: RealismFeatures
+    patch_px: int
+    seed: int
+
+
+def _seeds(seed: int) -> tuple[np.random.SeedSequence, ...]:
+    """The streams of one realism measurement: real patches, fake patches, KID subsets."""
+    return tuple(np.random.SeedSequence(seed).spawn(3))
+
+
+def realism_reference(
+    real: Sequence[np.ndarray],
+    features: RealismFeatures,
+    patch_px: int = 128,
+    patches: int = KID_PATCHES,
+    seed: int = 0,
+) -> RealismReference:
+    """``patches`` random patches of the real images in [-1, 1], summarised for `scores_against`."""
+    real_rng, _, _ = _seeds(seed)
+    real_patches = random_patches(real, patch_px, patches, np.random.default_rng(real_rng))
+    return RealismReference(
+        features(real_patches), ImageStatistics.of(real_patches), features, patch_px, seed
+    )
+
+
+def scores_against(reference: RealismReference, fake: Sequence[np.ndarray]) -> dict[str, float]:
+    """`realism_scores` of ``fake`` against the real images ``reference`` was drawn from, with
+    as many fake patches as real ones."""
+    _, fake_rng, kid_seed = _seeds(reference.seed)
+    patches = len(reference.features)
+    fake_patches = random_patches(
+        fake, reference.patch_px, patches, np.random.default_rng(fake_rng)
+    )
+    kid, kid_std = kernel_inception_distance(
+        reference.features,
+        reference.extractor(fake_patches),
+        subset_size=max(2, int(patches * SUBSET_FRACTION)),
+        seed=int(kid_seed.generate_state(1)[0]),
+    )
+    statistics = compare_statistics(ImageStatistics.of(fake_patches), reference.statistics)
+    return {"kid": kid, "kid_std": kid_std, **{key: statistics[key] for key in NETWORK_FREE}}
 
 
 def realism_scores(
@@ -139,19 +204,11 @@ def realism_scores(
     """KID (and its std over subsets) on patch features plus the network-free statistics of
     metrics/realism.py (intensity_w1, histogram_intersection, spectrum_log_l2) of the same patches:
     keys kid, kid_std, intensity_w1, histogram_intersection, spectrum_log_l2. Both sets are images
-    in [-1, 1]; deterministic for a seed.
+    in [-1, 1]; deterministic for a seed. To score many fake sets against one real set, draw the
+    real side once with `realism_reference` and score each with `scores_against`.
 
     KID is averaged over subsets of half the patches each (`SUBSET_FRACTION`); kid_std is its
     spread over those overlapping subsets of one fixed draw, so it understates how much KID would
     move with other patches."""
-    real_rng, fake_rng, kid_seed = np.random.SeedSequence(seed).spawn(3)
-    real_patches = random_patches(real, patch_px, patches, np.random.default_rng(real_rng))
-    fake_patches = random_patches(fake, patch_px, patches, np.random.default_rng(fake_rng))
-    kid, kid_std = kernel_inception_distance(
-        features(real_patches),
-        features(fake_patches),
-        subset_size=max(2, int(patches * SUBSET_FRACTION)),
-        seed=int(kid_seed.generate_state(1)[0]),
-    )
-    statistics = realism_statistics(fake_patches, real_patches)
-    return {"kid": kid, "kid_std": kid_std, **{key: statistics[key] for key in NETWORK_FREE}}
+    reference = realism_reference(real, features, patch_px, patches, seed)
+    return scores_against(reference, fake)

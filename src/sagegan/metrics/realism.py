@@ -47,6 +47,14 @@ class ImageStatistics:
         self.spectrum_sum += radial_power_spectrum(image)
         self.images += 1
 
+    @classmethod
+    def of(cls, images: Iterable[np.ndarray]) -> ImageStatistics:
+        """The statistics of ``images``, added in order."""
+        statistics = cls()
+        for image in images:
+            statistics.add(image)
+        return statistics
+
     @property
     def spectrum(self) -> np.ndarray:
         """Mean radially averaged power spectrum of the images added so far."""
@@ -93,8 +101,4 @@ def realism_statistics(
     generated: Iterable[np.ndarray], real: Iterable[np.ndarray]
 ) -> dict[str, float]:
     """Realism statistics of two iterables of [-1, 1] images (see the module docstring)."""
-    stats = ImageStatistics(), ImageStatistics()
-    for target, images in zip(stats, (generated, real), strict=True):
-        for image in images:
-            target.add(image)
-    return compare_statistics(*stats)
+    return compare_statistics(ImageStatistics.of(generated), ImageStatistics.of(real))

@@ -4,7 +4,8 @@ The probe takes fixed crops of the validation images and of their masks once, th
 epoch asks G itself (online augmentation draws its pairs from G, not from its moving average) for
 images of those masks with fixed latents and noise, and compares them with the real crops: KID
 on the builtin model's encoder features and the network-free intensity and spectrum distances
-(`sagegan.metrics.kid.realism_scores`). The
+(`sagegan.metrics.kid.realism_scores`; the real crops' side is drawn once, as a
+`sagegan.metrics.kid.RealismReference`). The
 validation images are never trained on, so G cannot score well by copying its training images;
 fixed crops, latents and seeds make the scores of two epochs comparable and a resumed run repeat
 them (exactly on the CPU or with deterministic kernels).
@@ -19,7 +20,14 @@ import torch
 from torch import nn
 
 from sagegan.data.dataset import Sample
-from sagegan.metrics.kid import KID_PATCHES, RealismFeatures, realism_scores, reflect_padded
+from sagegan.metrics.kid import (
+    KID_PATCHES,
+    RealismFeatures,
+    crop_windows,
+    realism_reference,
+    reflect_padded,
+    scores_against,
+)
 from sagegan.models.checkpoint import unwrap
 from sagegan.train.gan_random import generator_inputs
 from sagegan.train.runtime import evaluating
@@ -34,18 +42,13 @@ def validation_crops(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``count`` aligned crops of the validation images and their binary masks, spread evenly
     over the images (images smaller than a crop are reflect-padded) -> two [count, c, c] arrays."""
-    rng = np.random.default_rng(seed)
     usable = [s for s in samples if s.labels is not None]
+    shapes = [sample.image.shape for sample in usable]
     images, masks = [], []
-    for index in range(count):
-        sample = usable[index % len(usable)]
-        image = reflect_padded(sample.image, crop_px)
-        mask = reflect_padded(sample.labels > 0, crop_px)
-        top = int(rng.integers(image.shape[0] - crop_px + 1))
-        left = int(rng.integers(image.shape[1] - crop_px + 1))
+    for which, top, left in crop_windows(shapes, crop_px, count, np.random.default_rng(seed)):
         window = (slice(top, top + crop_px), slice(left, left + crop_px))
-        images.append(image[window])
-        masks.append(mask[window])
+        images.append(reflect_padded(usable[which].image, crop_px)[window])
+        masks.append(reflect_padded(usable[which].labels > 0, crop_px)[window])
     return np.stack(images).astype(np.float32), np.stack(masks).astype(np.float32)
 
 
@@ -55,9 +58,11 @@ class RealismProbe:
     def __init__(self, samples: Sequence[Sample], device: torch.device, seed: int) -> None:
         if not any(s.labels is not None for s in samples):
             raise ValueError("the realism probe needs validation images with masks")
-        self.real, self.masks = validation_crops(samples, CROP_PX, CROPS, seed)
+        real, self.masks = validation_crops(samples, CROP_PX, CROPS, seed)
         self.device, self.seed = device, seed
-        self.features = RealismFeatures(device)
+        self.reference = realism_reference(
+            list(real), RealismFeatures(device), patch_px=CROP_PX, patches=CROPS, seed=seed
+        )
 
     @torch.no_grad()
     def measure(self, generator: nn.Module) -> dict[str, float]:
@@ -72,11 +77,4 @@ class RealismProbe:
                 z, noise = generator_inputs(generator, masks, source)
                 fakes.append(generator(masks, z=z, noise=noise)[:, 0].float().cpu().numpy())
         fake = np.clip(np.concatenate(fakes), -1.0, 1.0)
-        return realism_scores(
-            list(self.real),
-            list(fake),
-            self.features,
-            patch_px=CROP_PX,
-            patches=CROPS,
-            seed=self.seed,
-        )
+        return scores_against(self.reference, list(fake))
