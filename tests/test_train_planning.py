@@ -8,12 +8,14 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from sagegan.errors import ConfigError
 from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
+from sagegan.train.config_sections import PLANNED_KEYS
 from sagegan.train.planning import (
     STEP_MARGIN,
     fingerprint,
@@ -167,3 +169,37 @@ def test_smallest_kept_object_follows_the_particle_sizes():
     plan = make_plan(_fingerprint(2, [True], count=40), "cpu", 100)
     assert 3 <= plan.min_size_px < 10  # 13-px particles are kept
     assert plan.overrides(2)["instances.min_size_px"] == plan.min_size_px
+
+
+def test_a_plan_sets_exactly_the_planned_keys():
+    assert set(make_plan(_fingerprint(8, [True]), "cpu", 100).overrides(2)) == set(PLANNED_KEYS)
+
+
+def test_settings_a_user_gives_are_kept_from_the_plan(tmp_path):
+    config_file = tmp_path / "mine.yaml"
+    config_file.write_text("data:\n  boundary_px: 0\nseed: 4\n")
+    config = config_from_cli("auto", config_file, {"data.patch_size": [48, 48], "data.augment": {}})
+    assert config.plan.keep == ["data.boundary_px", "data.patch_size"]
+    # a section set to a non-mapping holds every planned key inside it
+    assert config_from_cli("auto", None, {"data.augment": None}).plan.keep == [
+        "data.augment.invert"
+    ]
+    assert config_from_cli("auto", None, {"seed": 1}).plan.keep == []
+
+
+def test_a_kept_setting_wins_over_the_plan_and_the_plan_says_so(data_dir, tmp_path):
+    run = tmp_path / "kept"
+    train(data_dir, run, _auto(**{"plan.iterations": 10, "data.patch_size": [32, 32]}))
+    document = json.loads((run / PLAN_FILE).read_text())
+    assert "data.patch_size" not in document["overrides"]
+    assert "data.boundary_px" in document["overrides"]  # the rest of the plan still applies
+    assert any("kept as configured" in reason for reason in document["plan"]["reasons"])
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["data"]["patch_size"] == [32, 32]
+
+
+def test_plan_keep_naming_no_planned_key_is_refused():
+    with pytest.raises(ConfigError, match=r"plan\.keep: 'data\.patch_sise' is not a key"):
+        config_from_cli("auto", None, {"plan.keep": ["data.patch_sise"]})
+    keep = config_from_cli("auto", None, {"plan.keep": ["model"]}).plan.keep  # a section
+    assert keep == ["model"]

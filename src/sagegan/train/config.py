@@ -28,6 +28,7 @@ from sagegan.train.config_files import (
 from sagegan.train.config_presets import AUTO, CPU_SMALL, PRESETS, TINY
 from sagegan.train.config_rules import check_config
 from sagegan.train.config_sections import (
+    PLANNED_KEYS,
     DataConfig,
     GanConfig,
     InstanceConfig,
@@ -36,6 +37,7 @@ from sagegan.train.config_sections import (
     PlanConfig,
     PretrainConfig,
     RuntimeConfig,
+    kept_by_plan,
 )
 
 __all__ = [
@@ -107,13 +109,34 @@ def config_from_cli(
     config_path: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> TrainConfig:
-    """Resolve preset <- YAML file <- overrides (dotted keys allowed, e.g. {"gan.epochs": 3})."""
-    values = preset_dict(preset)
-    if config_path is not None:
-        values = deep_merge(values, load_yaml(config_path))
+    """Resolve preset <- YAML file <- overrides (dotted keys allowed, e.g. {"gan.epochs": 3}).
+
+    The planned keys (`PLANNED_KEYS`) that the file or the overrides set join ``plan.keep``, so
+    that what a user sets wins over the ``auto`` preset's plan."""
+    given: dict[str, Any] = {} if config_path is None else load_yaml(config_path)
     if overrides:
-        values = deep_merge(values, nest_dotted(overrides))
+        given = deep_merge(given, nest_dotted(overrides))
+    values = deep_merge(preset_dict(preset), given)
+    leaves = dotted_leaves(given)
+    pinned = {key for key in PLANNED_KEYS if any(kept_by_plan(key, [leaf]) for leaf in leaves)}
+    if pinned:
+        plan = values.setdefault("plan", {})
+        keep = plan.get("keep")
+        plan["keep"] = sorted(pinned | set(keep)) if isinstance(keep, list) else sorted(pinned)
     return TrainConfig.from_dict(values)
+
+
+def dotted_leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of a nested mapping's non-mapping values ({"a": {"b": 1}, "c": {}} ->
+    ["a.b"]: an empty mapping sets nothing)."""
+    leaves = []
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            leaves.extend(dotted_leaves(value, dotted + "."))
+        else:
+            leaves.append(dotted)
+    return leaves
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:

@@ -19,7 +19,7 @@ from sagegan.losses.perceptual import SOURCES, resolve_layer_weights
 from sagegan.losses.segmentation import check_segmentation_loss
 from sagegan.models.registry import check_model_options, list_models
 from sagegan.models.vgg import VGG_CONFIGS
-from sagegan.train.config_sections import reference_loss_weights
+from sagegan.train.config_sections import PLANNED_KEYS, kept_by_plan, reference_loss_weights
 
 if TYPE_CHECKING:
     from sagegan.train.config import TrainConfig
@@ -44,6 +44,7 @@ def check_config(config: TrainConfig) -> None:
     check_separation(config.data.gap_px, config.data.contact_weight)
     check_boundary(config.data.boundary_px)
     _check_bank(config)
+    _check_plan_keep(config.plan.keep)
     try:
         check_split_options(0.5, **config.instances.split_options())
     except ConfigError as err:
@@ -88,6 +89,16 @@ def _check_numbers(config: TrainConfig) -> None:
         raise ConfigError(
             f"pretrain.warmup_iterations must be >= 0, got {config.pretrain.warmup_iterations}"
         )
+
+
+def _check_plan_keep(keep: list[str]) -> None:
+    """Every ``plan.keep`` entry names a planned key or a section holding one."""
+    for entry in keep:
+        if not any(kept_by_plan(key, [entry]) for key in PLANNED_KEYS):
+            raise ConfigError(
+                f"plan.keep: {entry!r} is not a key the plan sets "
+                f"(it sets {', '.join(PLANNED_KEYS)})"
+            )
 
 
 def _check_gan_tables(config: TrainConfig) -> None:

@@ -222,14 +222,38 @@ class PlanConfig:
     """Self-configuration from the training set (``sagegan.train.planning``).
 
     ``enabled``: depth, patch size, inversion augmentation, separation targets and the iteration
-    count are planned from the data and override the config's values for those keys.
-    ``iterations``: stage-1 iterations; ``budget_minutes``: instead, as many as fit that wall time
-    at the measured step time, and stage 1 stops at the budget.
+    count are planned from the data and override the config's values for those keys
+    (`PLANNED_KEYS`). ``iterations``: stage-1 iterations; ``budget_minutes``: instead, as many as
+    fit that wall time at the measured step time, and stage 1 stops at the budget. ``keep``:
+    dotted keys (or sections holding them) that the plan leaves as configured;
+    `config_from_cli` adds every planned key that a config file or an override sets.
     """
 
     enabled: bool = False
     iterations: int = 1500
     budget_minutes: float | None = None
+    keep: list[str] = field(default_factory=list)
+
+
+# the config keys a plan sets (`sagegan.train.planning.Plan.overrides`)
+PLANNED_KEYS = (
+    "data.patch_size",
+    "data.samples_per_epoch",
+    "data.augment.invert",
+    "data.boundary_px",
+    "data.contact_weight",
+    "instances.min_size_px",
+    "model.segmenter_kwargs.depth",
+    "model.segmenter_kwargs.max_width",
+    "pretrain.epochs",
+    "pretrain.warmup_iterations",
+    "pretrain.patience",
+)
+
+
+def kept_by_plan(key: str, keep: list[str]) -> bool:
+    """Whether ``key`` or a section holding it is in ``keep`` (``plan.keep``)."""
+    return any(key == kept or key.startswith(kept + ".") for kept in keep)
 
 
 @dataclass

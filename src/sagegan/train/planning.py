@@ -45,6 +45,7 @@ from sagegan.losses import build_segmentation_loss
 from sagegan.models import build_model
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.config import TrainConfig
+from sagegan.train.config_sections import kept_by_plan
 
 MIN_DEPTH, MAX_DEPTH = 4, 6
 MIN_PATCH_PX = 256
@@ -353,7 +354,10 @@ def plan_run(
     step, validation = None, 0.0
     if config.plan.budget_minutes is not None:
         depth, patch, _ = plan_shape(fp, device.type)
-        kwargs = {**config.model.segmenter_kwargs, "depth": depth, "max_width": MAX_WIDTH}
+        planned = _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
+        kwargs = {**config.model.segmenter_kwargs, **planned}
+        if kept_by_plan("data.patch_size", config.plan.keep):  # measured at the kept size
+            patch = max(config.data.patch_size)
         step = measure_step_seconds(
             config.model.segmenter, kwargs, config.pretrain.loss, patch, batch, device
         )
@@ -373,4 +377,16 @@ def plan_run(
     overrides = plan.overrides(batch)
     if config.data.augment is None:  # augmentation off stays off
         overrides.pop("data.augment.invert")
-    return plan, overrides
+    kept = sorted(key for key in overrides if kept_by_plan(key, config.plan.keep))
+    if kept:
+        plan.reasons.append(f"kept as configured (plan.keep): {', '.join(kept)}")
+    return plan, {key: value for key, value in overrides.items() if key not in kept}
+
+
+def _unkept(planned: dict[str, Any], keep: list[str]) -> dict[str, Any]:
+    """The planned segmenter options that ``plan.keep`` does not hold back."""
+    return {
+        name: value
+        for name, value in planned.items()
+        if not kept_by_plan(f"model.segmenter_kwargs.{name}", keep)
+    }
