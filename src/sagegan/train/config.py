@@ -119,10 +119,10 @@ def config_from_cli(
     values = deep_merge(preset_dict(preset), given)
     leaves = dotted_leaves(given)
     pinned = {key for key in PLANNED_KEYS if any(kept_by_plan(key, [leaf]) for leaf in leaves)}
-    if pinned:
-        plan = values.setdefault("plan", {})
-        keep = plan.get("keep")
-        plan["keep"] = sorted(pinned | set(keep)) if isinstance(keep, list) else sorted(pinned)
+    plan = values.get("plan")
+    keep = plan.get("keep", []) if isinstance(plan, dict) else None
+    if pinned and isinstance(keep, list):  # any other value is refused by the config's check
+        plan["keep"] = [*keep, *sorted(key for key in pinned if key not in keep)]
     return TrainConfig.from_dict(values)
 
 
