@@ -52,9 +52,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from real_data import DATASETS, fixed_split
+from sagegan.commands.common import parse_overrides
 from sagegan.compare.reuse import copy_pretraining, reuse_record
 from sagegan.compare.run import EVAL_FOLDERS, TRAINED_FILE
 from sagegan.compare.splits import subset_split
@@ -554,7 +554,7 @@ def main() -> None:
     missing = [name for name in args.datasets if not (data_root / name / "images").is_dir()]
     if missing:
         raise SystemExit(f"{data_root}: no real data folder {', '.join(missing)}; nothing to run")
-    overrides = {key: yaml.safe_load(value) for key, value in (s.split("=", 1) for s in args.set)}
+    overrides = parse_overrides(args.set)  # as `sagegan train --set` reads them (1e-4 a float)
     jobs, subsets = [], {}
     for name in args.datasets:
         split_path, masks_dir, stems = prepare_dataset(name, data_root / name, args.out / name)

@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sagegan.commands.common import parse_overrides
 from sagegan.compare import run_comparison
 from sagegan.compare.tables import PAPER_METRICS
 from sagegan.data.pairing import find_pairs
@@ -120,7 +119,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     data_root = Path(os.environ.get("SAGEGAN_SHARED_DATA", args.data))
-    overrides = {key: yaml.safe_load(value) for key, value in (s.split("=", 1) for s in args.set)}
+    overrides = parse_overrides(args.set)  # as `sagegan train --set` reads them (1e-4 a float)
     results: dict[str, Any] = {}
     for name in args.datasets:
         data_dir = data_root / name
