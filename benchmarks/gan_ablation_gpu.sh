@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The GAN ablation (benchmarks/gan_ablation.py) on one GPU, inside a short lease: the datasets of
 # DATASETS (default tio2_sem pdc_sem emps) at their scarce sizes, seeds 0-2, one worker per
-# (dataset, seed), a GAN stage of 20
-# epochs (1200 iterations on TiO2 SEM) with the data-efficient settings: moving average of G,
-# spectrally normalised discriminators, DiffAugment on half the ops, a 5-epoch generator warm-up
-# and a 5-epoch ramp of online augmentation. Validation every 5 epochs and no split tuning, so
-# that the CPU-side instance split does not dominate; every arm gets the same. The training stops at
-# DEADLINE seconds; the table then holds the arms that finished (each is evaluated as it ends).
+# (dataset, seed), a GAN stage of 20 epochs (1200 iterations on TiO2 SEM) with the
+# data-efficient settings: moving average of G, spectrally normalised discriminators, DiffAugment
+# on half the ops, a 5-epoch generator warm-up and a 5-epoch ramp of online augmentation.
+# Validation every 5 epochs and no split tuning, so that the CPU-side instance split does not
+# dominate; every arm gets the same. The training stops at DEADLINE seconds; the table then
+# holds the arms that finished (each is evaluated as it ends).
 # Rerun with the same OUT to resume (finished steps are skipped); ARMS picks the arms to train,
 # in the order each worker trains them.
 #

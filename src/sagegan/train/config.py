@@ -117,8 +117,8 @@ def config_from_cli(
     if overrides:
         given = deep_merge(given, nest_dotted(overrides))
     values = deep_merge(preset_dict(preset), given)
-    leaves = dotted_leaves(given)
-    pinned = {key for key in PLANNED_KEYS if any(kept_by_plan(key, [leaf]) for leaf in leaves)}
+    leaves = _dotted_leaves(given)
+    pinned = {key for key in PLANNED_KEYS if kept_by_plan(key, leaves)}
     plan = values.get("plan")
     keep = plan.get("keep", []) if isinstance(plan, dict) else None
     if pinned and isinstance(keep, list):  # any other value is refused by the config's check
@@ -126,14 +126,14 @@ def config_from_cli(
     return TrainConfig.from_dict(values)
 
 
-def dotted_leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
+def _dotted_leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
     """The dotted keys of a nested mapping's non-mapping values ({"a": {"b": 1}, "c": {}} ->
     ["a.b"]: an empty mapping sets nothing)."""
     leaves = []
     for key, value in values.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict):
-            leaves.extend(dotted_leaves(value, dotted + "."))
+            leaves.extend(_dotted_leaves(value, dotted + "."))
         else:
             leaves.append(dotted)
     return leaves
