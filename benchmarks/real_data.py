@@ -80,6 +80,23 @@ def markdown(results: dict[str, Any]) -> str:
             cells = [name, row["method"], str(row["train_images"]), str(row["n_seeds"])]
             cells += [_cell(row, key) for _, key in metrics]
             lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n" + "".join(_sample_table(n, e) for n, e in results.items())
+
+
+def _sample_table(name: str, entry: dict[str, Any]) -> str:
+    """The dataset's per-sample rows (datasets with sample groups), as a markdown table."""
+    rows = entry.get("by_sample") or []
+    if not rows:
+        return ""
+    metrics = [("Dice", "dice"), ("F1@0.5", "f1@0.50"), *PAPER_METRICS]
+    header = ["method", "train images", "sample", "test images", "seeds"]
+    header += [label for label, _ in metrics]
+    lines = ["", f"{name} per sample:", "", "| " + " | ".join(header) + " |"]
+    lines.append("|" + "---|" * len(header))
+    for row in rows:
+        cells = [row["method"], str(row["train_images"]), row["sample"], str(row["images"])]
+        cells += [str(row["n_seeds"]), *(_cell(row, key) for _, key in metrics)]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -153,6 +170,7 @@ def main() -> None:
             "split": str(SPLITS / f"{name}.json"),
             "summary": result.summary,
             "runs": result.runs,
+            "by_sample": result.by_sample,
         }
     if not results:
         raise SystemExit(f"no dataset found under {data_root}")

@@ -357,3 +357,72 @@ def test_sage_gan_keeps_a_gan_stage_under_the_auto_preset():
     assert config_from_cli("auto").gan.epochs == 0
     assert method_config("sage_gan", "auto", seed=0).gan.epochs > 0
     assert method_config("attention_unet", "auto", seed=0).gan.epochs == 0
+
+
+def _grouped_split(data_dir, tmp_path):
+    """Train on synth_0000-0003, validate on 0004, test on 0005-0009."""
+    stems = [pair.stem for pair in find_pairs(data_dir)]
+    split = Split(train=stems[:4], val=stems[4:5], test=stems[5:], seed=0)
+    split_file = tmp_path / "split.json"
+    save_split(split, split_file)
+    return split, split_file
+
+
+def test_grouped_comparison_scores_each_sample(data_dir, tmp_path):
+    split, split_file = _grouped_split(data_dir, tmp_path)
+    result = run_comparison(
+        data_dir,
+        tmp_path / "cmp",
+        methods=("classical",),
+        seeds=(0,),
+        train_sizes=(2,),
+        preset="tiny",
+        split_file=split_file,
+        group_pattern=r"^synth_\d+([02468]|[13579])$",
+        paper_protocol=True,
+        progress=False,
+    )
+    rows = {row["sample"]: row for row in result.by_sample}
+    per_image = {
+        protocol: {
+            row["name"]: row for row in _read_csv(result.out / run / folder / "per_image.csv")
+        }
+        for protocol, run, folder in [
+            ("native", result.runs[0]["run"], "eval-test"),
+            ("paper", result.runs[0]["run"], "eval-test-paper"),
+        ]
+    }
+    last_digits = {stem[-1] for stem in split.test}
+    assert set(rows) == last_digits and len(rows) == 5  # each test image its own digit here
+    for digit, row in rows.items():
+        (stem,) = [stem for stem in split.test if stem.endswith(digit)]
+        assert row["images"] == 1 and row["n_seeds"] == 1
+        assert row["dice_mean"] == pytest.approx(float(per_image["native"][stem]["dice"]))
+        assert row["paper_f1@0.50_mean"] == pytest.approx(
+            float(per_image["paper"][stem]["f1@0.50"])
+        )
+    # the samples' image-weighted mean is the whole split's per-image mean
+    whole = result.summary[0]["dice_mean"]
+    assert np.mean([row["dice_mean"] for row in rows.values()]) == pytest.approx(whole)
+    table = result.files["markdown"].read_text()
+    assert "Per sample" in table and f"| classical | 2 | {sorted(rows)[0]} | 1 | 1 |" in table
+    assert len(_read_csv(result.files["sample_csv"])) == 5
+    assert len(json.loads(result.files["json"].read_text())["by_sample"]) == 5
+
+
+def test_a_test_image_outside_the_group_pattern_is_refused_before_training(data_dir, tmp_path):
+    split, split_file = _grouped_split(data_dir, tmp_path)
+    out = tmp_path / "cmp"
+    with pytest.raises(ConfigError, match=f"does not match the stem '{split.test[0]}'"):
+        run_comparison(
+            data_dir,
+            out,
+            methods=("unet",),
+            seeds=(0,),
+            train_sizes=(2,),
+            preset="tiny",
+            split_file=split_file,
+            group_pattern=r"^synth_000[0-4]$",  # the training stems only
+            progress=False,
+        )
+    assert not out.exists()

@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 import sagegan
+from sagegan.compare.by_sample import sample_table
 from sagegan.compare.jobs import Job, group_by_size_and_seed, plan_jobs
 from sagegan.compare.methods import (
     DEFAULT_METHODS,
@@ -47,7 +48,7 @@ from sagegan.compare.tables import (
     aggregate,
     write_tables,
 )
-from sagegan.data.splits import Split, SplitWarning
+from sagegan.data.splits import Split, SplitWarning, groups_from_pattern
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.evaluate import evaluate_run
 from sagegan.evaluate.outputs import METRICS_FILE
@@ -72,6 +73,7 @@ class ComparisonResult:
     runs: list[dict[str, Any]]
     summary: list[dict[str, Any]]
     files: dict[str, Path]
+    by_sample: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,10 @@ def run_comparison(
         split_path, split, jobs = plan_jobs(
             out, data_dir, split_file, preset_config, train_sizes, seeds, methods, group_pattern
         )
+        # each test stem's sample, known before any training (a ConfigError otherwise)
+        sample_of = None
+        if group_pattern is not None:
+            sample_of = groups_from_pattern(split.test, group_pattern)
     except SageganError:
         if fresh:  # a setting refused before any work leaves nothing behind
             shutil.rmtree(out, ignore_errors=True)
@@ -269,9 +275,20 @@ def run_comparison(
         "test_stems": sorted(split.test),
         "metric": "test-set per-image mean; mean and sample sd over seeds",
     }
-    files = write_tables(out, runs, summary, record, len(split.test), metrics)
+    by_sample = None
+    if sample_of is not None:
+        folders = {protocol: EVAL_FOLDERS[protocol] for protocol in protocols}
+        by_sample = sample_table(out, runs, sample_of, folders)
+    files = write_tables(out, runs, summary, record, len(split.test), metrics, by_sample)
     LOGGER.info("comparison of %d runs written to %s", len(runs), out)
-    return ComparisonResult(out=out, split_path=split_path, runs=runs, summary=summary, files=files)
+    return ComparisonResult(
+        out=out,
+        split_path=split_path,
+        runs=runs,
+        summary=summary,
+        files=files,
+        by_sample=[] if by_sample is None else by_sample.rows,
+    )
 
 
 def _metrics_files(run_dir: Path, protocols: Sequence[str]) -> list[Path]:

@@ -7,6 +7,7 @@ import csv
 import io
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +32,26 @@ PAPER_METRICS: tuple[tuple[str, str], ...] = (
 )
 RUNS_CSV = "comparison_runs.csv"
 SUMMARY_CSV = "comparison.csv"
+SAMPLE_CSV = "comparison_by_sample.csv"
 MARKDOWN = "comparison.md"
 JSON_FILE = "comparison.json"
 PLOT = "dice_vs_size.png"
 
 
 def aggregate(
-    runs: Sequence[Mapping[str, Any]], metrics: Sequence[tuple[str, str]] = METRICS
+    runs: Sequence[Mapping[str, Any]],
+    metrics: Sequence[tuple[str, str]] = METRICS,
+    keys: Sequence[str] = ("method", "train_images"),
 ) -> list[dict[str, Any]]:
-    """One row per (method, train images), in first-seen order: mean and sample sd over seeds of
-    every metric (sd NaN with a single seed)."""
-    groups: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+    """One row per value of ``keys`` (default: method and train images), in first-seen order:
+    mean and sample sd over seeds of every metric (sd NaN with a single seed)."""
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
     for run in runs:
-        groups.setdefault((run["method"], run["train_images"]), []).append(run)
+        groups.setdefault(tuple(run[key] for key in keys), []).append(run)
     rows = []
-    for (method, size), members in groups.items():
-        row: dict[str, Any] = {"method": method, "train_images": size, "n_seeds": len(members)}
+    for values_of_keys, members in groups.items():
+        row: dict[str, Any] = {**dict(zip(keys, values_of_keys, strict=True))}
+        row["n_seeds"] = len(members)
         for _, key in metrics:
             values = np.array([member[key] for member in members], dtype=np.float64)
             row[f"{key}_mean"] = float(values.mean())
@@ -67,7 +72,8 @@ def _csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _mean_sd(row: Mapping[str, Any], key: str) -> str:
+def mean_sd(row: Mapping[str, Any], key: str) -> str:
+    """An aggregated row's ``key`` as "mean ± sd" (the mean alone with one seed)."""
     mean, sd = row[f"{key}_mean"], row[f"{key}_sd"]
     return f"{mean:.3f}" if math.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
 
@@ -90,7 +96,7 @@ def markdown_table(
     ]
     for row in rows:
         cells = [row["method"], str(row["train_images"])]
-        cells += [_mean_sd(row, key) for _, key in metrics]
+        cells += [mean_sd(row, key) for _, key in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -125,6 +131,14 @@ def plot_dice_vs_size(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     plt.close(figure)
 
 
+@dataclass(frozen=True)
+class SampleTable:
+    """A comparison's per-sample rows (aggregated over seeds) and their markdown table."""
+
+    rows: list[dict[str, Any]]
+    markdown: str
+
+
 def write_tables(
     out: Path,
     runs: Sequence[Mapping[str, Any]],
@@ -132,8 +146,10 @@ def write_tables(
     record: Mapping[str, Any],
     n_test: int,
     metrics: Sequence[tuple[str, str]] = METRICS,
+    by_sample: SampleTable | None = None,
 ) -> dict[str, Path]:
-    """Write the per-run CSV, aggregated CSV, markdown, JSON and (with several sizes) the plot."""
+    """Write the per-run CSV, aggregated CSV, markdown, JSON, (with several sizes) the plot and
+    (with ``by_sample``) the per-sample CSV and a per-sample table under the markdown's."""
     files = {
         "runs_csv": out / RUNS_CSV,
         "csv": out / SUMMARY_CSV,
@@ -143,8 +159,14 @@ def write_tables(
     write_bytes_atomic(files["runs_csv"], _csv(runs))
     write_bytes_atomic(files["csv"], _csv(rows))
     markdown = markdown_table(rows, record["preset"], n_test, metrics)
+    document = {**record, "runs": runs, "summary": rows}
+    if by_sample is not None:
+        files["sample_csv"] = out / SAMPLE_CSV
+        write_bytes_atomic(files["sample_csv"], _csv(by_sample.rows))
+        markdown += "\n" + by_sample.markdown
+        document["by_sample"] = by_sample.rows
     write_bytes_atomic(files["markdown"], markdown.encode())
-    write_json_atomic(files["json"], json_ready({**record, "runs": runs, "summary": rows}))
+    write_json_atomic(files["json"], json_ready(document))
     if len({row["train_images"] for row in rows}) > 1:
         files["plot"] = out / PLOT
         plot_dice_vs_size(rows, files["plot"])
