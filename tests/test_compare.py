@@ -249,25 +249,28 @@ def test_stratified_subsets_take_the_samples_in_turn():
     assert any(all(stem.startswith("large") for stem in first) for first in plain)
 
 
+def _grouped_unet_comparison(data_dir, out, split_file, pattern, **options):
+    """A tiny one-run (unet, 2 images, seed 0) comparison whose samples ``pattern`` names."""
+    return run_comparison(
+        data_dir,
+        out,
+        methods=("unet",),
+        seeds=(0,),
+        train_sizes=(2,),
+        preset="tiny",
+        split_file=split_file,
+        group_pattern=pattern,
+        progress=False,
+        **options,
+    )
+
+
 def test_grouped_comparison_writes_stratified_subsets(data_dir, tmp_path):
-    stems = [pair.stem for pair in find_pairs(data_dir)]
-    split = Split(train=stems[:4], val=stems[4:5], test=stems[5:6], seed=0)
-    split_file = tmp_path / "split.json"
-    save_split(split, split_file)
+    split, split_file = _grouped_split(data_dir, tmp_path)
     pattern = "^(.*)$"  # every image its own sample: the subset is the first of each in turn
     out = tmp_path / "cmp"
     with pytest.raises(DataError, match="no finished run"):
-        run_comparison(
-            data_dir,
-            out,
-            methods=("unet",),
-            seeds=(0,),
-            train_sizes=(2,),
-            preset="tiny",
-            split_file=split_file,
-            finished_only=True,
-            group_pattern=pattern,
-        )
+        _grouped_unet_comparison(data_dir, out, split_file, pattern, finished_only=True)
     chosen = load_split(out / "splits" / "n2.json").train
     group_of = groups_from_pattern(split.train, pattern)
     assert chosen == sorted(subset_order(split.train, 0, group_of)[:2])
@@ -414,15 +417,6 @@ def test_a_test_image_outside_the_group_pattern_is_refused_before_training(data_
     split, split_file = _grouped_split(data_dir, tmp_path)
     out = tmp_path / "cmp"
     with pytest.raises(ConfigError, match=f"does not match the stem '{split.test[0]}'"):
-        run_comparison(
-            data_dir,
-            out,
-            methods=("unet",),
-            seeds=(0,),
-            train_sizes=(2,),
-            preset="tiny",
-            split_file=split_file,
-            group_pattern=r"^synth_000[0-4]$",  # the training stems only
-            progress=False,
-        )
+        # the pattern names the training stems only
+        _grouped_unet_comparison(data_dir, out, split_file, r"^synth_000[0-4]$")
     assert not out.exists()
