@@ -8,11 +8,15 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
+from sagegan.data.dataset import load_sample
+from sagegan.data.pairing import find_pairs
 from sagegan.errors import ConfigError
 from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
+from sagegan.train import planning
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.config_sections import PLANNED_KEYS
@@ -203,3 +207,69 @@ def test_plan_keep_naming_no_planned_key_is_refused():
         config_from_cli("auto", None, {"plan.keep": ["data.patch_sise"]})
     keep = config_from_cli("auto", None, {"plan.keep": ["model"]}).plan.keep  # a section
     assert keep == ["model"]
+
+
+def _samples(data_dir):
+    return [load_sample(pair) for pair in find_pairs(data_dir)]
+
+
+def _fake_steps(monkeypatch, seconds):
+    """Replace the step timing by ``seconds[amp]`` (float32 under None) and count the calls."""
+    calls = []
+
+    def fake(*args, **kwargs):
+        dtype = args[6] if len(args) > 6 else kwargs.get("amp_dtype")
+        calls.append(dtype)
+        return seconds["bf16" if dtype is torch.bfloat16 else "fp32"]
+
+    monkeypatch.setattr(planning, "measure_step_seconds", fake)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("native", "seconds", "amp", "reason"),
+    [
+        (True, {"fp32": 1.0, "bf16": 0.5}, "bf16", "measured 2.0x faster"),
+        (True, {"fp32": 1.0, "bf16": 0.9}, "auto", "1.1x the float32 speed"),
+        (False, {}, "auto", "no native bf16"),
+    ],
+)
+def test_bf16_is_planned_on_a_cpu_only_where_it_measures_faster(
+    data_dir, monkeypatch, native, seconds, amp, reason
+):
+    monkeypatch.setattr(planning, "native_bf16_cpu", lambda: native)
+    calls = _fake_steps(monkeypatch, seconds)
+    samples = _samples(data_dir)
+    plan, overrides = planning.plan_run(_auto(), samples[:6], samples[6:], torch.device("cpu"))
+    assert plan.amp == overrides["runtime.amp"] == amp
+    assert any(reason in line for line in plan.reasons)
+    assert len(calls) == (2 if native else 0)  # without native bf16 nothing is timed
+    if amp == "bf16":
+        assert "bf16 autocast" in plan.summary()
+
+
+def test_a_precision_the_user_sets_is_neither_measured_nor_planned(data_dir, monkeypatch):
+    monkeypatch.setattr(planning, "native_bf16_cpu", lambda: True)
+    calls = _fake_steps(monkeypatch, {"fp32": 1.0, "bf16": 0.5})
+    config = _auto(**{"runtime.amp": "none"})
+    assert config.plan.keep == ["runtime.amp"]
+    samples = _samples(data_dir)
+    plan, overrides = planning.plan_run(config, samples[:6], samples[6:], torch.device("cpu"))
+    assert "runtime.amp" not in overrides and calls == []
+    assert "kept as configured (plan.keep): runtime.amp" in plan.reasons
+    # with a budget the step is timed once, at the kept precision (float32)
+    budget = _auto(**{"runtime.amp": "none", "plan.budget_minutes": 5})
+    planning.plan_run(budget, samples[:6], samples[6:], torch.device("cpu"))
+    assert calls == [None]
+    kept_bf16 = _auto(**{"runtime.amp": "bf16", "plan.budget_minutes": 5})
+    planning.plan_run(kept_bf16, samples[:6], samples[6:], torch.device("cpu"))
+    assert calls == [None, torch.bfloat16]
+
+
+def test_a_training_step_is_timed_under_bf16_autocast():
+    kwargs = {"base_width": 4, "depth": 2}
+    for dtype in (None, torch.bfloat16):
+        seconds = planning.measure_step_seconds(
+            "attention_unet", kwargs, "bce_focal_tversky", 32, 1, torch.device("cpu"), dtype
+        )
+        assert 0 < seconds < 10

@@ -248,6 +248,7 @@ PLANNED_KEYS = (
     "pretrain.epochs",
     "pretrain.warmup_iterations",
     "pretrain.patience",
+    "runtime.amp",
 )
 
 

@@ -19,7 +19,10 @@ into the settings that depend on the data:
   (at least 3 px), so datasets of 3-5 px particles keep them and datasets of large particles drop
   the specks a network leaves on textured backgrounds;
 * **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time,
-  with a linear warm-up and polynomial learning-rate decay, validating about ten times.
+  with a linear warm-up and polynomial learning-rate decay, validating about ten times;
+* **precision** on a CPU with native bf16: bf16 autocast when a few timed training steps of the
+  planned network run at least ``BF16_MIN_GAIN`` times faster than float32 (on CPUs without it
+  bf16 is several times slower, and it is not tried).
 
 The plan is written to the run folder as ``plan.json`` and printed; a resumed run reads it back.
 """
@@ -63,6 +66,7 @@ TIMED_STEPS = 5
 UNTIMED_STEPS = 2  # the first steps at a new shape pay for allocation and kernel selection
 # the loop's steps run slower than the timed ones (loader, logging, a busy machine): plan for it
 STEP_MARGIN = 1.2
+BF16_MIN_GAIN = 1.2  # bf16 autocast must beat float32 by this factor to be planned
 
 
 @dataclass
@@ -100,6 +104,7 @@ class Plan:
     warmup_iterations: int
     step_seconds: float | None = None
     budget_seconds: float | None = None
+    amp: str = "auto"  # runtime.amp: "bf16" when measured faster on this CPU
     reasons: list[str] = field(default_factory=list)
 
     def overrides(self, batch_size: int) -> dict[str, Any]:
@@ -117,6 +122,7 @@ class Plan:
             "pretrain.epochs": epochs,
             "pretrain.warmup_iterations": self.warmup_iterations,
             "pretrain.patience": epochs,
+            "runtime.amp": self.amp,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,7 +142,8 @@ class Plan:
             f"boundary {self.boundary_px} px, smallest object {self.min_size_px} px, "
             f"contact weight {self.contact_weight:.0f}, "
             f"{self.iterations} iterations ({self.warmup_iterations} warm-up, poly decay), "
-            f"validation every {self.iterations_per_epoch}",
+            f"validation every {self.iterations_per_epoch}"
+            + (", bf16 autocast" if self.amp == "bf16" else ""),
         ]
         if self.step_seconds is not None:
             lines.append(
@@ -297,9 +304,11 @@ def measure_step_seconds(
     patch_px: int,
     batch_size: int,
     device: torch.device,
+    amp_dtype: torch.dtype | None = None,
 ) -> float:
     """Median wall time of a training step (forward, loss, backward, Adam) on random data, after
-    ``UNTIMED_STEPS`` warm-up steps; the data loading the real loop adds is not counted."""
+    ``UNTIMED_STEPS`` warm-up steps, under autocast to ``amp_dtype`` when given (as the trainer
+    runs it); the data loading the real loop adds is not counted."""
     model = build_model(segmenter, **segmenter_kwargs).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     criterion = build_segmentation_loss(loss).to(device)
@@ -311,7 +320,9 @@ def measure_step_seconds(
     for _ in range(UNTIMED_STEPS + TIMED_STEPS):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        criterion(model(image).logits.float(), target, None).backward()
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(image).logits
+        criterion(logits.float(), target, None).backward()
         optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -348,24 +359,20 @@ def plan_run(
     config: TrainConfig, train: list[Sample], val: list[Sample], device: torch.device
 ) -> tuple[Plan, dict[str, Any]]:
     """The plan of a run and its dotted config overrides, from its training and validation
-    samples; the step time is measured only when a budget asks for it."""
+    samples; training steps are timed only to choose the precision on a CPU with native bf16
+    and when a budget asks for the step time."""
     fp = fingerprint([s.image for s in train], [s.labels for s in train])
     batch = config.pretrain.batch_size
+    probe = _StepProbe(config, fp, device)
+    amp, amp_reason = _planned_amp(config, probe, device)
     step, validation = None, 0.0
     if config.plan.budget_minutes is not None:
-        depth, patch, _ = plan_shape(fp, device.type)
-        planned = _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
-        kwargs = {**config.model.segmenter_kwargs, **planned}
-        if kept_by_plan("data.patch_size", config.plan.keep):  # measured at the kept size
-            patch = max(config.data.patch_size)
-        step = measure_step_seconds(
-            config.model.segmenter, kwargs, config.pretrain.loss, patch, batch, device
-        )
-        dataset = SegmentationDataset(train, (patch, patch), config.data.augment)
+        step = probe.seconds(amp if amp == "bf16" else config.runtime.amp)
+        dataset = SegmentationDataset(train, (probe.patch, probe.patch), config.data.augment)
         step += data_seconds(dataset, batch)
         # a forward pass costs about a third of a training step; whole images, plus the split
         val_pixels = sum(s.image.size for s in val)
-        validation = val_pixels / (patch * patch * batch) * step / 3 * 2
+        validation = val_pixels / (probe.patch * probe.patch * batch) * step / 3 * 2
     plan = make_plan(
         fp,
         device.type,
@@ -374,6 +381,9 @@ def plan_run(
         budget_seconds=None if step is None else 60.0 * config.plan.budget_minutes,
         validation_seconds=validation,
     )
+    plan.amp = amp
+    if amp_reason:
+        plan.reasons.append(amp_reason)
     overrides = plan.overrides(batch)
     if config.data.augment is None:  # augmentation off stays off
         overrides.pop("data.augment.invert")
@@ -381,6 +391,61 @@ def plan_run(
     if kept:
         plan.reasons.append(f"kept as configured (plan.keep): {', '.join(kept)}")
     return plan, {key: value for key, value in overrides.items() if key not in kept}
+
+
+class _StepProbe:
+    """Times training steps of the planned network (kept settings honoured), once per precision."""
+
+    def __init__(self, config: TrainConfig, fp: Fingerprint, device: torch.device) -> None:
+        depth, patch, _ = plan_shape(fp, device.type)
+        planned = _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
+        self.kwargs = {**config.model.segmenter_kwargs, **planned}
+        if kept_by_plan("data.patch_size", config.plan.keep):  # measured at the kept size
+            patch = max(config.data.patch_size)
+        self.patch = patch
+        self.config, self.device = config, device
+        self.measured: dict[str, float] = {}
+
+    def seconds(self, amp: str) -> float:
+        """Seconds per training step with ``runtime.amp`` ``amp`` ("bf16", else float32)."""
+        if amp not in self.measured:
+            self.measured[amp] = measure_step_seconds(
+                self.config.model.segmenter,
+                self.kwargs,
+                self.config.pretrain.loss,
+                self.patch,
+                self.config.pretrain.batch_size,
+                self.device,
+                torch.bfloat16 if amp == "bf16" else None,
+            )
+        return self.measured[amp]
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU has bf16 instructions (AVX512-BF16 or AMX), where bf16 can pay."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def _planned_amp(config: TrainConfig, probe: _StepProbe, device: torch.device) -> tuple[str, str]:
+    """``runtime.amp`` for the run and the reason: "bf16" on a CPU with native bf16 where it
+    trains at least ``BF16_MIN_GAIN`` times faster than float32 (measured), else "auto"."""
+    if device.type != "cpu" or config.runtime.amp != "auto":
+        return "auto", ""
+    if kept_by_plan("runtime.amp", config.plan.keep):
+        return "auto", ""
+    if not native_bf16_cpu():
+        return "auto", "this CPU has no native bf16: training runs in float32"
+    gain = probe.seconds("auto") / probe.seconds("bf16")
+    if gain >= BF16_MIN_GAIN:
+        return "bf16", (
+            f"bf16 autocast measured {gain:.1f}x faster per training step than float32 on this "
+            "CPU: training runs in bf16"
+        )
+    return "auto", (
+        f"bf16 autocast measured {gain:.1f}x the float32 speed per training step on this CPU "
+        f"(under {BF16_MIN_GAIN}x): training runs in float32"
+    )
 
 
 def _unkept(planned: dict[str, Any], keep: list[str]) -> dict[str, Any]:
