@@ -16,7 +16,7 @@ from sagegan.data.pairing import find_pairs
 from sagegan.errors import ConfigError
 from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
-from sagegan.train import planning
+from sagegan.train import planning, step_timing
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.config_sections import PLANNED_KEYS
@@ -222,7 +222,7 @@ def _fake_steps(monkeypatch, seconds):
         calls.append(dtype)
         return seconds["bf16" if dtype is torch.bfloat16 else "fp32"]
 
-    monkeypatch.setattr(planning, "measure_step_seconds", fake)
+    monkeypatch.setattr(step_timing, "measure_step_seconds", fake)
     return calls
 
 
@@ -237,7 +237,7 @@ def _fake_steps(monkeypatch, seconds):
 def test_bf16_is_planned_on_a_cpu_only_where_it_measures_faster(
     data_dir, monkeypatch, native, seconds, amp, reason
 ):
-    monkeypatch.setattr(planning, "native_bf16_cpu", lambda: native)
+    monkeypatch.setattr(step_timing, "native_bf16_cpu", lambda: native)
     calls = _fake_steps(monkeypatch, seconds)
     samples = _samples(data_dir)
     plan, overrides = planning.plan_run(_auto(), samples[:6], samples[6:], torch.device("cpu"))
@@ -249,7 +249,7 @@ def test_bf16_is_planned_on_a_cpu_only_where_it_measures_faster(
 
 
 def test_a_precision_the_user_sets_is_neither_measured_nor_planned(data_dir, monkeypatch):
-    monkeypatch.setattr(planning, "native_bf16_cpu", lambda: True)
+    monkeypatch.setattr(step_timing, "native_bf16_cpu", lambda: True)
     calls = _fake_steps(monkeypatch, {"fp32": 1.0, "bf16": 0.5})
     config = _auto(**{"runtime.amp": "none"})
     assert config.plan.keep == ["runtime.amp"]
@@ -269,7 +269,7 @@ def test_a_precision_the_user_sets_is_neither_measured_nor_planned(data_dir, mon
 def test_a_training_step_is_timed_under_bf16_autocast():
     kwargs = {"base_width": 4, "depth": 2}
     for dtype in (None, torch.bfloat16):
-        seconds = planning.measure_step_seconds(
+        seconds = step_timing.measure_step_seconds(
             "attention_unet", kwargs, "bce_focal_tversky", 32, 1, torch.device("cpu"), dtype
         )
         assert 0 < seconds < 10

@@ -261,29 +261,42 @@ def run_comparison(
         out, data_dir, split_path, split, preset, overrides, mask_dir, resume, protocols, methods
     )
     runs = _run_all(jobs, setting, workers, progress)
-    metrics = METRICS + (PAPER_METRICS if paper_protocol else ())
+    return _tabulate(setting, runs, seeds, sizes, sample_of)
+
+
+def _tabulate(
+    setting: _Setting,
+    runs: list[dict[str, Any]],
+    seeds: Sequence[int],
+    sizes: Sequence[int],
+    sample_of: Mapping[str, str] | None,
+) -> ComparisonResult:
+    """Aggregate the runs over seeds (and per sample when ``sample_of`` names the test images'
+    samples) and write the comparison's tables."""
+    out, split = setting.out, setting.split
+    metrics = METRICS + (PAPER_METRICS if "paper" in setting.protocols else ())
     summary = aggregate(runs, metrics)
     record = {
         "sagegan_version": sagegan.__version__,
-        "data_dir": str(data_dir),
-        "preset": preset,
-        "overrides": dict(overrides or {}),
-        "methods": {name: METHODS[name] for name in methods},
+        "data_dir": str(setting.data_dir),
+        "preset": setting.preset,
+        "overrides": dict(setting.overrides or {}),
+        "methods": {name: METHODS[name] for name in setting.methods},
         "seeds": list(seeds),
-        "train_sizes": sizes,
-        "split": str(split_path),
+        "train_sizes": list(sizes),
+        "split": str(setting.split_path),
         "test_stems": sorted(split.test),
         "metric": "test-set per-image mean; mean and sample sd over seeds",
     }
     by_sample = None
     if sample_of is not None:
-        folders = {protocol: EVAL_FOLDERS[protocol] for protocol in protocols}
+        folders = {protocol: EVAL_FOLDERS[protocol] for protocol in setting.protocols}
         by_sample = sample_table(out, runs, sample_of, folders)
     files = write_tables(out, runs, summary, record, len(split.test), metrics, by_sample)
     LOGGER.info("comparison of %d runs written to %s", len(runs), out)
     return ComparisonResult(
         out=out,
-        split_path=split_path,
+        split_path=setting.split_path,
         runs=runs,
         summary=summary,
         files=files,

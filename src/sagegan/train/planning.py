@@ -21,7 +21,7 @@ into the settings that depend on the data:
 * **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time,
   with a linear warm-up and polynomial learning-rate decay, validating about ten times;
 * **precision** on a CPU with native bf16: bf16 autocast when a few timed training steps of the
-  planned network run at least ``BF16_MIN_GAIN`` times faster than float32 (on CPUs without it
+  planned network run at least 1.2 times faster than float32 (on CPUs without it
   bf16 is several times slower, and it is not tried).
 
 The plan is written to the run folder as ``plan.json`` and printed; a resumed run reads it back.
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +43,10 @@ from sagegan.data.dataset import Sample, SegmentationDataset
 from sagegan.data.separation import contact_shares
 from sagegan.errors import ConfigError, DataError
 from sagegan.infer.instances import DEFAULT_MIN_SIZE_PX
-from sagegan.losses import build_segmentation_loss
-from sagegan.models import build_model
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.config import TrainConfig
 from sagegan.train.config_sections import kept_by_plan
+from sagegan.train.step_timing import StepProbe, data_seconds, planned_amp
 
 MIN_DEPTH, MAX_DEPTH = 4, 6
 MIN_PATCH_PX = 256
@@ -62,11 +60,8 @@ MIN_SIZE_FLOOR_PX = 3
 # particles at least this wide (p10 of the diameters) get a 2-px boundary band, smaller ones 1 px
 WIDE_BOUNDARY_DIAMETER_PX = 12.0
 WARMUP_SHARE = 0.05
-TIMED_STEPS = 5
-UNTIMED_STEPS = 2  # the first steps at a new shape pay for allocation and kernel selection
 # the loop's steps run slower than the timed ones (loader, logging, a busy machine): plan for it
 STEP_MARGIN = 1.2
-BF16_MIN_GAIN = 1.2  # bf16 autocast must beat float32 by this factor to be planned
 
 
 @dataclass
@@ -297,39 +292,6 @@ def make_plan(
     )
 
 
-def measure_step_seconds(
-    segmenter: str,
-    segmenter_kwargs: dict[str, Any],
-    loss: str,
-    patch_px: int,
-    batch_size: int,
-    device: torch.device,
-    amp_dtype: torch.dtype | None = None,
-) -> float:
-    """Median wall time of a training step (forward, loss, backward, Adam) on random data, after
-    ``UNTIMED_STEPS`` warm-up steps, under autocast to ``amp_dtype`` when given (as the trainer
-    runs it); the data loading the real loop adds is not counted."""
-    model = build_model(segmenter, **segmenter_kwargs).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    criterion = build_segmentation_loss(loss).to(device)
-    generator = torch.Generator().manual_seed(0)
-    shape = (batch_size, 1, patch_px, patch_px)
-    image = (torch.rand(shape, generator=generator) * 2 - 1).to(device)
-    target = (torch.rand(shape, generator=generator) > 0.7).float().to(device)
-    times = []
-    for _ in range(UNTIMED_STEPS + TIMED_STEPS):
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(image).logits
-        criterion(logits.float(), target, None).backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[UNTIMED_STEPS:]))
-
-
 def save_plan(plan: Plan, overrides: dict[str, Any], run_dir: Path) -> None:
     """Write the plan and the overrides that carry it out as ``RUN/plan.json``."""
     document = {"plan": plan.to_dict(), "overrides": overrides}
@@ -347,14 +309,6 @@ def load_plan_overrides(run_dir: Path) -> dict[str, Any] | None:
         raise DataError(path, f"unreadable plan ({err})") from None
 
 
-def data_seconds(dataset: SegmentationDataset, batch_size: int) -> float:
-    """Wall time to cut and augment one batch of ``dataset`` (the loop's data loading)."""
-    start = time.perf_counter()
-    for index in range(batch_size):
-        dataset[index % len(dataset)]
-    return time.perf_counter() - start
-
-
 def plan_run(
     config: TrainConfig, train: list[Sample], val: list[Sample], device: torch.device
 ) -> tuple[Plan, dict[str, Any]]:
@@ -363,8 +317,8 @@ def plan_run(
     and when a budget asks for the step time."""
     fp = fingerprint([s.image for s in train], [s.labels for s in train])
     batch = config.pretrain.batch_size
-    probe = _StepProbe(config, fp, device)
-    amp, amp_reason = _planned_amp(config, probe, device)
+    probe = _step_probe(config, fp, device)
+    amp, amp_reason = planned_amp(config, probe, device)
     step, validation = None, 0.0
     if config.plan.budget_minutes is not None:
         step = probe.seconds(amp if amp == "bf16" else config.runtime.amp)
@@ -393,58 +347,16 @@ def plan_run(
     return plan, {key: value for key, value in overrides.items() if key not in kept}
 
 
-class _StepProbe:
-    """Times training steps of the planned network (kept settings honoured), once per precision."""
-
-    def __init__(self, config: TrainConfig, fp: Fingerprint, device: torch.device) -> None:
-        depth, patch, _ = plan_shape(fp, device.type)
-        planned = _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
-        self.kwargs = {**config.model.segmenter_kwargs, **planned}
-        if kept_by_plan("data.patch_size", config.plan.keep):  # measured at the kept size
-            patch = max(config.data.patch_size)
-        self.patch = patch
-        self.config, self.device = config, device
-        self.measured: dict[str, float] = {}
-
-    def seconds(self, amp: str) -> float:
-        """Seconds per training step with ``runtime.amp`` ``amp`` ("bf16", else float32)."""
-        if amp not in self.measured:
-            self.measured[amp] = measure_step_seconds(
-                self.config.model.segmenter,
-                self.kwargs,
-                self.config.pretrain.loss,
-                self.patch,
-                self.config.pretrain.batch_size,
-                self.device,
-                torch.bfloat16 if amp == "bf16" else None,
-            )
-        return self.measured[amp]
-
-
-def native_bf16_cpu() -> bool:
-    """Whether this CPU has bf16 instructions (AVX512-BF16 or AMX), where bf16 can pay."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
-def _planned_amp(config: TrainConfig, probe: _StepProbe, device: torch.device) -> tuple[str, str]:
-    """``runtime.amp`` for the run and the reason: "bf16" on a CPU with native bf16 where it
-    trains at least ``BF16_MIN_GAIN`` times faster than float32 (measured), else "auto"."""
-    if device.type != "cpu" or config.runtime.amp != "auto":
-        return "auto", ""
-    if kept_by_plan("runtime.amp", config.plan.keep):
-        return "auto", ""
-    if not native_bf16_cpu():
-        return "auto", "this CPU has no native bf16: training runs in float32"
-    gain = probe.seconds("auto") / probe.seconds("bf16")
-    if gain >= BF16_MIN_GAIN:
-        return "bf16", (
-            f"bf16 autocast measured {gain:.1f}x faster per training step than float32 on this "
-            "CPU: training runs in bf16"
-        )
-    return "auto", (
-        f"bf16 autocast measured {gain:.1f}x the float32 speed per training step on this CPU "
-        f"(under {BF16_MIN_GAIN}x): training runs in float32"
+def _step_probe(config: TrainConfig, fp: Fingerprint, device: torch.device) -> StepProbe:
+    """A timer of the planned network's training steps (kept settings honoured)."""
+    depth, patch, _ = plan_shape(fp, device.type)
+    planned = _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
+    kwargs = {**config.model.segmenter_kwargs, **planned}
+    if kept_by_plan("data.patch_size", config.plan.keep):  # measured at the kept size
+        patch = max(config.data.patch_size)
+    pretrain = config.pretrain
+    return StepProbe(
+        config.model.segmenter, kwargs, pretrain.loss, patch, pretrain.batch_size, device
     )
 
 
