@@ -218,11 +218,11 @@ def _fake_steps(monkeypatch, seconds):
     calls = []
 
     def fake(*args, **kwargs):
-        dtype = args[6] if len(args) > 6 else kwargs.get("amp_dtype")
-        calls.append(dtype)
-        return seconds["bf16" if dtype is torch.bfloat16 else "fp32"]
+        amp = args[6] if len(args) > 6 else kwargs.get("amp", "none")
+        calls.append(amp)
+        return seconds["bf16" if amp == "bf16" else "fp32"]
 
-    monkeypatch.setattr(step_timing, "measure_step_seconds", fake)
+    monkeypatch.setattr(planning, "measure_step_seconds", fake)
     return calls
 
 
@@ -260,16 +260,16 @@ def test_a_precision_the_user_sets_is_neither_measured_nor_planned(data_dir, mon
     # with a budget the step is timed once, at the kept precision (float32)
     budget = _auto(**{"runtime.amp": "none", "plan.budget_minutes": 5})
     planning.plan_run(budget, samples[:6], samples[6:], torch.device("cpu"))
-    assert calls == [None]
+    assert calls == ["none"]
     kept_bf16 = _auto(**{"runtime.amp": "bf16", "plan.budget_minutes": 5})
     planning.plan_run(kept_bf16, samples[:6], samples[6:], torch.device("cpu"))
-    assert calls == [None, torch.bfloat16]
+    assert calls == ["none", "bf16"]
 
 
 def test_a_training_step_is_timed_under_bf16_autocast():
     kwargs = {"base_width": 4, "depth": 2}
-    for dtype in (None, torch.bfloat16):
+    for amp in ("none", "bf16"):
         seconds = step_timing.measure_step_seconds(
-            "attention_unet", kwargs, "bce_focal_tversky", 32, 1, torch.device("cpu"), dtype
+            "attention_unet", kwargs, "bce_focal_tversky", 32, 1, torch.device("cpu"), amp
         )
         assert 0 < seconds < 10

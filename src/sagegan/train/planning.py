@@ -29,8 +29,10 @@ The plan is written to the run folder as ``plan.json`` and printed; a resumed ru
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,7 @@ from sagegan.infer.instances import DEFAULT_MIN_SIZE_PX
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.config import TrainConfig
 from sagegan.train.config_sections import kept_by_plan
-from sagegan.train.step_timing import StepProbe, data_seconds, planned_amp
+from sagegan.train.step_timing import data_seconds, measure_step_seconds, planned_amp
 
 MIN_DEPTH, MAX_DEPTH = 4, 6
 MIN_PATCH_PX = 256
@@ -317,16 +319,17 @@ def plan_run(
     and when a budget asks for the step time."""
     fp = fingerprint([s.image for s in train], [s.labels for s in train])
     batch = config.pretrain.batch_size
-    probe = _step_probe(config, fp, device)
-    amp, amp_reason = planned_amp(config, probe, device)
+    patch, step_seconds = _step_timer(config, fp, device)
+    amp, amp_reason = planned_amp(config, step_seconds, device)
     step, validation = None, 0.0
     if config.plan.budget_minutes is not None:
-        step = probe.seconds(amp if amp == "bf16" else config.runtime.amp)
-        dataset = SegmentationDataset(train, (probe.patch, probe.patch), config.data.augment)
+        bf16 = "bf16" in (amp, config.runtime.amp)  # planned, or set by the user
+        step = step_seconds("bf16" if bf16 else "none")
+        dataset = SegmentationDataset(train, (patch, patch), config.data.augment)
         step += data_seconds(dataset, batch)
         # a forward pass costs about a third of a training step; whole images, plus the split
         val_pixels = sum(s.image.size for s in val)
-        validation = val_pixels / (probe.patch * probe.patch * batch) * step / 3 * 2
+        validation = val_pixels / (patch * patch * batch) * step / 3 * 2
     plan = make_plan(
         fp,
         device.type,
@@ -347,17 +350,28 @@ def plan_run(
     return plan, {key: value for key, value in overrides.items() if key not in kept}
 
 
-def _step_probe(config: TrainConfig, fp: Fingerprint, device: torch.device) -> StepProbe:
-    """A timer of the planned network's training steps (kept settings honoured)."""
+def _step_timer(
+    config: TrainConfig, fp: Fingerprint, device: torch.device
+) -> tuple[int, Callable[[str], float]]:
+    """The planned patch side and a timer of the planned network's training steps there
+    (seconds per step for a ``runtime.amp`` value, measured once per value); kept settings
+    are honoured."""
     depth, patch, _ = plan_shape(fp, device.type)
     planned = _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
     kwargs = {**config.model.segmenter_kwargs, **planned}
     if kept_by_plan("data.patch_size", config.plan.keep):  # measured at the kept size
         patch = max(config.data.patch_size)
     pretrain = config.pretrain
-    return StepProbe(
-        config.model.segmenter, kwargs, pretrain.loss, patch, pretrain.batch_size, device
+    timer = functools.partial(
+        measure_step_seconds,
+        config.model.segmenter,
+        kwargs,
+        pretrain.loss,
+        patch,
+        pretrain.batch_size,
+        device,
     )
+    return patch, functools.cache(timer)
 
 
 def _unkept(planned: dict[str, Any], keep: list[str]) -> dict[str, Any]:

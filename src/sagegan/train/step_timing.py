@@ -10,6 +10,7 @@ only when it is at least ``BF16_MIN_GAIN`` times faster.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,11 +34,12 @@ def measure_step_seconds(
     patch_px: int,
     batch_size: int,
     device: torch.device,
-    amp_dtype: torch.dtype | None = None,
+    amp: str = "none",
 ) -> float:
     """Median wall time of a training step (forward, loss, backward, Adam) on random data, after
-    ``UNTIMED_STEPS`` warm-up steps, under autocast to ``amp_dtype`` when given (as the trainer
-    runs it); the data loading the real loop adds is not counted."""
+    ``UNTIMED_STEPS`` warm-up steps, under bf16 autocast when ``amp`` is "bf16" (as the trainer
+    runs it; float32 otherwise); the data loading the real loop adds is not counted."""
+    amp_dtype = torch.bfloat16 if amp == "bf16" else None
     model = build_model(segmenter, **segmenter_kwargs).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     criterion = build_segmentation_loss(loss).to(device)
@@ -67,53 +69,25 @@ def data_seconds(dataset: SegmentationDataset, batch_size: int) -> float:
     return time.perf_counter() - start
 
 
-class StepProbe:
-    """Times training steps of one network at one patch size, once per precision."""
-
-    def __init__(
-        self,
-        segmenter: str,
-        segmenter_kwargs: dict[str, Any],
-        loss: str,
-        patch_px: int,
-        batch_size: int,
-        device: torch.device,
-    ) -> None:
-        self.segmenter, self.kwargs, self.loss = segmenter, segmenter_kwargs, loss
-        self.patch, self.batch_size, self.device = patch_px, batch_size, device
-        self.measured: dict[str, float] = {}
-
-    def seconds(self, amp: str) -> float:
-        """Seconds per training step with ``runtime.amp`` ``amp`` ("bf16", else float32)."""
-        if amp not in self.measured:
-            self.measured[amp] = measure_step_seconds(
-                self.segmenter,
-                self.kwargs,
-                self.loss,
-                self.patch,
-                self.batch_size,
-                self.device,
-                torch.bfloat16 if amp == "bf16" else None,
-            )
-        return self.measured[amp]
-
-
 def native_bf16_cpu() -> bool:
     """Whether this CPU has bf16 instructions (AVX512-BF16 or AMX), where bf16 can pay."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def planned_amp(config: TrainConfig, probe: StepProbe, device: torch.device) -> tuple[str, str]:
+def planned_amp(
+    config: TrainConfig, step_seconds: Callable[[str], float], device: torch.device
+) -> tuple[str, str]:
     """``runtime.amp`` for the run and the reason: "bf16" on a CPU with native bf16 where it
-    trains at least ``BF16_MIN_GAIN`` times faster than float32 (measured), else "auto"."""
+    trains at least ``BF16_MIN_GAIN`` times faster than float32, as ``step_seconds(amp)``
+    measures it, else "auto"."""
     if device.type != "cpu" or config.runtime.amp != "auto":
         return "auto", ""
     if kept_by_plan("runtime.amp", config.plan.keep):
         return "auto", ""
     if not native_bf16_cpu():
         return "auto", "this CPU has no native bf16: training runs in float32"
-    gain = probe.seconds("auto") / probe.seconds("bf16")
+    gain = step_seconds("none") / step_seconds("bf16")
     if gain >= BF16_MIN_GAIN:
         return "bf16", (
             f"bf16 autocast measured {gain:.1f}x faster per training step than float32 on this "
