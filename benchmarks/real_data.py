@@ -25,6 +25,7 @@ from typing import Any
 
 from sagegan.commands.common import parse_overrides
 from sagegan.compare import run_comparison
+from sagegan.compare.by_sample import sample_markdown
 from sagegan.compare.tables import PAPER_METRICS
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import groups_from_pattern, make_grouped_split, make_split, save_split
@@ -43,6 +44,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     "emps": {"val": 0.10, "test": 0.15, "sizes": (10, 50)},
 }
 DEFAULT_METHODS = ("unet", "attention_unet", "sage_gan")
+# the table's columns: (label, per-image column) under both protocols
+TABLE_METRICS = (("Dice", "dice"), ("F1@0.5", "f1@0.50"), *PAPER_METRICS)
 
 
 def fixed_split(name: str, data_dir: Path) -> Path:
@@ -72,13 +75,12 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    metrics = [("Dice", "dice"), ("F1@0.5", "f1@0.50"), *PAPER_METRICS]
-    header = ["dataset", "method", "train images", "seeds", *(label for label, _ in metrics)]
+    header = ["dataset", "method", "train images", "seeds", *(label for label, _ in TABLE_METRICS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, entry in results.items():
         for row in entry["summary"]:
             cells = [name, row["method"], str(row["train_images"]), str(row["n_seeds"])]
-            cells += [_cell(row, key) for _, key in metrics]
+            cells += [_cell(row, key) for _, key in TABLE_METRICS]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n" + "".join(_sample_table(n, e) for n, e in results.items())
 
@@ -88,16 +90,7 @@ def _sample_table(name: str, entry: dict[str, Any]) -> str:
     rows = entry.get("by_sample") or []
     if not rows:
         return ""
-    metrics = [("Dice", "dice"), ("F1@0.5", "f1@0.50"), *PAPER_METRICS]
-    header = ["method", "train images", "sample", "test images", "seeds"]
-    header += [label for label, _ in metrics]
-    lines = ["", f"{name} per sample:", "", "| " + " | ".join(header) + " |"]
-    lines.append("|" + "---|" * len(header))
-    for row in rows:
-        cells = [row["method"], str(row["train_images"]), row["sample"], str(row["images"])]
-        cells += [str(row["n_seeds"]), *(_cell(row, key) for _, key in metrics)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return f"\n{name}:\n\n" + sample_markdown(rows, TABLE_METRICS)
 
 
 def main() -> None:

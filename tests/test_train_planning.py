@@ -214,7 +214,8 @@ def _samples(data_dir):
 
 
 def _fake_steps(monkeypatch, seconds):
-    """Replace the step timing by ``seconds[amp]`` (float32 under None) and count the calls."""
+    """Replace the step timing by ``seconds["bf16"]`` or ``seconds["fp32"]`` (any other
+    ``runtime.amp``) and record the precisions timed."""
     calls = []
 
     def fake(*args, **kwargs):

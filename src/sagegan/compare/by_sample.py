@@ -24,6 +24,12 @@ SAMPLE_KEYS = ("method", "train_images", "sample", "images")
 SAMPLE_METRICS: tuple[tuple[str, str], ...] = (("Dice", "dice"), ("F1@0.5", "f1@0.50"))
 
 
+def _prefix(protocol: str) -> str:
+    """A protocol's column prefix: none for native scores, ``paper_`` for the paper protocol's
+    (the comparison's ``PAPER_PREFIX``)."""
+    return "" if protocol == "native" else f"{protocol}_"
+
+
 def _per_image_scores(path: Path, columns: Sequence[str]) -> dict[str, dict[str, float]]:
     """Each image's ``columns`` from an evaluation's per_image.csv, by image name."""
     try:
@@ -47,18 +53,18 @@ def sample_runs(
     inside a run ("native" scores keep their names, other protocols get a ``<protocol>_``
     prefix, as in the comparison's paper-protocol columns).
     """
-    samples = sorted(set(sample_of.values()))
+    stems_of = {
+        sample: [stem for stem, of in sample_of.items() if of == sample]
+        for sample in sorted(set(sample_of.values()))
+    }
+    columns = [column for _, column in SAMPLE_METRICS]
     rows = []
     for run in runs:
         per_protocol = {
-            protocol: _per_image_scores(
-                out / run["run"] / folder / PER_IMAGE_FILE,
-                [column for _, column in SAMPLE_METRICS],
-            )
+            protocol: _per_image_scores(out / run["run"] / folder / PER_IMAGE_FILE, columns)
             for protocol, folder in eval_folders.items()
         }
-        for sample in samples:
-            stems = [stem for stem, of in sample_of.items() if of == sample]
+        for sample, stems in stems_of.items():
             row: dict[str, Any] = {
                 "method": run["method"],
                 "train_images": run["train_images"],
@@ -67,14 +73,13 @@ def sample_runs(
                 "seed": run["seed"],
             }
             for protocol, scores in per_protocol.items():
-                prefix = "" if protocol == "native" else f"{protocol}_"
                 missing = sorted(set(stems) - set(scores))
                 if missing:
                     source = out / run["run"] / eval_folders[protocol] / PER_IMAGE_FILE
                     raise DataError(source, f"no score for the test image(s) {missing}")
-                for _, column in SAMPLE_METRICS:
+                for column in columns:
                     values = [scores[stem][column] for stem in stems]
-                    row[prefix + column] = float(np.mean(values))
+                    row[_prefix(protocol) + column] = float(np.mean(values))
             rows.append(row)
     return rows
 
@@ -105,10 +110,9 @@ def sample_table(
 ) -> SampleTable:
     """The comparison's per-sample rows, aggregated over seeds, and their markdown table."""
     metrics = [
-        (label if protocol == "native" else f"{label} ({protocol} protocol)", prefix + column)
+        (label if protocol == "native" else f"{label} ({protocol} protocol)", _prefix(protocol) + c)
         for protocol in eval_folders
-        for prefix in ["" if protocol == "native" else f"{protocol}_"]
-        for label, column in SAMPLE_METRICS
+        for label, c in SAMPLE_METRICS
     ]
     rows = aggregate(sample_runs(out, runs, sample_of, eval_folders), metrics, SAMPLE_KEYS)
     return SampleTable(rows=rows, markdown=sample_markdown(rows, metrics))

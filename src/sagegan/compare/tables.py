@@ -50,7 +50,7 @@ def aggregate(
         groups.setdefault(tuple(run[key] for key in keys), []).append(run)
     rows = []
     for values_of_keys, members in groups.items():
-        row: dict[str, Any] = {**dict(zip(keys, values_of_keys, strict=True))}
+        row: dict[str, Any] = dict(zip(keys, values_of_keys, strict=True))
         row["n_seeds"] = len(members)
         for _, key in metrics:
             values = np.array([member[key] for member in members], dtype=np.float64)
