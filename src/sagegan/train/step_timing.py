@@ -1,7 +1,7 @@
 """Timing training steps for the plan (`sagegan.train.planning`): the step time a budget needs, and
 the precision on a CPU.
 
-bf16 autocast trains 1.5-1.7x faster than float32 on a CPU with native bf16 (AVX-512 BF16 or
+bf16 autocast trains 1.4-1.5x faster than float32 on a CPU with native bf16 (AVX-512 BF16 or
 AMX) and several times slower on one without (docs/accuracy.md sections 3 and 8), so the plan
 times a few steps of the planned network in both precisions where bf16 can pay, and keeps bf16
 only when it is at least ``BF16_MIN_GAIN`` times faster.
