@@ -31,7 +31,7 @@ import numpy as np
 
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
-from sagegan.train.planning import equivalent_diameters, particles_brighter
+from sagegan.train.dataset_fingerprint import equivalent_diameters, particles_brighter
 
 
 def failure_label(row: dict[str, float]) -> str:

@@ -13,6 +13,7 @@ import yaml
 
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
+from sagegan.data.separation import boundary_target
 from sagegan.errors import ConfigError
 from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
@@ -20,13 +21,8 @@ from sagegan.train import planning, step_timing
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.config_sections import PLANNED_KEYS
-from sagegan.train.planning import (
-    STEP_MARGIN,
-    fingerprint,
-    make_plan,
-    plan_shape,
-    receptive_field,
-)
+from sagegan.train.dataset_fingerprint import fingerprint
+from sagegan.train.planning import STEP_MARGIN, make_plan, plan_shape, receptive_field
 from sagegan.train.pretrain import poly_factor
 
 
@@ -165,6 +161,17 @@ def test_instance_head_only_when_particles_touch():
     small[10:14, 10:14], small[10:14, 14:18] = 1, 2  # 4-px particles: a 1-px band
     tiny = fingerprint([np.where(small > 0, 0.5, -0.5).astype(np.float32)], [small])
     assert make_plan(tiny, "cpu", 100).boundary_px == 1
+
+
+def test_masks_with_gaps_get_a_band_that_reaches_across_the_gap():
+    labels = np.zeros((64, 64), np.int32)
+    labels[10:14, 10:14], labels[10:14, 15:19] = 1, 2  # 4-px particles behind a 1-px gap
+    gapped = fingerprint([np.where(labels > 0, 0.5, -0.5).astype(np.float32)], [labels])
+    assert (gapped.touching_share, gapped.near_share) == (0.0, 1.0)
+    plan = make_plan(gapped, "cpu", 100)
+    assert plan.boundary_px == 2  # a 1-px band would mark nothing: no pixel touches the other
+    assert boundary_target(labels, plan.boundary_px).sum() == 8  # the columns facing the gap
+    assert not boundary_target(labels, 1).any()
 
 
 def test_smallest_kept_object_follows_the_particle_sizes():

@@ -1,9 +1,8 @@
 """Self-configuration from the training set (the ``auto`` preset), in the spirit of nnU-Net's plans.
 
-A :class:`Fingerprint` summarises the training images and masks: image sizes, particle sizes
-(equivalent circular diameters of the annotated instances), foreground fraction and contrast
-polarity (are particles brighter or darker than their surroundings). :func:`make_plan` turns it
-into the settings that depend on the data:
+A :class:`~sagegan.train.dataset_fingerprint.Fingerprint` summarises the training images and
+masks: image sizes, particle sizes, foreground fraction, contrast polarity and how close the
+particles lie. :func:`make_plan` turns it into the settings that depend on the data:
 
 * **depth** so that the network's receptive field spans twice the 90th-percentile particle
   diameter (a network that sees only the inside of a large particle cannot tell it from the
@@ -14,7 +13,9 @@ into the settings that depend on the data:
   dark-on-bright particles;
 * **an instance head** when particles touch: a second output channel trained on the bands where
   instances meet (`sagegan.data.separation.boundary_target`), which the instance split cuts out
-  before seeding; and heavier loss on the background between particles that nearly touch;
+  before seeding, 2 px wide where the masks keep touching particles apart by 1-px gaps (so that
+  the band reaches across them); and heavier loss on the background between particles that nearly
+  touch;
 * **the smallest object kept** by the instance split: half the area of a 10th-percentile particle
   (at least 3 px), so datasets of 3-5 px particles keep them and datasets of large particles drop
   the specks a network leaves on textured backgrounds;
@@ -37,51 +38,32 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from scipy import ndimage
 
 from sagegan.data.dataset import Sample, SegmentationDataset
-from sagegan.data.separation import contact_shares
 from sagegan.errors import ConfigError, DataError
 from sagegan.infer.instances import DEFAULT_MIN_SIZE_PX
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.config import TrainConfig
 from sagegan.train.config_sections import kept_by_plan
+from sagegan.train.dataset_fingerprint import Fingerprint, fingerprint
 from sagegan.train.step_timing import data_seconds, measure_step_seconds, planned_amp
 
 MIN_DEPTH, MAX_DEPTH = 4, 6
 MIN_PATCH_PX = 256
 MAX_PATCH_PX = {"cpu": 384, "cuda": 768}
 MAX_WIDTH = 128
-MIXED_POLARITY_SHARE = 0.1  # the minority contrast must cover this share of images
 VALIDATIONS = 10
 CONTACT_SHARE = 0.05  # particles that touch (or nearly touch) before separation targets are used
 CONTACT_WEIGHT = 5.0
 MIN_SIZE_FLOOR_PX = 3
 # particles at least this wide (p10 of the diameters) get a 2-px boundary band, smaller ones 1 px
 WIDE_BOUNDARY_DIAMETER_PX = 12.0
+# near particles at least this many times as common as touching ones: the masks annotate gaps
+GAPPED_RATIO = 2.0
 WARMUP_SHARE = 0.05
 # the loop's steps run slower than the timed ones (loader, logging, a busy machine): plan for it
 STEP_MARGIN = 1.2
-
-
-@dataclass
-class Fingerprint:
-    """What the planner knows about a training set (pixel units)."""
-
-    images: int
-    median_shape: tuple[int, int]
-    particles: int
-    diameter_px: dict[str, float]  # p10, median, p90 of equivalent circular diameters
-    foreground_fraction: float
-    bright_share: float  # share of images whose particles are brighter than the background
-    touching_share: float = 0.0  # share of particles that touch another (instance label maps)
-    near_share: float = 0.0  # share of particles with another within 2 px (gaps included)
-
-    @property
-    def mixed_polarity(self) -> bool:
-        return min(self.bright_share, 1.0 - self.bright_share) >= MIXED_POLARITY_SHARE
 
 
 @dataclass
@@ -150,51 +132,6 @@ class Plan:
         return "\n".join(lines + [f"  - {reason}" for reason in self.reasons])
 
 
-def equivalent_diameters(labels: np.ndarray) -> np.ndarray:
-    """Equivalent circular diameter (px) of every instance of a label map."""
-    areas = np.bincount(np.asarray(labels).ravel())[1:]
-    return np.sqrt(4.0 * areas[areas > 0] / np.pi)
-
-
-def particles_brighter(image: np.ndarray, labels: np.ndarray) -> bool | None:
-    """Whether the particles are brighter than the background ring around them (not the whole
-    image); None when the image is all particle or has none."""
-    inside = labels > 0
-    if not inside.any() or inside.all():
-        return None
-    ring = ndimage.binary_dilation(inside, iterations=3) & ~inside
-    return bool(image[inside].mean() > image[ring].mean())
-
-
-def fingerprint(images: list[np.ndarray], labels: list[np.ndarray]) -> Fingerprint:
-    """The fingerprint of training images ([-1, 1] floats) and their instance labels."""
-    if not images or len(images) != len(labels):
-        raise ConfigError("a fingerprint needs training images with their labels")
-    diameters, fractions, bright = [], [], []
-    counts = np.zeros(3)
-    for image, label in zip(images, labels, strict=True):
-        counts += contact_shares(label)
-        diameters.extend(equivalent_diameters(label))
-        fractions.append(float((label > 0).mean()))
-        brighter = particles_brighter(image, label)
-        if brighter is not None:
-            bright.append(float(brighter))
-    if not diameters:
-        raise DataError(None, "every training mask is empty: there is nothing to plan from")
-    p10, median, p90 = np.percentile(diameters, [10, 50, 90])
-    shapes = np.array([image.shape for image in images])
-    return Fingerprint(
-        images=len(images),
-        median_shape=(int(np.median(shapes[:, 0])), int(np.median(shapes[:, 1]))),
-        particles=len(diameters),
-        diameter_px={"p10": float(p10), "median": float(median), "p90": float(p90)},
-        foreground_fraction=float(np.mean(fractions)),
-        bright_share=float(np.mean(bright)) if bright else 1.0,
-        touching_share=float(counts[1] / counts[0]),
-        near_share=float(counts[2] / counts[0]),
-    )
-
-
 def receptive_field(depth: int) -> int:
     """Receptive field (px) of a U-Net encoder with two 3x3 convolutions per level and 2x2
     pooling between levels, ``depth`` poolings deep."""
@@ -223,6 +160,26 @@ def plan_shape(fp: Fingerprint, device: str) -> tuple[int, int, list[str]]:
     return depth, patch, reasons
 
 
+def plan_boundary(fp: Fingerprint) -> tuple[int, str | None]:
+    """(instance head band width in px, reason or None): none when particles are apart; when the
+    masks keep most near particles apart by a 1-px gap (binary masks of touching particles), a
+    2-px band, which reaches across the gap (a 1-px band marks only diagonal contacts there); when
+    instances touch, 2 px for particles at least ``WIDE_BOUNDARY_DIAMETER_PX`` wide, else 1."""
+    if fp.near_share >= CONTACT_SHARE and fp.near_share >= GAPPED_RATIO * fp.touching_share:
+        return 2, (
+            f"{100 * fp.near_share:.0f} % of the particles lie within 2 px of another, most of "
+            "them behind a 1-px gap in the masks: an instance head learns the 2-px bands that "
+            "reach across the gaps, which the instance split cuts"
+        )
+    if fp.touching_share < CONTACT_SHARE:
+        return 0, None
+    width = 2 if fp.diameter_px["p10"] >= WIDE_BOUNDARY_DIAMETER_PX else 1
+    return width, (
+        f"{100 * fp.touching_share:.0f} % of the particles touch another: an instance head "
+        f"learns the {width}-px bands where they meet, which the instance split cuts"
+    )
+
+
 def make_plan(
     fp: Fingerprint,
     device: str,
@@ -235,13 +192,9 @@ def make_plan(
     at ``step_seconds``, after ``VALIDATIONS + 1`` validations of ``validation_seconds``)."""
     depth, patch, reasons = plan_shape(fp, device)
     invert = 0.5 if fp.mixed_polarity else 0.0
-    boundary_px = 0
-    if fp.touching_share >= CONTACT_SHARE:
-        boundary_px = 2 if fp.diameter_px["p10"] >= WIDE_BOUNDARY_DIAMETER_PX else 1
-        reasons.append(
-            f"{100 * fp.touching_share:.0f} % of the particles touch another: an instance head "
-            f"learns the {boundary_px}-px bands where they meet, which the instance split cuts"
-        )
+    boundary_px, reason = plan_boundary(fp)
+    if reason:
+        reasons.append(reason)
     contact_weight = CONTACT_WEIGHT if fp.near_share >= CONTACT_SHARE else 1.0
     small_area = math.pi / 4 * fp.diameter_px["p10"] ** 2
     min_size_px = max(MIN_SIZE_FLOOR_PX, round(small_area / 2))
