@@ -15,19 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from sagegan.compare.tables import SampleTable, aggregate, mean_sd
+from sagegan.compare.tables import PAPER_METRICS, SampleTable, aggregate, mean_sd
 from sagegan.errors import DataError
 from sagegan.evaluate.outputs import PER_IMAGE_FILE
 
 SAMPLE_KEYS = ("method", "train_images", "sample", "images")
 # (label, per-image column): the scores a sample row carries for each protocol
 SAMPLE_METRICS: tuple[tuple[str, str], ...] = (("Dice", "dice"), ("F1@0.5", "f1@0.50"))
-
-
-def _prefix(protocol: str) -> str:
-    """A protocol's column prefix: none for native scores, ``paper_`` for the paper protocol's
-    (the comparison's ``PAPER_PREFIX``)."""
-    return "" if protocol == "native" else f"{protocol}_"
+# each protocol's (label, row column) of those scores, in SAMPLE_METRICS order: the comparison's
+PROTOCOL_METRICS: dict[str, tuple[tuple[str, str], ...]] = {
+    "native": SAMPLE_METRICS,
+    "paper": PAPER_METRICS,
+}
 
 
 def _per_image_scores(path: Path, columns: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -50,8 +49,8 @@ def sample_runs(
 
     ``runs``: the comparison's per-run rows (``run`` is the run folder relative to ``out``);
     ``sample_of``: each test stem's sample; ``eval_folders``: protocol -> evaluation folder
-    inside a run ("native" scores keep their names, other protocols get a ``<protocol>_``
-    prefix, as in the comparison's paper-protocol columns).
+    inside a run (the protocol's scores go into its ``PROTOCOL_METRICS`` columns, as in the
+    comparison's own columns).
     """
     stems_of = {
         sample: [stem for stem, of in sample_of.items() if of == sample]
@@ -77,9 +76,8 @@ def sample_runs(
                 if missing:
                     source = out / run["run"] / eval_folders[protocol] / PER_IMAGE_FILE
                     raise DataError(source, f"no score for the test image(s) {missing}")
-                for column in columns:
-                    values = [scores[stem][column] for stem in stems]
-                    row[_prefix(protocol) + column] = float(np.mean(values))
+                for column, (_, key) in zip(columns, PROTOCOL_METRICS[protocol], strict=True):
+                    row[key] = float(np.mean([scores[stem][column] for stem in stems]))
             rows.append(row)
     return rows
 
@@ -109,10 +107,6 @@ def sample_table(
     eval_folders: Mapping[str, str],
 ) -> SampleTable:
     """The comparison's per-sample rows, aggregated over seeds, and their markdown table."""
-    metrics = [
-        (label if protocol == "native" else f"{label} ({protocol} protocol)", _prefix(protocol) + c)
-        for protocol in eval_folders
-        for label, c in SAMPLE_METRICS
-    ]
+    metrics = [metric for protocol in eval_folders for metric in PROTOCOL_METRICS[protocol]]
     rows = aggregate(sample_runs(out, runs, sample_of, eval_folders), metrics, SAMPLE_KEYS)
     return SampleTable(rows=rows, markdown=sample_markdown(rows, metrics))

@@ -22,8 +22,8 @@ particles lie. :func:`make_plan` turns it into the settings that depend on the d
 * **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time,
   with a linear warm-up and polynomial learning-rate decay, validating about ten times;
 * **precision** on a CPU with native bf16: bf16 autocast when a few timed training steps of the
-  planned network run at least 1.2 times faster than float32 (on CPUs without it
-  bf16 is several times slower, and it is not tried).
+  planned network run at least ``step_timing.BF16_MIN_GAIN`` times faster than float32 (on CPUs
+  without it bf16 is several times slower, and it is not tried).
 
 The plan is written to the run folder as ``plan.json`` and printed; a resumed run reads it back.
 """
