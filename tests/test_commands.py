@@ -39,6 +39,7 @@ def test_each_prediction_option_reaches_the_record() -> None:
     argv += ["--overlap", "0.5", "--tta", "--threshold", "0.3", "--min-size", "4"]
     argv += ["--seed-depth", "2", "--device", "cpu", "--backend", "eager"]
     argv += ["--crop-bottom", "40", "--pixel-size", "2.5nm"]
+    argv += ["--min-size-fraction", "0.3", "--seed-depth-fraction", "0.25"]
     options = prediction_options(build_parser().parse_args(argv))
     assert options == PredictionOptions(
         which="last",
@@ -48,6 +49,8 @@ def test_each_prediction_option_reaches_the_record() -> None:
         threshold=0.3,
         min_size_px=4,
         min_depth_px=2.0,
+        min_size_fraction=0.3,
+        min_depth_fraction=0.25,
         device="cpu",
         backend="eager",
         databar=40,
@@ -60,6 +63,9 @@ def test_each_prediction_option_reaches_the_record() -> None:
 def test_a_bad_prediction_option_is_refused_when_read() -> None:
     args = build_parser().parse_args(["segment", "x.tif", "--out", "o", "--overlap", "1.5"])
     with pytest.raises(ConfigError, match=r"overlap must be in \[0, 1\), got 1.5"):
+        prediction_options(args)
+    args = build_parser().parse_args(["segment", "x", "--out", "o", "--seed-depth-fraction", "2"])
+    with pytest.raises(ConfigError, match=r"min_depth_fraction must be in \[0, 1\], got 2"):
         prediction_options(args)
 
 

@@ -10,8 +10,8 @@ from sagegan.errors import ConfigError
 from sagegan.infer.instances import (
     SplitPass,
     _merge_small_pieces,
-    scaled_min_size,
     split_instances,
+    typical_radius,
 )
 
 SHAPE = (96, 128)
@@ -171,8 +171,31 @@ def test_the_typical_particle_is_the_area_weighted_median_not_the_many_specks() 
     labels, radii = SplitPass(0.5, 3, 1.0, 1.0, 0.0).run(probability, None, 4, 1024)
     assert len(radii) == labels.max() == 10
     # six specks outnumber four discs, but the discs hold most of the area: radius ~10
-    assert scaled_min_size(labels, radii, 1.0) == pytest.approx(np.pi * 10**2, rel=0.1)
-    assert scaled_min_size(labels[:0], radii[:0], 1.0) == 0
+    assert typical_radius(labels, radii) == pytest.approx(10, rel=0.05)
+    assert typical_radius(labels[:0], radii[:0]) == 0
+
+
+def _pairs(radii: tuple[float, float], spacing: float, count: int) -> np.ndarray:
+    """A probability map of ``count`` pairs of overlapping discs of ``radii``, centres
+    ``spacing`` apart (unequal radii: two equally high distance peaks are always both seeds)."""
+    side = int(4 * max(radii) + spacing)
+    yy, xx = np.mgrid[:side, : side * count]
+    mask = np.zeros(yy.shape, dtype=bool)
+    for index in range(count):
+        for radius, offset in zip(radii, (-spacing / 2, spacing / 2), strict=True):
+            centre_x = side / 2 + index * side + offset
+            mask |= (yy - side / 2) ** 2 + (xx - centre_x) ** 2 <= radius**2
+    return np.where(mask, 0.9, 0.05).astype(np.float32)
+
+
+def test_a_seed_depth_scaled_per_image_fits_small_packed_and_large_waisted_particles() -> None:
+    # small discs with a deep neck are two particles; a large particle with a shallow waist is one
+    small = _pairs((6, 5.5), spacing=11, count=4)
+    large = _pairs((40, 36), spacing=44, count=1)
+    assert split_instances(small, min_depth_px=8.0).max() == 4  # deep seeds merge the pairs
+    assert split_instances(large, min_depth_px=1.0).max() == 2  # shallow seeds split the waist
+    assert split_instances(small, min_depth_fraction=0.25).max() == 8
+    assert split_instances(large, min_depth_fraction=0.25).max() == 1
 
 
 def test_the_scaled_split_does_not_depend_on_the_blocks() -> None:
@@ -185,3 +208,5 @@ def test_the_scaled_split_does_not_depend_on_the_blocks() -> None:
 def test_a_bad_fraction_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"min_size_fraction must be in \[0, 1\], got -0.1"):
         split_instances(np.zeros(SHAPE, dtype=np.float32), min_size_fraction=-0.1)
+    with pytest.raises(ConfigError, match=r"min_depth_fraction must be in \[0, 1\], got 2"):
+        split_instances(np.zeros(SHAPE, dtype=np.float32), min_depth_fraction=2)

@@ -68,6 +68,7 @@ def test_unset_options_take_the_runs_training_settings() -> None:
         "min_size_px": 5,
         "min_depth_px": 2.5,
         "min_size_fraction": 0.3,
+        "min_depth_fraction": 0.0,
     }
     given = PredictionOptions(
         databar="none", min_size_px=0, min_distance_px=7, min_size_fraction=0.0
@@ -78,6 +79,7 @@ def test_unset_options_take_the_runs_training_settings() -> None:
         "min_size_px": 0,
         "min_depth_px": 2.5,
         "min_size_fraction": 0.0,
+        "min_depth_fraction": 0.0,
     }
     assert PredictionOptions().databar_for({}) == "auto"
 
@@ -100,6 +102,7 @@ def test_settings_record_what_was_used() -> None:
         "min_size_px": 10,
         "min_depth_px": 1.0,
         "min_size_fraction": 0.0,
+        "min_depth_fraction": 0.0,
     }
     assert settings["backend"] == {"name": "torch", "precision": "fp32", "onnx": "m.onnx"}
     json.dumps(settings)  # written as JSON by every output

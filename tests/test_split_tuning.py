@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,19 +13,29 @@ import pytest
 import torch
 
 from conftest import FixedLogits, touching_discs
-from sagegan.infer.instances import TUNED_SPLIT_KEY, run_split_options
+from sagegan.data.dataset import load_sample
+from sagegan.data.pairing import find_pairs
+from sagegan.infer.instances import SCALED_MIN_SIZE_FRACTION, TUNED_SPLIT_KEY, run_split_options
 from sagegan.models.checkpoint import read_training_info, resolve_checkpoint
 from sagegan.train.config import InstanceConfig
 from sagegan.train.runtime import Runtime
 from sagegan.train.split_tuning import (
+    DEPTH_FRACTIONS,
     MIN_GAIN,
     candidate_splits,
     choose_split,
+    tune_run,
     tune_split,
 )
 
 CPU = Runtime(device=torch.device("cpu"), amp_dtype=None)
-PLANNED = {"min_size_px": 10, "min_distance_px": 3, "min_depth_px": 1.0, "min_size_fraction": 0.0}
+PLANNED = {
+    "min_size_px": 10,
+    "min_distance_px": 3,
+    "min_depth_px": 1.0,
+    "min_size_fraction": 0.0,
+    "min_depth_fraction": 0.0,
+}
 
 
 def _row(size: int, depth: float, f1: float) -> dict[str, float]:
@@ -37,10 +48,13 @@ def test_candidates_hold_the_planned_setting_and_its_neighbours():
     depths = sorted({c["min_depth_px"] for c in candidates})
     assert sizes == [5, 10, 20]
     assert depths == [1.0, 2.0, 3.0, 4.0, 8.0, 16.0]
-    scaled = [c for c in candidates if c["min_size_fraction"] > 0]
-    assert len(candidates) == len(sizes) * len(depths) + len(depths)
-    assert {c["min_size_px"] for c in scaled} == {10}  # scaled from the planned size
+    scaled = [c for c in candidates if c["min_size_fraction"] > 0 and not c["min_depth_fraction"]]
+    deep = [c for c in candidates if c["min_depth_fraction"] > 0]
+    assert len(candidates) == len(sizes) * len(depths) + len(depths) + len(DEPTH_FRACTIONS)
+    assert {c["min_size_px"] for c in scaled + deep} == {10}  # scaled from the planned size
     assert sorted(c["min_depth_px"] for c in scaled) == depths
+    assert sorted(c["min_depth_fraction"] for c in deep) == sorted(DEPTH_FRACTIONS)
+    assert all(c["min_size_fraction"] == SCALED_MIN_SIZE_FRACTION for c in deep)
     assert all(c["min_distance_px"] == 3 for c in candidates)
 
 
@@ -62,7 +76,8 @@ def test_tuning_finds_the_depth_that_splits_touching_particles():
 
     tuning = tune_split(FixedLogits(logits), [sample], CPU, too_deep)
 
-    scores = {(r["min_size_px"], r["min_depth_px"]): r["f1@0.5"] for r in tuning.rows}
+    fixed = [r for r in tuning.rows if not r["min_size_fraction"] and not r["min_depth_fraction"]]
+    scores = {(r["min_size_px"], r["min_depth_px"]): r["f1@0.5"] for r in fixed}
     assert scores[(10, 16.0)] < 1.0  # one merged object
     assert tuning.chosen["min_depth_px"] < 16.0
     assert scores[(tuning.chosen["min_size_px"], tuning.chosen["min_depth_px"])] == 1.0
@@ -109,6 +124,7 @@ def test_a_tuned_choice_overrides_the_run_config():
         "min_distance_px": 3,
         "min_depth_px": 8.0,
         "min_size_fraction": 0.0,
+        "min_depth_fraction": 0.0,
     }
 
 
@@ -122,3 +138,30 @@ def test_the_tune_switch(tmp_path: Path, tune: bool):
     train(data, tmp_path / "run", config_from_cli("tiny", None, overrides))
     info = json.loads((resolve_checkpoint(tmp_path / "run") / "info.json").read_text())
     assert (TUNED_SPLIT_KEY in info) == tune
+
+
+def test_a_choice_made_before_a_kind_of_candidate_existed_is_made_again(
+    tiny_run: tuple[Path, Path], tmp_path: Path
+):
+    data, shared = tiny_run
+    run = tmp_path / "run"
+    shutil.copytree(shared, run)
+    info_path = resolve_checkpoint(run, "best") / "info.json"
+    info = json.loads(info_path.read_text())
+    rows = info[TUNED_SPLIT_KEY]["rows"]
+    assert any(row["min_depth_fraction"] > 0 for row in rows)
+    old = [
+        {key: value for key, value in row.items() if key != "min_depth_fraction"}
+        for row in rows
+        if not row["min_depth_fraction"]
+    ]
+    info_path.write_text(
+        json.dumps({**info, TUNED_SPLIT_KEY: {**info[TUNED_SPLIT_KEY], "rows": old}})
+    )
+    samples = [load_sample(pair) for pair in find_pairs(data)][:2]
+    instances = InstanceConfig(**json.loads(info_path.read_text())["config"]["instances"])
+
+    assert "best" in tune_run(run, samples, CPU, instances)  # tuned again, with every candidate
+    retuned = json.loads(info_path.read_text())[TUNED_SPLIT_KEY]["rows"]
+    assert any(row["min_depth_fraction"] > 0 for row in retuned)
+    assert tune_run(run, samples, CPU, instances) == {}  # now up to date

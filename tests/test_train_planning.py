@@ -274,6 +274,27 @@ def test_a_precision_the_user_sets_is_neither_measured_nor_planned(data_dir, mon
     assert calls == ["none", "bf16"]
 
 
+def test_a_budget_times_the_step_in_the_precision_the_run_trains_in(data_dir, monkeypatch):
+    # "auto" is passed on to the trainer's own resolution (float32 on a CPU, bf16 or fp16 on a
+    # GPU), not timed as float32 whatever the device
+    monkeypatch.setattr(step_timing, "native_bf16_cpu", lambda: False)
+    calls = _fake_steps(monkeypatch, {"fp32": 1.0})
+    samples = _samples(data_dir)
+    budget = _auto(**{"plan.budget_minutes": 5})
+    planning.plan_run(budget, samples[:6], samples[6:], torch.device("cpu"))
+    assert calls == ["auto"]
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
+        step_timing.measure_step_seconds(
+            "attention_unet",
+            {"base_width": 4, "depth": 2},
+            "bce_focal_tversky",
+            32,
+            1,
+            torch.device("cpu"),
+            "fp16",
+        )
+
+
 def test_a_training_step_is_timed_under_bf16_autocast():
     kwargs = {"base_width": 4, "depth": 2}
     for amp in ("none", "bf16"):

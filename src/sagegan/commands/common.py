@@ -179,6 +179,13 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
         help="per image, drop objects under F x the area of its typical particle (0 turns it "
         "off; default: the run's instances.min_size_fraction, 0.3 for the builtin model)",
     )
+    group.add_argument(
+        "--seed-depth-fraction",
+        type=float,
+        metavar="F",
+        help="per image, set the seed depth to F x the inscribed radius of its typical particle "
+        "(0 turns it off; default: the run's instances.min_depth_fraction)",
+    )
     add_device_option(group)
     group.add_argument(
         "--backend",
@@ -244,6 +251,7 @@ def prediction_options(args: argparse.Namespace) -> PredictionOptions:
         min_size_px=args.min_size,
         min_depth_px=args.seed_depth,
         min_size_fraction=args.min_size_fraction,
+        min_depth_fraction=args.seed_depth_fraction,
         device=args.device,
         backend=args.backend,
         precision=args.precision,

@@ -19,7 +19,10 @@
    (their distance-transform maxima; weighted by area, so that the many specks of a noisy
    prediction do not set it), and steps 1-4 run again with the smallest object raised to
    ``min_size_fraction`` x the area of that radius's disc, when that is larger. One setting then
-   fits 10 px particles and 200 px ones (docs/accuracy.md, section 7).
+   fits 10 px particles and 200 px ones (docs/accuracy.md, section 7). Likewise
+   ``min_depth_fraction`` > 0 sets the seed depth of that second pass to that fraction of the
+   typical radius (at least 1 px): shallow seeds where particles are small and packed, deep ones
+   where a large irregular particle would otherwise split (section 10).
 
 With the boundary probability of an instance head (`sagegan.data.separation.boundary_target`: the
 bands where touching particles meet), step 2 runs on the mask with those bands cut out (boundary
@@ -37,7 +40,7 @@ a component larger than the block makes a window larger than the block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +61,7 @@ TUNED_SPLIT_KEY = "instances_tuned"  # a checkpoint's split chosen on validation
 # the builtin model's min_size_fraction, chosen by benchmarks/scaled_min_size.py on EMPS validation
 # and fresh simulated images; split tuning offers it to trained runs
 SCALED_MIN_SIZE_FRACTION = 0.3
+MIN_SCALED_DEPTH_PX = 1.0  # the shallowest seed depth min_depth_fraction sets
 
 
 def check_split_options(
@@ -66,13 +70,18 @@ def check_split_options(
     min_size_px: int,
     min_depth_px: float = 0.0,
     min_size_fraction: float = 0.0,
+    min_depth_fraction: float = 0.0,
 ) -> None:
     """ConfigError unless the threshold is in [0, 1), min_distance_px >= 1, min_size_px >= 0,
-    min_depth_px >= 0 and min_size_fraction in [0, 1]."""
+    min_depth_px >= 0 and min_size_fraction and min_depth_fraction in [0, 1]."""
     if not min_depth_px >= 0:
         raise ConfigError(f"min_depth_px must be >= 0, got {min_depth_px}")
-    if not 0.0 <= min_size_fraction <= 1.0:
-        raise ConfigError(f"min_size_fraction must be in [0, 1], got {min_size_fraction}")
+    for name, fraction in (
+        ("min_size_fraction", min_size_fraction),
+        ("min_depth_fraction", min_depth_fraction),
+    ):
+        if not 0.0 <= fraction <= 1.0:
+            raise ConfigError(f"{name} must be in [0, 1], got {fraction}")
     if not 0.0 <= threshold < 1.0:
         raise ConfigError(f"threshold must be in [0, 1), got {threshold}")
     if min_distance_px < 1:
@@ -171,6 +180,7 @@ def split_instances(
     block_px: int = 1024,
     boundary: np.ndarray | None = None,
     min_size_fraction: float = 0.0,
+    min_depth_fraction: float = 0.0,
 ) -> np.ndarray:
     """Instance labels (int32, 0 background, 1..N) of a foreground probability map.
 
@@ -179,31 +189,43 @@ def split_instances(
     the working memory (windows of about that side) and does not change the result. ``boundary``
     (H x W, an instance head's boundary probability) cuts the contacts it marks out of the mask
     before the distance transform. ``min_size_fraction`` > 0 raises the smallest object to that
-    fraction of the image's typical particle (step 5).
+    fraction of the image's typical particle, ``min_depth_fraction`` > 0 sets the seed depth to
+    that fraction of its radius (step 5).
     """
     probability = np.asarray(probability, dtype=np.float32)
     boundary = None if boundary is None else np.asarray(boundary, dtype=np.float32)
     _check_inputs(probability, boundary, block_px)
-    check_split_options(threshold, min_distance_px, min_size_px, min_depth_px, min_size_fraction)
+    check_split_options(
+        threshold,
+        min_distance_px,
+        min_size_px,
+        min_depth_px,
+        min_size_fraction,
+        min_depth_fraction,
+    )
     passes = SplitPass(threshold, min_distance_px, min_depth_px, smoothing_px, compactness)
     labels, radii = passes.run(probability, boundary, min_size_px, block_px)
-    if min_size_fraction > 0:
-        scaled = scaled_min_size(labels, radii, min_size_fraction)
-        if scaled > min_size_px:
-            labels, _ = passes.run(probability, boundary, scaled, block_px)
+    if min_size_fraction > 0 or min_depth_fraction > 0:
+        radius = typical_radius(labels, radii)
+        size = max(min_size_px, round(min_size_fraction * np.pi * radius**2))
+        depth = min_depth_px
+        if min_depth_fraction > 0:
+            depth = max(MIN_SCALED_DEPTH_PX, min_depth_fraction * radius)
+        if (size, depth) != (min_size_px, min_depth_px):
+            scaled = replace(passes, min_depth_px=depth)
+            labels, _ = scaled.run(probability, boundary, size, block_px)
     return labels
 
 
-def scaled_min_size(labels: np.ndarray, radii: np.ndarray, fraction: float) -> int:
-    """``fraction`` x the disc area of the typical piece's inscribed radius (``radii[i]`` of
-    label i+1): the radius at the area-weighted median; 0 for an empty image."""
+def typical_radius(labels: np.ndarray, radii: np.ndarray) -> float:
+    """The typical piece's inscribed radius (``radii[i]`` of label i+1): the radius at the
+    area-weighted median; 0 for an empty image."""
     if not len(radii):
-        return 0
+        return 0.0
     areas = np.bincount(labels.ravel(), minlength=len(radii) + 1)[1:]
     order = np.argsort(radii, kind="stable")
     cumulative = np.cumsum(areas[order])
-    typical = radii[order][np.searchsorted(cumulative, cumulative[-1] / 2)]
-    return round(fraction * np.pi * float(typical) ** 2)
+    return float(radii[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 @dataclass(frozen=True)
@@ -308,6 +330,7 @@ def run_split_options(
     min_distance_px: int | None = None,
     min_depth_px: float | None = None,
     min_size_fraction: float | None = None,
+    min_depth_fraction: float | None = None,
 ) -> dict[str, float]:
     """The `split_instances` options of a checkpoint: those chosen on its validation images
     (``sagegan.train.split_tuning``), else its run config's ``instances`` (defaults where its
@@ -319,6 +342,7 @@ def run_split_options(
         "min_size_px": int(run.get("min_size_px", DEFAULT_MIN_SIZE_PX)),
         "min_depth_px": float(run.get("min_depth_px", DEFAULT_MIN_DEPTH_PX)),
         "min_size_fraction": float(run.get("min_size_fraction", 0.0)),
+        "min_depth_fraction": float(run.get("min_depth_fraction", 0.0)),
     }
     if min_size_px is not None:
         options["min_size_px"] = min_size_px
@@ -328,4 +352,6 @@ def run_split_options(
         options["min_depth_px"] = min_depth_px
     if min_size_fraction is not None:
         options["min_size_fraction"] = min_size_fraction
+    if min_depth_fraction is not None:
+        options["min_depth_fraction"] = min_depth_fraction
     return options

@@ -58,6 +58,7 @@ class PredictionOptions:
     min_distance_px: int | None = None
     min_depth_px: float | None = None
     min_size_fraction: float | None = None
+    min_depth_fraction: float | None = None
     device: str = "auto"
     backend: str = "auto"
     precision: str = "auto"
@@ -76,6 +77,7 @@ class PredictionOptions:
             DEFAULT_MIN_SIZE_PX if self.min_size_px is None else self.min_size_px,
             DEFAULT_MIN_DEPTH_PX if self.min_depth_px is None else self.min_depth_px,
             self.min_size_fraction or 0.0,
+            self.min_depth_fraction or 0.0,
         )
         check_pixel_size(self.pixel_size_nm)
         object.__setattr__(self, "tile", (int(self.tile[0]), int(self.tile[1])))
@@ -126,6 +128,7 @@ class PredictionOptions:
             self.min_distance_px,
             self.min_depth_px,
             self.min_size_fraction,
+            self.min_depth_fraction,
         )
         check_split_options(self.threshold, **options)
         return options

@@ -266,9 +266,10 @@ class InstanceConfig:
     distance-transform peaks that may split a particle; ``min_depth_px``: how far (px) a peak of
     the distance transform must rise above the saddle to a higher one to seed its own particle.
     ``min_size_fraction``: when > 0, each image's smallest object is raised to this fraction of
-    its typical particle's area (`split_instances`, step 5; the builtin model uses 0.3).
+    its typical particle's area (`split_instances`, step 5; the builtin model uses 0.3), and
+    ``min_depth_fraction`` > 0 sets the seed depth to this fraction of its inscribed radius.
     ``tune``: after training, choose ``min_size_px``, ``min_depth_px`` and whether to scale the
-    smallest object (``min_size_fraction``) on the validation images
+    smallest object and the seed depth per image on the validation images
     (`sagegan.train.split_tuning`); these values are then the starting point.
     """
 
@@ -276,6 +277,7 @@ class InstanceConfig:
     min_distance_px: int = DEFAULT_MIN_DISTANCE_PX
     min_depth_px: float = DEFAULT_MIN_DEPTH_PX
     min_size_fraction: float = 0.0
+    min_depth_fraction: float = 0.0
     tune: bool = True
 
     def split_options(self) -> dict[str, float]:
@@ -285,4 +287,5 @@ class InstanceConfig:
             "min_distance_px": self.min_distance_px,
             "min_depth_px": self.min_depth_px,
             "min_size_fraction": self.min_size_fraction,
+            "min_depth_fraction": self.min_depth_fraction,
         }

@@ -276,8 +276,8 @@ def plan_run(
     amp, amp_reason = planned_amp(config, step_seconds, device)
     step, validation = None, 0.0
     if config.plan.budget_minutes is not None:
-        bf16 = "bf16" in (amp, config.runtime.amp)  # planned, or set by the user
-        step = step_seconds("bf16" if bf16 else "none")
+        # timed in the precision the run trains in: planned bf16, else as configured
+        step = step_seconds(amp if amp == "bf16" else config.runtime.amp)
         dataset = SegmentationDataset(train, (patch, patch), config.data.augment)
         step += data_seconds(dataset, batch)
         # a forward pass costs about a third of a training step; whole images, plus the split

@@ -106,7 +106,7 @@ def setup_runtime(config: RuntimeConfig) -> Runtime:
     if world_size > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
-    return Runtime(device, _resolve_amp(config.amp, device), rank, world_size)
+    return Runtime(device, resolve_amp(config.amp, device), rank, world_size)
 
 
 def _resolve_device(name: str, local_rank: int) -> torch.device:
@@ -119,7 +119,8 @@ def _resolve_device(name: str, local_rank: int) -> torch.device:
     return device
 
 
-def _resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
+def resolve_amp(mode: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype ``runtime.amp`` = ``mode`` trains with on ``device`` (None: float32)."""
     if mode == "none" or (mode == "auto" and device.type == "cpu"):
         return None
     if mode == "bf16":

@@ -9,12 +9,15 @@ lost 0.10 with 6 px; docs/accuracy.md section 5).
 
 After training, each best checkpoint (``best``, ``best-pretrain``, ``best-gan``) predicts every
 validation image once; every candidate split (the run's sizes times ``SIZE_FACTORS``, the depths
-``DEPTH_CANDIDATES_PX`` and the run's own, and each depth with the run's size scaled per image by
-``SCALED_MIN_SIZE_FRACTION``) is scored by mean object F1@0.5. The best candidate
+``DEPTH_CANDIDATES_PX`` and the run's own, each depth with the run's size scaled per image by
+``SCALED_MIN_SIZE_FRACTION``, and that scaled size with the seed depth scaled per image by each of
+``DEPTH_FRACTIONS``) is scored by mean object F1@0.5. The best candidate
 replaces the run's settings only when it beats them by ``MIN_GAIN`` (a few validation images are
 noisy). The choice and its table go into the checkpoint's ``info.json`` under
 ``TUNED_SPLIT_KEY``, where `segment`, `evaluate` and `analyze` find it
-(`sagegan.infer.instances.run_split_options`). The test split is never read.
+(`sagegan.infer.instances.run_split_options`); a choice made from fewer candidates than today's
+(before a kind of candidate was added) is made again when the run is resumed. The test split is
+never read.
 """
 
 from __future__ import annotations
@@ -39,8 +42,16 @@ from sagegan.train.validation import inference_copy, predict_probabilities
 LOGGER = logging.getLogger("sagegan")
 DEPTH_CANDIDATES_PX = (1.0, 2.0, 4.0, 8.0, 16.0)
 SIZE_FACTORS = (0.5, 1.0, 2.0)
+# seed depth x the typical inscribed radius; EMPS validation F1 peaked at 0.15-0.25 (section 10)
+DEPTH_FRACTIONS = (0.15, 0.25, 0.35)
 MIN_GAIN = 0.005
-SPLIT_KEYS = ("min_size_px", "min_distance_px", "min_depth_px", "min_size_fraction")
+SPLIT_KEYS = (
+    "min_size_px",
+    "min_distance_px",
+    "min_depth_px",
+    "min_size_fraction",
+    "min_depth_fraction",
+)
 
 
 @dataclass
@@ -62,29 +73,38 @@ class SplitTuning:
             f"{self.planned['min_size_px']:g} -> {self.chosen['min_size_px']:g} px, seed depth "
             f"{self.planned['min_depth_px']:g} -> {self.chosen['min_depth_px']:g} px, scaled "
             f"{self.planned['min_size_fraction']:g} -> {self.chosen['min_size_fraction']:g}, "
-            f"F1@0.5 {before:.3f} -> {after:.3f}"
+            f"depth scaled {self.planned.get('min_depth_fraction', 0.0):g} -> "
+            f"{self.chosen.get('min_depth_fraction', 0.0):g}, F1@0.5 {before:.3f} -> {after:.3f}"
         )
 
 
 def _key(options: dict[str, Any]) -> tuple[float, ...]:
-    return tuple(float(options[name]) for name in SPLIT_KEYS)
+    """The settings of a split; one recorded before a setting existed has it off (0)."""
+    return tuple(float(options.get(name, 0.0)) for name in SPLIT_KEYS)
 
 
 def candidate_splits(planned: dict[str, float]) -> list[dict[str, float]]:
-    """Every setting to score: the planned one, its neighbours in size and seed depth, and at
-    the planned size each depth with the smallest object scaled per image
-    (``SCALED_MIN_SIZE_FRACTION``)."""
+    """Every setting to score: the planned one, its neighbours in size and seed depth (seeds at
+    a fixed depth), at the planned size each depth with the smallest object scaled per image
+    (``SCALED_MIN_SIZE_FRACTION``), and that scaled size with each of ``DEPTH_FRACTIONS``."""
+    fixed = {**planned, "min_depth_fraction": 0.0}
     sizes = sorted({round(planned["min_size_px"] * factor) for factor in SIZE_FACTORS})
     depths = sorted({*DEPTH_CANDIDATES_PX, float(planned["min_depth_px"])})
-    grid = [
-        {**planned, "min_size_px": size, "min_depth_px": depth}
-        for size in sizes
-        for depth in depths
+    scaled = {**fixed, "min_size_fraction": SCALED_MIN_SIZE_FRACTION}
+    rows = [
+        planned,
+        *(
+            {**fixed, "min_size_px": size, "min_depth_px": depth}
+            for size in sizes
+            for depth in depths
+        ),
+        *({**scaled, "min_depth_px": depth} for depth in depths),
+        *({**scaled, "min_depth_fraction": fraction} for fraction in DEPTH_FRACTIONS),
     ]
-    if planned["min_size_fraction"] == SCALED_MIN_SIZE_FRACTION:
-        return grid
-    scaled = {"min_size_fraction": SCALED_MIN_SIZE_FRACTION}
-    return grid + [{**planned, "min_depth_px": depth, **scaled} for depth in depths]
+    unique: dict[tuple[float, ...], dict[str, float]] = {}
+    for row in rows:
+        unique.setdefault(_key(row), {name: row.get(name, 0.0) for name in SPLIT_KEYS})
+    return list(unique.values())
 
 
 def choose_split(rows: Sequence[dict[str, float]], planned: dict[str, float]) -> dict[str, float]:
@@ -98,11 +118,12 @@ def choose_split(rows: Sequence[dict[str, float]], planned: dict[str, float]) ->
             -row["min_depth_px"],
             -row["min_size_px"],
             -row["min_size_fraction"],
+            -row.get("min_depth_fraction", 0.0),
         ),
     )
     if best["f1@0.5"] < baseline + MIN_GAIN:
         return dict(planned)
-    return {name: best[name] for name in SPLIT_KEYS}
+    return {name: best.get(name, 0.0) for name in SPLIT_KEYS}
 
 
 def tune_split(
@@ -138,7 +159,7 @@ def tune_run(
     for which, folder in RunFolder(run_dir).best_checkpoints():
         files = CheckpointFolder(folder)
         info = read_training_info(files.weights())
-        if TUNED_SPLIT_KEY in info:  # already chosen (a resumed run, or a shared checkpoint)
+        if _tuned_with(info.get(TUNED_SPLIT_KEY), instances):  # a resumed or shared checkpoint
             continue
         model, _ = load_model(folder, map_location=runtime.device)
         tuning = tune_split(model, samples, runtime, instances)
@@ -146,3 +167,11 @@ def tune_run(
         LOGGER.info("%s (%s)", tuning.summary(), which)
         tuned[which] = tuning
     return tuned
+
+
+def _tuned_with(record: dict[str, Any] | None, instances: InstanceConfig) -> bool:
+    """Whether a recorded tuning scored every candidate that ``instances`` gives today."""
+    if record is None:
+        return False
+    scored = {_key(row) for row in record.get("rows", [])}
+    return all(_key(row) in scored for row in candidate_splits(instances.split_options()))

@@ -21,6 +21,7 @@ from sagegan.losses import build_segmentation_loss
 from sagegan.models import build_model
 from sagegan.train.config import TrainConfig
 from sagegan.train.config_sections import kept_by_plan
+from sagegan.train.runtime import resolve_amp
 
 TIMED_STEPS = 5
 UNTIMED_STEPS = 2  # the first steps at a new shape pay for allocation and kernel selection
@@ -37,9 +38,10 @@ def measure_step_seconds(
     amp: str = "none",
 ) -> float:
     """Median wall time of a training step (forward, loss, backward, Adam) on random data, after
-    ``UNTIMED_STEPS`` warm-up steps, under bf16 autocast when ``amp`` is "bf16" (as the trainer
-    runs it; float32 otherwise); the data loading the real loop adds is not counted."""
-    amp_dtype = torch.bfloat16 if amp == "bf16" else None
+    ``UNTIMED_STEPS`` warm-up steps, in the precision the trainer gives ``runtime.amp`` = ``amp``
+    on ``device`` ("auto": float32 on a CPU, bf16 or fp16 on a GPU); the data loading the real
+    loop adds is not counted."""
+    amp_dtype = resolve_amp(amp, device)
     model = build_model(segmenter, **segmenter_kwargs).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     criterion = build_segmentation_loss(loss).to(device)
