@@ -235,6 +235,15 @@ CASES = [
         "overlap must be in [0, 1), got 1.5",
     ),
     (
+        "segment --seed-depth-fraction 2",
+        [
+            *("segment", "{data}/images", "--model", "{run}", "--out", "{tmp}/seg"),
+            *("--seed-depth-fraction", "2"),
+        ],
+        2,
+        "min_depth_fraction must be in [0, 1], got 2",
+    ),
+    (
         "segment --threshold 1",
         ["segment", "{data}/images", "--model", "{run}", "--out", "{tmp}/seg", "--threshold", "1"],
         2,
