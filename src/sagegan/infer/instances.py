@@ -344,14 +344,12 @@ def run_split_options(
         "min_size_fraction": float(run.get("min_size_fraction", 0.0)),
         "min_depth_fraction": float(run.get("min_depth_fraction", 0.0)),
     }
-    if min_size_px is not None:
-        options["min_size_px"] = min_size_px
-    if min_distance_px is not None:
-        options["min_distance_px"] = min_distance_px
-    if min_depth_px is not None:
-        options["min_depth_px"] = min_depth_px
-    if min_size_fraction is not None:
-        options["min_size_fraction"] = min_size_fraction
-    if min_depth_fraction is not None:
-        options["min_depth_fraction"] = min_depth_fraction
+    given = {
+        "min_size_px": min_size_px,
+        "min_distance_px": min_distance_px,
+        "min_depth_px": min_depth_px,
+        "min_size_fraction": min_size_fraction,
+        "min_depth_fraction": min_depth_fraction,
+    }
+    options.update({name: value for name, value in given.items() if value is not None})
     return options

@@ -73,8 +73,8 @@ class SplitTuning:
             f"{self.planned['min_size_px']:g} -> {self.chosen['min_size_px']:g} px, seed depth "
             f"{self.planned['min_depth_px']:g} -> {self.chosen['min_depth_px']:g} px, scaled "
             f"{self.planned['min_size_fraction']:g} -> {self.chosen['min_size_fraction']:g}, "
-            f"depth scaled {self.planned.get('min_depth_fraction', 0.0):g} -> "
-            f"{self.chosen.get('min_depth_fraction', 0.0):g}, F1@0.5 {before:.3f} -> {after:.3f}"
+            f"depth scaled {self.planned['min_depth_fraction']:g} -> "
+            f"{self.chosen['min_depth_fraction']:g}, F1@0.5 {before:.3f} -> {after:.3f}"
         )
 
 
@@ -118,12 +118,12 @@ def choose_split(rows: Sequence[dict[str, float]], planned: dict[str, float]) ->
             -row["min_depth_px"],
             -row["min_size_px"],
             -row["min_size_fraction"],
-            -row.get("min_depth_fraction", 0.0),
+            -row["min_depth_fraction"],
         ),
     )
     if best["f1@0.5"] < baseline + MIN_GAIN:
         return dict(planned)
-    return {name: best.get(name, 0.0) for name in SPLIT_KEYS}
+    return {name: best[name] for name in SPLIT_KEYS}
 
 
 def tune_split(
