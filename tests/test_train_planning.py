@@ -1,10 +1,12 @@
 """The auto preset's plan: fingerprints of datasets with known particles, the choices made from
-them, the poly schedule, the time budget, and plan.json across a resume."""
+them, the poly schedule, the time budget (re-planned from the loop's speed after the first epoch),
+and plan.json across a resume."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import time
 
 import numpy as np
 import pytest
@@ -15,15 +17,17 @@ from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.separation import boundary_target
 from sagegan.errors import ConfigError
+from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
-from sagegan.train import planning, step_timing
+from sagegan.train import checkpointing, planning, replanning, step_timing
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.config_sections import PLANNED_KEYS
 from sagegan.train.dataset_fingerprint import fingerprint
 from sagegan.train.planning import STEP_MARGIN, make_plan, plan_shape, receptive_field
 from sagegan.train.pretrain import poly_factor
+from sagegan.train.stopping import BudgetClock
 
 
 def _discs(radius: float, count: int, bright: bool, shape=(512, 512), seed=0):
@@ -134,15 +138,146 @@ def test_budget_stops_stage_one_in_time(data_dir, tmp_path):
     budget_minutes = 0.25
     train(data_dir, run, _auto(**{"plan.budget_minutes": budget_minutes}))
     first, *records = [r for r in _records(run) if r["stage"] == "pretrain"]
-    plan = json.loads((run / PLAN_FILE).read_text())["plan"]
+    document = json.loads((run / PLAN_FILE).read_text())
+    plan = document["plan"]
     assert plan["budget_seconds"] == 15.0 and plan["step_seconds"] > 0
     # the closing validation included: training stops early enough for it (within 15 %: the
     # clock predicts the next epoch from earlier ones, and on a busy 2-core machine an epoch of
     # this 15 s budget varies by about a second)
     spent = first["seconds"]["validation"] + sum(r["seconds"]["epoch"] for r in records)
     assert spent <= 1.15 * 15.0
-    # either the planned iterations ran or the budget stopped them, and said so
-    assert len(records) == 10 or records[-1]["stopped"] == "time budget"
+    # either the planned (or re-planned) iterations ran or the budget stopped them, and said so
+    epochs = document.get("replanned", {}).get("epochs", 10)
+    assert len(records) == epochs or records[-1]["stopped"] == "time budget"
+
+
+def _clock(budget, spent, reserve):
+    """A budget clock that has run ``spent`` seconds, its last validation ``reserve`` long."""
+    return BudgetClock(budget, spent_before=spent, started=time.monotonic(), reserve=reserve)
+
+
+def test_a_slow_first_epoch_cuts_the_stage_to_the_epochs_that_fit():
+    # 88 s left after the first epoch's validation; 5 iterations at 2 s and a 2-s validation per
+    # epoch: 7 more epochs fit
+    found = replanning.replan(_clock(100, 10, 2), epochs=10, iterations=5, train_seconds=10.0)
+    assert (found.step_seconds, found.epochs, found.planned_epochs) == (2.0, 8, 10)
+    assert found.record() == {
+        "step_seconds": 2.0,
+        "epochs": 8,
+        "iterations": 40,
+        "planned_iterations": 50,
+    }
+    assert found.message(1.5) == (
+        "re-planned: the loop runs 2.00 s/iteration, not 1.50 s: "
+        "40 iterations fit the budget instead of 50"
+    )
+    # a budget spent by the first epoch leaves it alone; a fast loop never lengthens the stage
+    assert replanning.replan(_clock(100, 99, 2), 10, 5, 10.0).epochs == 1
+    assert replanning.replan(_clock(100, 10, 2), 10, 5, 1.0) is None
+    assert replanning.replan(_clock(None, 10, 2), 10, 5, 10.0) is None
+
+
+LOOP_SECONDS = 2.0  # the loop's measured speed in the re-planned runs (the plan counts 1 s)
+
+
+def _replanned_config(patch):
+    """An auto run with a 1-min budget planned at 1 s per step (and no data loading); its loop
+    measures ``LOOP_SECONDS`` per iteration, so about half the planned iterations fit."""
+    patch.setattr(step_timing, "native_bf16_cpu", lambda: False)
+    _fake_steps(patch, {"fp32": 1.0})
+    patch.setattr(planning, "data_seconds", lambda dataset, batch_size: 0.0)
+    patch.setattr(replanning, "loop_step_seconds", lambda seconds, iterations: LOOP_SECONDS)
+    return _auto(**{"plan.budget_minutes": 1.0})
+
+
+@pytest.fixture(scope="module")
+def replanned_run(data_dir, tmp_path_factory):
+    run = tmp_path_factory.mktemp("replanned") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        result = train(data_dir, run, _replanned_config(patch))
+    return run, result
+
+
+def test_a_budget_run_replans_from_the_loop_speed_and_decays_over_the_new_total(replanned_run):
+    run, result = replanned_run
+    document = json.loads((run / PLAN_FILE).read_text())
+    plan, replanned = document["plan"], document["replanned"]
+    assert plan["iterations"] == 10 * plan["iterations_per_epoch"]  # 10 epochs planned
+    epochs = replanned["epochs"]
+    assert 1 < epochs < 10  # at 2 s per iteration about half of them fit the minute
+    assert replanned["step_seconds"] == LOOP_SECONDS
+    assert replanned["planned_iterations"] == plan["iterations"]
+    assert replanned["iterations"] == epochs * plan["iterations_per_epoch"]
+    records = [r for r in _records(run) if r["stage"] == "pretrain" and r["epoch"] >= 0]
+    assert records[0]["replanned"] == replanned
+    assert not any("replanned" in r for r in records[1:])
+    # the stage trains the re-planned epochs to their end, not stopped by the budget, and the
+    # poly schedule decays to zero there
+    assert [r["epoch"] for r in records] == list(range(epochs))
+    assert not any("stopped" in r for r in records)
+    assert not result.stages["pretrain"].stopped_early
+    factor = poly_factor(replanned["iterations"], plan["warmup_iterations"])
+    expected = [
+        _auto().pretrain.lr * factor((epoch + 1) * plan["iterations_per_epoch"])
+        for epoch in range(epochs)
+    ]
+    learning_rates = [r["lr"]["segmenter"] for r in records]
+    assert learning_rates == pytest.approx(expected, rel=1e-12)  # from the first epoch's end
+    assert learning_rates[-1] == 0.0 and min(learning_rates[:-1]) > 0.0
+
+
+class Killed(BaseException):
+    """Stands for the process dying."""
+
+
+@pytest.mark.parametrize("save_index", [1, 3], ids=["at-the-replan", "after-the-replan"])
+def test_a_replanned_run_resumes_with_its_new_total(
+    data_dir, replanned_run, tmp_path, monkeypatch, save_index
+):
+    straight, _ = replanned_run
+    run = tmp_path / "run"
+    original_save = checkpointing.Checkpointer.save
+    saves = []
+
+    def save(self, *args, **kwargs):  # dies right after the save_index-th checkpoint
+        original_save(self, *args, **kwargs)
+        saves.append(args[1])
+        if len(saves) == save_index:
+            raise Killed
+
+    with monkeypatch.context() as patch:
+        config = _replanned_config(patch)
+        patch.setattr(checkpointing.Checkpointer, "save", save)
+        with pytest.raises(Killed):
+            train(data_dir, run, config)
+    with monkeypatch.context() as patch:  # a resumed run re-plans nothing: it would fail here
+        patch.setattr(replanning, "replan", None)
+        train(data_dir, run, None, resume=True)
+    assert _records_without_timings(run) == _records_without_timings(straight)
+    expected, actual = (_last_segmenter(r) for r in (straight, run))
+    assert expected.keys() == actual.keys()
+    assert all(torch.equal(actual[key], value) for key, value in expected.items())
+    plans = [json.loads((r / PLAN_FILE).read_text()) for r in (straight, run)]
+    assert plans[0] == plans[1]
+
+
+def _records_without_timings(run):
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in _records(run)]
+
+
+def _last_segmenter(run):
+    return load_weights(resolve_checkpoint(run, "last") / "segmenter.safetensors")[0]
+
+
+def test_a_run_without_a_budget_is_not_replanned(data_dir, tmp_path, monkeypatch):
+    # a loop this slow would cut any budget run to one epoch
+    monkeypatch.setattr(replanning, "loop_step_seconds", lambda seconds, iterations: 1e6)
+    run = tmp_path / "iterations"
+    train(data_dir, run, _auto(**{"plan.iterations": 10}))
+    assert "replanned" not in json.loads((run / PLAN_FILE).read_text())
+    records = [r for r in _records(run) if r["stage"] == "pretrain" and r["epoch"] >= 0]
+    assert len(records) == 10 and not any("replanned" in r for r in records)
+    assert records[-1]["lr"]["segmenter"] == 0.0
 
 
 def test_instance_head_only_when_particles_touch():

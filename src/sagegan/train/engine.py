@@ -7,8 +7,9 @@ schedulers and scalers and trains one step at a time; :func:`train_epoch` runs a
 :func:`run_stage` does the rest. Every epoch ends with a validation on whole validation
 images (every ``val_every`` epochs and at the last one), a ReduceLROnPlateau step of every scheduler
 on the validation score, an early-stopping check (strict improvement resets the counter) and a
-checkpoint. Resuming restores everything the loop depends on, so a resumed run repeats an
-uninterrupted one exactly on CPU.
+checkpoint; a budget stage's epoch count is re-planned after its first epoch
+(:mod:`sagegan.train.replanning`). Resuming restores everything the loop depends on, so a resumed
+run repeats an uninterrupted one exactly on CPU.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
@@ -33,8 +32,9 @@ from sagegan.models.run_folder import RunFolder
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig
 from sagegan.train.guards import CollapseDetector, NonFiniteGuard, SplitGuard
-from sagegan.train.run_log import RunLog, save_attention, save_grid
-from sagegan.train.runtime import STAGE_KEYS, Runtime, derive_seed, evaluating, set_rng_state
+from sagegan.train.replanning import replan_stage, resumed_settings
+from sagegan.train.run_log import RunLog, save_attention_maps, save_grid
+from sagegan.train.runtime import STAGE_KEYS, Runtime, derive_seed, set_rng_state
 from sagegan.train.stopping import BudgetClock, Tracker
 from sagegan.train.training_stage import StageSettings, Step, StepBatch, TrainingStage
 from sagegan.train.validation import validate
@@ -103,11 +103,12 @@ def make_loader(
 
 @dataclass
 class EpochTraining:
-    """An epoch of steps: the mean of each value over its completed steps, and the collapse
-    warnings it raised (each once)."""
+    """An epoch of steps: the mean of each value over its completed steps, the collapse
+    warnings it raised (each once) and its iterations (skipped steps included)."""
 
     losses: dict[str, float]
     warnings: list[str]
+    iterations: int
 
 
 def train_epoch(
@@ -122,9 +123,10 @@ def train_epoch(
     iterations); a completed step's values are averaged and its collapse signals watched."""
     stage.start_epoch(epoch)
     sums: dict[str, float] = defaultdict(float)
-    steps = 0
+    steps = iterations = 0
     warnings: list[str] = []
     for index, loaded in enumerate(batches):
+        iterations += 1
         batch = StepBatch.from_loader(loaded, runtime)
         for optimizer in stage.optimizers.values():
             optimizer.zero_grad(set_to_none=True)
@@ -140,7 +142,8 @@ def train_epoch(
         steps += 1
         if stage.collapse is not None and result.collapse_signals is not None:
             _watch_collapse(stage.collapse, result.collapse_signals, step.where, warnings)
-    return EpochTraining({name: total / max(steps, 1) for name, total in sums.items()}, warnings)
+    means = {name: total / max(steps, 1) for name, total in sums.items()}
+    return EpochTraining(means, warnings, iterations)
 
 
 def _watch_collapse(
@@ -156,12 +159,13 @@ def _watch_collapse(
 
 @dataclass
 class _Restored:
-    """Where a stage continues: its tracker, initial scores, first epoch and clock."""
+    """Where a stage continues: its tracker, initial scores, first epoch, clock and settings."""
 
     tracker: Tracker
     initial: dict[str, float]
     start: int
     clock: BudgetClock
+    settings: StageSettings
     finished: bool = False
 
 
@@ -183,8 +187,27 @@ def _restore(
         state["initial"],
         state["epoch"] + 1,
         BudgetClock(_budget(ctx, settings), state.get("elapsed", 0.0)),
+        resumed_settings(stage, settings, state),
         state["finished"],
     )
+
+
+def _start(
+    stage: TrainingStage,
+    ctx: RunContext,
+    settings: StageSettings,
+    resumed: tuple[Path, dict[str, Any]] | None,
+) -> _Restored:
+    """Where the stage starts: the ``resumed`` checkpoint, else epoch 0 after a first validation
+    (logged; the budget counts it, and it is the clock's first reserve)."""
+    if resumed is not None:
+        return _restore(stage, ctx, settings, resumed)
+    clock = BudgetClock(_budget(ctx, settings))
+    restored = _Restored(Tracker(), _validate(stage, ctx), 0, clock, settings)
+    clock.reserve = clock.elapsed()
+    record = {"stage": settings.name, "epoch": -1, "val": restored.initial}
+    ctx.log.write({**record, "seconds": {"validation": clock.reserve}})
+    return restored
 
 
 def _budget(ctx: RunContext, settings: StageSettings) -> float | None:
@@ -202,19 +225,10 @@ def run_stage(
     ``resumed``: (checkpoint folder, state) of this stage's last checkpoint to continue from.
     """
     runtime = ctx.runtime
-    if resumed is not None:
-        restored = _restore(stage, ctx, settings, resumed)
-        if restored.finished:
-            return _outcome(settings, restored.initial, restored.tracker, restored.start - 1)
-    else:
-        clock = BudgetClock(_budget(ctx, settings))  # the budget counts the first validation
-        restored = _Restored(Tracker(), _validate(stage, ctx), 0, clock)
-        clock.reserve = clock.elapsed()
-        seconds = {"validation": clock.reserve}
-        ctx.log.write(
-            {"stage": settings.name, "epoch": -1, "val": restored.initial, "seconds": seconds}
-        )
-    tracker, clock = restored.tracker, restored.clock
+    restored = _start(stage, ctx, settings, resumed)
+    tracker, clock, settings = restored.tracker, restored.clock, restored.settings
+    if restored.finished:
+        return _outcome(settings, restored.initial, tracker, restored.start - 1)
     seed = derive_seed(ctx.config.seed, STAGE_KEYS[settings.name])
     last = restored.start - 1
     for epoch in range(restored.start, settings.epochs):
@@ -233,6 +247,11 @@ def run_stage(
         stage.end_epoch(epoch)
         train_seconds = time.perf_counter() - began
         out_of_time = runtime.from_main(clock.out_of_time())
+        replanned: dict[str, Any] = {}
+        if epoch == 0 and clock.budget is not None and not out_of_time:
+            settings, replanned = replan_stage(
+                stage, settings, clock, runtime, ctx.run_dir, trained.iterations, train_seconds
+            )
         due = (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time
         closing_started = time.monotonic()
         metrics, improved = (
@@ -256,6 +275,7 @@ def run_stage(
                 **stage.epoch_extras(epoch),
                 **({} if stage.collapse is None else {"warnings": trained.warnings}),
                 **({"stopped": "time budget"} if out_of_time else {}),
+                **replanned,
             }
         )
         state = {
@@ -265,6 +285,7 @@ def run_stage(
             "initial": restored.initial,
             "finished": finished,
             "elapsed": clock.elapsed(),
+            "epochs": settings.epochs,
         }
         _checkpoint(stage, ctx, settings, epoch, metrics, state, improved)
         last = epoch
@@ -374,25 +395,6 @@ def _write_images(
         if columns:
             save_grid(RunFolder(ctx.run_dir).grid_path(name, epoch), columns)
     if (epoch + 1) % settings.attention_every == 0 or finished:
-        _save_attention_maps(stage.segmenter, name, epoch, ctx)
-
-
-@torch.no_grad()
-def _save_attention_maps(segmenter: nn.Module, name: str, epoch: int, ctx: RunContext) -> None:
-    from sagegan.models.attention_unet import upsample_attention
-    from sagegan.models.checkpoint import unwrap
-
-    samples = ctx.val_samples[: ctx.config.runtime.attention_images]
-    model = unwrap(segmenter)
-    stems, images, maps = [], [], []
-    for sample in samples:
-        batch = torch.from_numpy(np.ascontiguousarray(sample.image))[None, None]
-        with evaluating(model), ctx.runtime.autocast():
-            attention = model(batch.to(ctx.runtime.device)).attention
-        if not attention:
-            return
-        size = sample.image.shape
-        maps.append(upsample_attention(attention, size)[0].float().cpu().numpy())
-        stems.append(sample.stem)
-        images.append(sample.image)
-    save_attention(RunFolder(ctx.run_dir).attention_stem(name, epoch), stems, images, maps)
+        samples = ctx.val_samples[: settings.attention_images]
+        stem = RunFolder(ctx.run_dir).attention_stem(name, epoch)
+        save_attention_maps(stage.segmenter, samples, ctx.runtime, stem)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from sagegan.losses import BoundaryAwareLoss, build_segmentation_loss
 from sagegan.models import build_model
@@ -72,6 +73,7 @@ class PretrainStage(StageBase):
     ) -> None:
         c = config.pretrain
         self.runtime = runtime
+        self.steps_per_epoch, self.warmup_iterations = steps_per_epoch, c.warmup_iterations
         spec = segmenter_spec(config)
         network = build_model(spec["model"], **spec["model_kwargs"])
         if initial_state is not None:  # fine-tuning (model.init)
@@ -84,7 +86,7 @@ class PretrainStage(StageBase):
         self.optimizers = {"segmenter": optimizer}
         if c.schedule == "poly":  # stepped by the engine after every iteration
             factor = poly_factor(c.epochs * steps_per_epoch, c.warmup_iterations)
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+            scheduler = LambdaLR(optimizer, factor)
         else:
             scheduler = plateau_scheduler(
                 optimizer, c.scheduler_factor, c.scheduler_patience, c.faithful_scheduler_mode
@@ -101,6 +103,17 @@ class PretrainStage(StageBase):
             return None
         scaled_step(loss, self.scalers["segmenter"], [self.optimizers["segmenter"]])
         return StepResult({"seg": value})
+
+    def set_epochs(self, epochs: int) -> None:
+        """The poly schedule decays to zero at the end of ``epochs`` epochs instead, from the
+        coming iteration on (whose learning rate is set again)."""
+        scheduler = self.schedulers["segmenter"]
+        if not isinstance(scheduler, LambdaLR):
+            return
+        total = epochs * self.steps_per_epoch
+        scheduler.lr_lambdas = [poly_factor(total, self.warmup_iterations)]
+        scheduler.last_epoch -= 1  # step() counts it again, at the new total
+        scheduler.step()
 
     @torch.no_grad()
     def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:

@@ -24,12 +24,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
+from torch import nn
 
 from sagegan.errors import DataError
 from sagegan.infer.overlays import OVERLAY_COLORMAP
 from sagegan.models.run_folder import RunFolder
+from sagegan.train.runtime import Runtime, evaluating
 
 LOGGER = logging.getLogger("sagegan")
 STAGE_ORDER = {"pretrain": 0, "gan": 1}
@@ -207,3 +210,27 @@ def save_attention(
         "attention (coarsest)": [levels[0] for levels in maps],
     }
     save_grid(path_stem.with_suffix(".png"), columns)
+
+
+@torch.no_grad()
+def save_attention_maps(
+    segmenter: nn.Module, samples: Sequence[Any], runtime: Runtime, path_stem: str | Path
+) -> None:
+    """The segmenter's attention maps of ``samples`` (whole validation images), upsampled to the
+    image size and written by :func:`save_attention`; nothing for a network without attention."""
+    from sagegan.models.attention_unet import upsample_attention
+    from sagegan.models.checkpoint import unwrap
+
+    model = unwrap(segmenter)
+    stems, images, maps = [], [], []
+    for sample in samples:
+        batch = torch.from_numpy(np.ascontiguousarray(sample.image))[None, None]
+        with evaluating(model), runtime.autocast():
+            attention = model(batch.to(runtime.device)).attention
+        if not attention:
+            return
+        size = sample.image.shape
+        maps.append(upsample_attention(attention, size)[0].float().cpu().numpy())
+        stems.append(sample.stem)
+        images.append(sample.image)
+    save_attention(path_stem, stems, images, maps)

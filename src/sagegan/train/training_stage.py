@@ -128,6 +128,10 @@ class TrainingStage(Protocol):
     def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:
         """Panels of the periodic image grid for one loader batch."""
 
+    def set_epochs(self, epochs: int) -> None:
+        """Train ``epochs`` epochs in all from the coming iteration on: schedules over the
+        stage's total iterations follow (a budget run re-planned after its first epoch)."""
+
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
@@ -160,6 +164,9 @@ class StageBase:
 
     def grid_columns(self, batch: dict[str, Any]) -> dict[str, list[np.ndarray]]:
         return {}
+
+    def set_epochs(self, epochs: int) -> None:
+        return None  # no schedule over the total iterations
 
     def state_dict(self) -> dict[str, Any]:
         return {
