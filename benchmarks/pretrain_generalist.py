@@ -1,5 +1,5 @@
 """Train the generalist model that sagegan ships (`--model builtin`): EMPS training images plus
-simulated SEM images of four looks, one reproducible command.
+simulated SEM images of five looks, one reproducible command.
 
     OMP_NUM_THREADS=2 python benchmarks/pretrain_generalist.py --out /tmp/generalist \\
         --emps ../shared/data/emps --iterations 4000 --seed 0
@@ -44,13 +44,35 @@ from sagegan.train.domain_fingerprint import sample_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 EMPS_SPLIT = REPO / "benchmarks" / "splits" / "emps.json"
+# Agglomerates of 8-20 px grains, sharper than the pdc look, on a support film whose bright
+# edges and sheets are never labelled (what the Pd/C SEM `large_*` images show beside their
+# particles)
+FILM_LOOK = {
+    "layout_weights": {"clusters": 0.7, "random": 0.15, "chains": 0.15},
+    "layout_options": {
+        "clusters": {"members": (5.0, 60.0), "overlap": (0.1, 0.35), "compactness": 0.8}
+    },
+    "coverage": (0.01, 0.06),
+    "scatter_fraction": (0.0, 0.2),
+    "diameter_median_nm": (8.0, 20.0),
+    "blur_sigma_px": (0.6, 1.8),
+    "steps": 0.3,
+    "dose": (80.0, 600.0),
+    "dome": (0.0, 0.6),
+    "edge_brightening": (0.05, 0.2),
+    "film_coverage": (0.03, 0.3),
+    "film_sheet": (-0.06, 0.1),
+    "film_rim": (0.2, 0.45),
+}
 # look -> (simulator preset, overrides): bright particles on carbon at two scales, TiO2-like
-# faceted agglomerates, and the broad mixture (TEM-like contrast comes from EMPS and inversion)
+# faceted agglomerates, the broad mixture (TEM-like contrast comes from EMPS and inversion) and
+# agglomerates among support-film features
 SIMULATED = {
     "pdc": ("pdc", {}),
     "pdcsmall": ("pdc", {"pixel_size_nm": 4.0}),
     "tio2": ("tio2", {}),
     "mixed": ("mixed", {}),
+    "film": ("pdc", FILM_LOOK),
 }
 
 
@@ -143,9 +165,22 @@ def main() -> None:
     parser.add_argument("--per-look", type=int, default=40, help="simulated images per look")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--init",
+        help="continue from these weights (`builtin`, a run or checkpoint folder) instead of a "
+        "fresh network",
+    )
+    parser.add_argument("--lr", type=float, help="stage-1 learning rate (default: the recipe's)")
+    parser.add_argument(
         "--package",
         action="store_true",
-        help=f"copy the trained model into the package ({BUILTIN_FOLDER})",
+        help="copy the trained model as a builtin model into --package-dir",
+    )
+    parser.add_argument(
+        "--package-dir",
+        type=Path,
+        default=BUILTIN_FOLDER,
+        help=f"where --package writes (default: the package's own, {BUILTIN_FOLDER}); another "
+        "folder holds a candidate to compare with `benchmarks/zero_shot.py --model DIR`",
     )
     parser.add_argument(
         "--fingerprint-builtin",
@@ -162,6 +197,8 @@ def main() -> None:
     run = args.out / "run"
     resume = (run / "last.json").is_file()
     overrides = {"plan.iterations": args.iterations, "seed": args.seed}
+    overrides.update({"model.init": args.init} if args.init else {})
+    overrides.update({"pretrain.lr": args.lr} if args.lr else {})
     config = None if resume else config_from_cli("auto", None, overrides)
     train(args.out / "data", run, config, resume=resume, split_path=args.out / "split.json")
     record = {
@@ -171,13 +208,16 @@ def main() -> None:
         "simulated_looks": {look: list(spec) for look, spec in SIMULATED.items()},
         "per_look": args.per_look,
         "iterations": args.iterations,
+        "init": args.init,
+        "lr": args.lr,
         "seed": args.seed,
     }
     (args.out / "recipe.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"trained {run}; recipe in {args.out / 'recipe.json'}")
     if args.package:
-        package(run, BUILTIN_FOLDER, record)
-        print(f"packaged as the builtin model in {BUILTIN_FOLDER}")
+        args.package_dir.mkdir(parents=True, exist_ok=True)
+        package(run, args.package_dir, record)
+        print(f"packaged as a builtin model in {args.package_dir}")
 
 
 if __name__ == "__main__":

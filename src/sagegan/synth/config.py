@@ -44,6 +44,9 @@ class SimulatorConfig(ConfigRecord):
       grain: standard deviation of fine substrate texture.
       steps, step_height: mean number of substrate terrace steps per image and their brightness.
       substrate_contours: brightness of thin worm-like contour lines on the substrate.
+      film_coverage: fraction of the area under support-film sheets or holes (never labelled;
+        0 = none); film_sheet: their brightness offset (negative = holes); film_rim,
+        film_rim_px: the bright rim along their outlines and its width (`sagegan.synth.film`).
       particle_contrast: particle brightness above the substrate; particle_spread: relative
         brightness variation between particles; dome: how much brighter particle centres are
         than their edges (0 = flat, 1 = dark edges, negative = bright edges from tilt contrast).
@@ -92,6 +95,10 @@ class SimulatorConfig(ConfigRecord):
     steps: float = 1.0
     step_height: Range = (0.02, 0.06)
     substrate_contours: Range = (0.0, 0.0)
+    film_coverage: Range = (0.0, 0.0)
+    film_sheet: Range = (-0.08, 0.08)
+    film_rim: Range = (0.15, 0.35)
+    film_rim_px: Range = (1.0, 3.0)
     particle_contrast: Range = (0.3, 0.42)
     particle_spread: float = 0.2
     dome: Range = (0.7, 1.0)
@@ -145,7 +152,7 @@ class SimulatorConfig(ConfigRecord):
                     f"layout_options[{name!r}]: unknown option(s) {sorted(unknown)}; "
                     f"accepted: {sorted(accepted)}"
                 )
-        unit_intervals = ("coverage", "scatter_fraction", "min_visible_fraction")
+        unit_intervals = ("coverage", "scatter_fraction", "min_visible_fraction", "film_coverage")
         for name in (*unit_intervals, "databar_probability"):
             values = getattr(self, name)
             values = values if isinstance(values, tuple) else (values,)
@@ -155,6 +162,8 @@ class SimulatorConfig(ConfigRecord):
             raise ConfigError(f"databar_fraction must lie in [0, 0.3], got {self.databar_fraction}")
         if self.dose[0] <= 0:
             raise ConfigError(f"dose must be positive, got {self.dose}")
+        if self.film_rim_px[0] <= 0:
+            raise ConfigError(f"film_rim_px must be positive, got {self.film_rim_px}")
         if self.diameter_median_nm[0] < MIN_MEDIAN_DIAMETER_PX * self.pixel_size_nm:
             raise ConfigError(
                 f"diameter_median_nm {self.diameter_median_nm} is below "

@@ -10,6 +10,7 @@ from scipy import ndimage
 
 from sagegan.synth.config import SimulatorConfig
 from sagegan.synth.databar import draw_databar
+from sagegan.synth.film import render_film
 from sagegan.synth.noise import upsample_bilinear
 from sagegan.synth.substrate import render_substrate
 
@@ -42,13 +43,23 @@ class RenderParams:
     gradient_angle: float
     contrast: float
     offset: float
+    film_coverage: float = 0.0
+    film_sheet: float = 0.0
+    film_rim: float = 0.0
+    film_rim_px: float = 1.0
+
+
+FILM_FIELDS = ("film_coverage", "film_sheet", "film_rim", "film_rim_px")
 
 
 def sample_render_params(rng: np.random.Generator, config: SimulatorConfig) -> RenderParams:
     """Draw one image's rendering values from the config's ranges (dose log-uniformly)."""
     values: dict[str, float] = {}
+    without_film = config.film_coverage[1] <= 0  # draws nothing, so older seeds render the same
     for f in fields(RenderParams):
         name = f.name
+        if name in FILM_FIELDS and without_film:
+            continue
         if name == "n_steps":
             values[name] = int(rng.poisson(config.steps))
         elif name in ("light_angle", "gradient_angle"):
@@ -83,8 +94,8 @@ def render_image(
     pixel_size_nm: float,
     databar_rows: int = 0,
 ) -> np.ndarray:
-    """Form the image: substrate + particles -> probe blur -> charging ramp -> scan jitter ->
-    shot and detector noise -> contrast/offset -> uint8, then the optional databar.
+    """Form the image: substrate + support film + particles -> probe blur -> charging ramp ->
+    scan jitter -> shot and detector noise -> contrast/offset -> uint8, then the optional databar.
 
     ``labels`` is an instance map (non-negative integers, 0 = background) or a binary mask, whose
     4-connected components are then taken as the particles.
@@ -108,6 +119,15 @@ def render_image(
         step_height=params.step_height,
         contours=params.substrate_contours,
     )
+    if params.film_coverage > 0:
+        signal += render_film(
+            rng,
+            shape,
+            coverage=params.film_coverage,
+            sheet=params.film_sheet,
+            rim=params.film_rim,
+            rim_width_px=params.film_rim_px,
+        )
     foreground = labels > 0
     if foreground.any():
         add_particle_signal(signal, labels, foreground, rng, params)
