@@ -1,8 +1,12 @@
 """Train the generalist model that sagegan ships (`--model builtin`): EMPS training images plus
-simulated SEM images of five looks, one reproducible command.
+simulated SEM images of four looks, one reproducible command.
 
     OMP_NUM_THREADS=2 python benchmarks/pretrain_generalist.py --out /tmp/generalist \\
         --emps ../shared/data/emps --iterations 4000 --seed 0
+
+`--looks ... film` adds a fifth look (agglomerates among support-film features); `--init builtin
+--lr 1e-4` continues from the shipped weights instead of a fresh network (docs/benchmarks.md,
+"Candidate generalists").
 
 Writes OUT/data (links to the EMPS training and validation pairs of benchmarks/splits/emps.json,
 never its test images, and the simulated pairs with their instance labels as masks), OUT/split.json
@@ -66,7 +70,7 @@ FILM_LOOK = {
 }
 # look -> (simulator preset, overrides): bright particles on carbon at two scales, TiO2-like
 # faceted agglomerates, the broad mixture (TEM-like contrast comes from EMPS and inversion) and
-# agglomerates among support-film features
+# agglomerates among support-film features (not in the shipped model's mix: `--looks`)
 SIMULATED = {
     "pdc": ("pdc", {}),
     "pdcsmall": ("pdc", {"pixel_size_nm": 4.0}),
@@ -74,6 +78,7 @@ SIMULATED = {
     "mixed": ("mixed", {}),
     "film": ("pdc", FILM_LOOK),
 }
+SHIPPED_LOOKS = ("pdc", "pdcsmall", "tio2", "mixed")
 
 
 def _link(source: Path, target: Path) -> None:
@@ -82,8 +87,9 @@ def _link(source: Path, target: Path) -> None:
         os.symlink(source.resolve(), target)
 
 
-def build_data(out: Path, emps: Path, per_look: int, seed: int) -> Split:
-    """The mixed dataset folder and its split (made once; reused when it exists)."""
+def build_data(out: Path, emps: Path, looks: list[str], per_look: int, seed: int) -> Split:
+    """The mixed dataset folder and its split (made once; reused when it exists). Each look's
+    images are seeded by its place in ``SIMULATED``, so a look renders the same in any mix."""
     data, split_file = out / "data", out / "split.json"
     if split_file.is_file():
         return load_split(split_file)
@@ -94,6 +100,8 @@ def build_data(out: Path, emps: Path, per_look: int, seed: int) -> Split:
             _link(source, data / part / source.name)
     simulated = []
     for offset, (look, (preset, overrides)) in enumerate(SIMULATED.items()):
+        if look not in looks:
+            continue
         folder = out / "simulated" / look
         config = SimulatorConfig.preset(preset, **overrides)
         write_dataset(folder, per_look, seed=seed + offset, config=config, overwrite=True)
@@ -163,6 +171,13 @@ def main() -> None:
     parser.add_argument("--emps", type=Path, default=REPO.parent / "shared" / "data" / "emps")
     parser.add_argument("--iterations", type=int, default=4000)
     parser.add_argument("--per-look", type=int, default=40, help="simulated images per look")
+    parser.add_argument(
+        "--looks",
+        nargs="+",
+        choices=list(SIMULATED),
+        default=list(SHIPPED_LOOKS),
+        help="simulated looks in the mix (default: the shipped model's)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--init",
@@ -190,7 +205,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.emps / "images").is_dir():
         raise SystemExit(f"{args.emps}: no EMPS dataset here (images/ missing)")
-    split = build_data(args.out, args.emps, args.per_look, args.seed)
+    split = build_data(args.out, args.emps, args.looks, args.per_look, args.seed)
     if args.fingerprint_builtin:
         fingerprint_builtin(args.out / "data", split)
         return
@@ -205,7 +220,7 @@ def main() -> None:
         "emps_split": str(EMPS_SPLIT.relative_to(REPO)),
         "training_images": len(split.train),
         "validation_images": len(split.val),
-        "simulated_looks": {look: list(spec) for look, spec in SIMULATED.items()},
+        "simulated_looks": {look: list(SIMULATED[look]) for look in args.looks},
         "per_look": args.per_look,
         "iterations": args.iterations,
         "init": args.init,
