@@ -1,12 +1,19 @@
 """How a trained run's predictions become instances: object F1 on its validation split for each
-instance-split setting (smallest kept object, seed depth; for a model with an instance head, with
-and without its boundary channel cutting the mask).
+instance-split setting (smallest kept object and seed depth, fixed or scaled per image to its
+typical particle; for a model with an instance head, with and without its boundary channel
+cutting the mask).
 
 The network runs once per image; only the split is repeated. The validation split chooses, the test
 split is not read:
 
     python benchmarks/instance_options.py RUN DATA --min-sizes 10 76 150 --min-depths 1 4 \\
         --results benchmarks/results/instance_options_emps.json
+
+``--size-fractions`` and ``--depth-fractions`` add the per-image scaled settings
+(`split_instances`' ``min_size_fraction`` and ``min_depth_fraction``; 0 is fixed), as
+docs/accuracy.md section 10 compared them: ``--min-sizes 76 --size-fractions 0.3 --min-depths 8
+--depth-fractions 0 0.15 0.25 0.35 0.5 0.75``. ``--split test`` scores the test split instead,
+to read after a choice made on validation.
 
 Prints mean pixel Dice (which the split does not change) and, per setting, mean F1@0.5 and the
 predicted against the true object count.
@@ -33,30 +40,44 @@ from sagegan.models.run_folder import RunFolder
 
 
 def settings(
-    min_sizes: list[int], min_depths: list[float], has_boundary: bool
+    min_sizes: list[int],
+    min_depths: list[float],
+    has_boundary: bool,
+    size_fractions: tuple[float, ...] = (0.0,),
+    depth_fractions: tuple[float, ...] = (0.0,),
 ) -> list[dict[str, Any]]:
-    """Every setting to score: each (min_size_px, min_depth_px) with distance seeds from the whole
-    mask, then, for a model with an instance head, from the mask with its boundaries cut out."""
+    """Every setting to score: each smallest object and seed depth (fixed, or scaled per image by
+    a fraction > 0) with distance seeds from the whole mask, then, for a model with an instance
+    head, from the mask with its boundaries cut out."""
     seeds = ["distance", "boundary"] if has_boundary else ["distance"]
     return [
-        {"seeds": kind, "min_size_px": size, "min_depth_px": depth}
+        {
+            "seeds": kind,
+            "min_size_px": size,
+            "min_size_fraction": size_fraction,
+            "min_depth_px": depth,
+            "min_depth_fraction": depth_fraction,
+        }
         for kind in seeds
         for size in min_sizes
+        for size_fraction in size_fractions
         for depth in min_depths
+        for depth_fraction in depth_fractions
     ]
 
 
 def score_run(
-    run: Path, data: Path, min_sizes: list[int], min_depths: list[float], which: str
+    run: Path, data: Path, chosen_settings: dict[str, Any], which: str, part: str = "val"
 ) -> dict[str, Any]:
-    """Per-setting mean F1@0.5 and object counts over the run's validation images."""
+    """Per-setting mean F1@0.5 and object counts over the run's validation (or test) images;
+    ``chosen_settings``: the keyword arguments of :func:`settings` but ``has_boundary``."""
     model, info = load_model(run, which)
     split_file = RunFolder(run).training_split(read_training_info(Path(info["path"])))
     if split_file is None:
-        raise SystemExit(f"{run}: no split file recorded; the validation images are unknown")
-    stems = load_split(split_file).val
+        raise SystemExit(f"{run}: no split file recorded; the {part} images are unknown")
+    stems = getattr(load_split(split_file), part)
     pairs = {pair.stem: pair for pair in find_pairs(data)}
-    chosen = settings(min_sizes, min_depths, model.head.out_channels == 2)
+    chosen = settings(has_boundary=model.head.out_channels == 2, **chosen_settings)
     f1 = np.zeros((len(chosen), len(stems)))
     counts = np.zeros(len(chosen))
     dice, true_count = [], 0
@@ -73,6 +94,8 @@ def score_run(
                 min_size_px=setting["min_size_px"],
                 min_depth_px=setting["min_depth_px"],
                 boundary=boundary,
+                min_size_fraction=setting["min_size_fraction"],
+                min_depth_fraction=setting["min_depth_fraction"],
             )
             f1[row, column] = match_instances(truth, labels, thresh=0.5).f1
             counts[row] += int(labels.max())
@@ -89,24 +112,39 @@ def main() -> None:
     parser.add_argument("data", type=Path, help="the dataset folder it was trained on")
     parser.add_argument("--min-sizes", type=int, nargs="+", default=[10])
     parser.add_argument("--min-depths", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--size-fractions", type=float, nargs="+", default=[0.0])
+    parser.add_argument("--depth-fractions", type=float, nargs="+", default=[0.0])
+    parser.add_argument("--split", choices=("val", "test"), default="val")
     parser.add_argument("--checkpoint", default="best")
     parser.add_argument("--results", type=Path, help="write the table as JSON here")
     args = parser.parse_args()
-    result = score_run(args.run, args.data, args.min_sizes, args.min_depths, args.checkpoint)
+    chosen = {
+        "min_sizes": args.min_sizes,
+        "min_depths": args.min_depths,
+        "size_fractions": tuple(args.size_fractions),
+        "depth_fractions": tuple(args.depth_fractions),
+    }
+    result = score_run(args.run, args.data, chosen, args.checkpoint, args.split)
     print(
-        f"{result['images']} validation images, pixel Dice {result['dice']:.3f}, "
+        f"{result['images']} {args.split} images, pixel Dice {result['dice']:.3f}, "
         f"{result['true']} true objects"
     )
-    print("| seeds | smallest object px | seed depth px | F1@0.5 | predicted objects |")
+    print("| seeds | smallest object px (fraction) | seed depth px (fraction) | F1@0.5 | objects |")
     print("|---|---|---|---|---|")
     for row in result["rows"]:
         print(
-            f"| {row['seeds']} | {row['min_size_px']} | {row['min_depth_px']:g} | "
+            f"| {row['seeds']} | {row['min_size_px']} ({row['min_size_fraction']:g}) | "
+            f"{row['min_depth_px']:g} ({row['min_depth_fraction']:g}) | "
             f"{row['f1@0.5']:.3f} | {row['predicted']} |"
         )
     if args.results:
         args.results.parent.mkdir(parents=True, exist_ok=True)
-        document = {"run": str(args.run), "checkpoint": args.checkpoint, **result}
+        document = {
+            "run": str(args.run),
+            "checkpoint": args.checkpoint,
+            "split": args.split,
+            **result,
+        }
         args.results.write_text(json.dumps(document, indent=2) + "\n")
 
 

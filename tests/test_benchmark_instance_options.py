@@ -13,10 +13,18 @@ def test_scores_every_setting_on_the_validation_split(tmp_path):
     overrides = {"data.boundary_px": 1, "gan.epochs": 0, "runtime.progress": False}
     run = tmp_path / "run"
     train(data, run, config_from_cli("tiny", None, overrides))
-    result = benchmark_script("instance_options").score_run(run, data, [3, 40], [1.0], "best")
+    script = benchmark_script("instance_options")
+    chosen = {"min_sizes": [3, 40], "min_depths": [1.0]}
+    result = script.score_run(run, data, chosen, "best")
     seeds = [(row["seeds"], row["min_size_px"]) for row in result["rows"]]
     assert seeds == [("distance", 3), ("distance", 40), ("boundary", 3), ("boundary", 40)]
     assert result["images"] >= 1 and 0.0 <= result["dice"] <= 1.0
     for small, large in (result["rows"][:2], result["rows"][2:]):
         assert 0.0 <= small["f1@0.5"] <= 1.0
         assert small["predicted"] >= large["predicted"]  # a larger floor keeps fewer objects
+    scaled = script.score_run(
+        run, data, {**chosen, "depth_fractions": (0.0, 0.25)}, "best", part="test"
+    )
+    rows = [(row["seeds"], row["min_size_px"], row["min_depth_fraction"]) for row in scaled["rows"]]
+    assert rows[:2] == [("distance", 3, 0.0), ("distance", 3, 0.25)] and len(rows) == 8
+    assert all(row["min_size_fraction"] == 0.0 for row in scaled["rows"])
