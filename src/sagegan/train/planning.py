@@ -250,7 +250,11 @@ def make_plan(
 
 def save_plan(plan: Plan, overrides: dict[str, Any], run_dir: Path) -> None:
     """Write the plan and the overrides that carry it out as ``RUN/plan.json``."""
-    document = {"plan": plan.to_dict(), "overrides": overrides}
+    write_plan_document(run_dir, {"plan": plan.to_dict(), "overrides": overrides})
+
+
+def write_plan_document(run_dir: Path, document: dict[str, Any]) -> None:
+    """Write ``RUN/plan.json`` (the plan, its overrides and what later changed it)."""
     RunFolder(run_dir).plan_path().write_text(json.dumps(document, indent=2) + "\n", "utf-8")
 
 

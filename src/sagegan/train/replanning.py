@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sagegan.models.run_folder import RunFolder
+from sagegan.train.planning import write_plan_document
 from sagegan.train.runtime import Runtime
 from sagegan.train.stopping import BudgetClock
 from sagegan.train.training_stage import StageSettings, TrainingStage
@@ -120,5 +121,4 @@ def _note(run_dir: Path, found: Replan) -> None:
     planned = None if document is None else document["plan"].get("step_seconds")
     LOGGER.info(found.message(planned))
     if document is not None:
-        document["replanned"] = found.record()
-        path.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+        write_plan_document(run_dir, {**document, "replanned": found.record()})
