@@ -186,6 +186,13 @@ def main() -> None:
     )
     parser.add_argument("--lr", type=float, help="stage-1 learning rate (default: the recipe's)")
     parser.add_argument(
+        "--amp",
+        choices=("none", "bf16", "auto"),
+        default="none",
+        help="training precision: float32 by default, as the shipped model was trained; `auto` "
+        "lets the plan choose bf16 where it measures faster",
+    )
+    parser.add_argument(
         "--package",
         action="store_true",
         help="copy the trained model as a builtin model into --package-dir",
@@ -211,7 +218,7 @@ def main() -> None:
         return
     run = args.out / "run"
     resume = (run / "last.json").is_file()
-    overrides = {"plan.iterations": args.iterations, "seed": args.seed}
+    overrides = {"plan.iterations": args.iterations, "seed": args.seed, "runtime.amp": args.amp}
     overrides.update({"model.init": args.init} if args.init else {})
     overrides.update({"pretrain.lr": args.lr} if args.lr else {})
     config = None if resume else config_from_cli("auto", None, overrides)
@@ -225,6 +232,7 @@ def main() -> None:
         "iterations": args.iterations,
         "init": args.init,
         "lr": args.lr,
+        "amp": args.amp,
         "seed": args.seed,
     }
     (args.out / "recipe.json").write_text(json.dumps(record, indent=2) + "\n")

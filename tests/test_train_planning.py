@@ -117,13 +117,18 @@ def _records(run_dir):
     return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
 
 
+def _pretrain_epochs(run_dir):
+    """The log records of stage 1's epochs (without the epoch -1 validation)."""
+    return [r for r in _records(run_dir) if r["stage"] == "pretrain" and r["epoch"] >= 0]
+
+
 def test_auto_run_writes_its_plan_and_follows_it(data_dir, tmp_path):
     run = tmp_path / "run"
     result = train(data_dir, run, _auto(**{"plan.iterations": 20}))
     document = json.loads((run / PLAN_FILE).read_text())
     assert document["overrides"]["data.patch_size"] == [64, 64]  # the images' side
     assert document["plan"]["iterations"] == 20
-    pretrain = [r for r in _records(run) if r["stage"] == "pretrain" and r["epoch"] >= 0]
+    pretrain = _pretrain_epochs(run)
     assert len(pretrain) == 10  # validated ten times
     assert pretrain[-1]["lr"]["segmenter"] == 0.0  # poly decay ends at zero
     assert set(result.stages) == {"pretrain"}  # no GAN stage by default
@@ -151,30 +156,46 @@ def test_budget_stops_stage_one_in_time(data_dir, tmp_path):
     assert len(records) == epochs or records[-1]["stopped"] == "time budget"
 
 
-def _clock(budget, spent, reserve):
+def _clock(budget, spent, reserve, pace=None):
     """A budget clock that has run ``spent`` seconds, its last validation ``reserve`` long."""
-    return BudgetClock(budget, spent_before=spent, started=time.monotonic(), reserve=reserve)
+    return BudgetClock(
+        budget, spent_before=spent, started=time.monotonic(), reserve=reserve, pace=pace
+    )
 
 
 def test_a_slow_first_epoch_cuts_the_stage_to_the_epochs_that_fit():
     # 88 s left after the first epoch's validation; 5 iterations at 2 s and a 2-s validation per
     # epoch: 7 more epochs fit
-    found = replanning.replan(_clock(100, 10, 2), epochs=10, iterations=5, train_seconds=10.0)
+    found = replanning.refit(_clock(100, 10, 2), 10, epoch=0, iterations=5, train_seconds=10.0)
     assert (found.step_seconds, found.epochs, found.planned_epochs) == (2.0, 8, 10)
     assert found.record() == {
+        "after_epoch": 0,
         "step_seconds": 2.0,
         "epochs": 8,
         "iterations": 40,
         "planned_iterations": 50,
     }
     assert found.message(1.5) == (
-        "re-planned: the loop runs 2.00 s/iteration, not 1.50 s: "
+        "re-planned after epoch 0: the loop runs 2.00 s/iteration, not 1.50 s: "
         "40 iterations fit the budget instead of 50"
     )
-    # a budget spent by the first epoch leaves it alone; a fast loop never lengthens the stage
-    assert replanning.replan(_clock(100, 99, 2), 10, 5, 10.0).epochs == 1
-    assert replanning.replan(_clock(100, 10, 2), 10, 5, 1.0) is None
-    assert replanning.replan(_clock(None, 10, 2), 10, 5, 10.0) is None
+    # a budget nearly spent by the first epoch ends the stage there; a fast loop never
+    # lengthens it past the plan; a spent budget or none fits nothing
+    assert replanning.refit(_clock(100, 90, 2), 10, 0, 5, 10.0).epochs == 1
+    assert replanning.refit(_clock(100, 10, 2), 10, 0, 5, 1.0).epochs == 10
+    assert replanning.refit(_clock(100, 99, 2), 10, 0, 5, 10.0) is None
+    assert replanning.refit(_clock(None, 10, 2), 10, 0, 5, 10.0) is None
+
+
+def test_a_later_epoch_refits_only_when_the_loop_changed_pace():
+    # fitted to 2 s/iteration; after epoch 3 (40 s spent, 2-s validations, 5 iterations an epoch)
+    steady = _clock(100, 40, 2, pace=2.0)
+    assert replanning.refit(steady, 10, epoch=3, iterations=5, train_seconds=10.4) is None
+    # 1 s/iteration: 58 s left hold 8 more epochs of 7 s, capped at the planned 10
+    faster = replanning.refit(steady, 10, epoch=3, iterations=5, train_seconds=5.0)
+    assert (faster.epochs, faster.epoch, faster.step_seconds) == (10, 3, 1.0)
+    # 3 s/iteration: 58 s left hold 3 more epochs of 17 s
+    assert replanning.refit(steady, 10, epoch=3, iterations=5, train_seconds=15.0).epochs == 7
 
 
 LOOP_SECONDS = 2.0  # the loop's measured speed in the re-planned runs (the plan counts 1 s)
@@ -208,7 +229,7 @@ def test_a_budget_run_replans_from_the_loop_speed_and_decays_over_the_new_total(
     assert replanned["step_seconds"] == LOOP_SECONDS
     assert replanned["planned_iterations"] == plan["iterations"]
     assert replanned["iterations"] == epochs * plan["iterations_per_epoch"]
-    records = [r for r in _records(run) if r["stage"] == "pretrain" and r["epoch"] >= 0]
+    records = _pretrain_epochs(run)
     assert records[0]["replanned"] == replanned
     assert not any("replanned" in r for r in records[1:])
     # the stage trains the re-planned epochs to their end, not stopped by the budget, and the
@@ -224,6 +245,29 @@ def test_a_budget_run_replans_from_the_loop_speed_and_decays_over_the_new_total(
     learning_rates = [r["lr"]["segmenter"] for r in records]
     assert learning_rates == pytest.approx(expected, rel=1e-12)  # from the first epoch's end
     assert learning_rates[-1] == 0.0 and min(learning_rates[:-1]) > 0.0
+
+
+def test_a_loop_that_speeds_up_after_the_first_epoch_gets_its_epochs_back(data_dir, tmp_path):
+    paces = iter([LOOP_SECONDS])  # the first epoch runs slow, the later ones at the plan's 1 s
+    with pytest.MonkeyPatch.context() as patch:
+        config = _replanned_config(patch)
+        patch.setattr(replanning, "loop_step_seconds", lambda seconds, its: next(paces, 1.0))
+        train(data_dir, tmp_path / "run", config)
+    document = json.loads((tmp_path / "run" / PLAN_FILE).read_text())
+    plan = document["plan"]
+    records = _pretrain_epochs(tmp_path / "run")
+    cut, back = records[0]["replanned"], records[1]["replanned"]
+    assert cut["epochs"] < 10 and cut["after_epoch"] == 0
+    assert (back["after_epoch"], back["epochs"], back["step_seconds"]) == (1, 10, 1.0)
+    assert document["replanned"] == back and not any("replanned" in r for r in records[2:])
+    # every epoch planned trains, the schedule decaying over the total in force at each step
+    assert [r["epoch"] for r in records] == list(range(10))
+    per_epoch, warmup = plan["iterations_per_epoch"], plan["warmup_iterations"]
+    short, full = (poly_factor(r["iterations"], warmup) for r in (cut, back))
+    expected = [short(per_epoch)] + [full((epoch + 1) * per_epoch) for epoch in range(1, 10)]
+    learning_rates = [r["lr"]["segmenter"] for r in records]
+    assert learning_rates == pytest.approx([_auto().pretrain.lr * f for f in expected], rel=1e-12)
+    assert learning_rates[-1] == 0.0
 
 
 class Killed(BaseException):
@@ -250,8 +294,9 @@ def test_a_replanned_run_resumes_with_its_new_total(
         patch.setattr(checkpointing.Checkpointer, "save", save)
         with pytest.raises(Killed):
             train(data_dir, run, config)
-    with monkeypatch.context() as patch:  # a resumed run re-plans nothing: it would fail here
-        patch.setattr(replanning, "replan", None)
+    with monkeypatch.context() as patch:  # at the same pace a resumed run re-plans nothing
+        patch.setattr(replanning, "loop_step_seconds", lambda seconds, iterations: LOOP_SECONDS)
+        patch.setattr(replanning, "_note", None)  # it would fail here
         train(data_dir, run, None, resume=True)
     assert _records_without_timings(run) == _records_without_timings(straight)
     expected, actual = (_last_segmenter(r) for r in (straight, run))
@@ -275,7 +320,7 @@ def test_a_run_without_a_budget_is_not_replanned(data_dir, tmp_path, monkeypatch
     run = tmp_path / "iterations"
     train(data_dir, run, _auto(**{"plan.iterations": 10}))
     assert "replanned" not in json.loads((run / PLAN_FILE).read_text())
-    records = [r for r in _records(run) if r["stage"] == "pretrain" and r["epoch"] >= 0]
+    records = _pretrain_epochs(run)
     assert len(records) == 10 and not any("replanned" in r for r in records)
     assert records[-1]["lr"]["segmenter"] == 0.0
 

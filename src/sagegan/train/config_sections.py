@@ -224,9 +224,9 @@ class PlanConfig:
     ``enabled``: depth, patch size, inversion augmentation, separation targets and the iteration
     count are planned from the data and override the config's values for those keys
     (`PLANNED_KEYS`). ``iterations``: stage-1 iterations; ``budget_minutes``: instead, as many as
-    fit that wall time at the measured step time (fewer when the first epoch runs slower:
-    `sagegan.train.replanning`), and stage 1 stops at the budget. ``keep``:
-    dotted keys (or sections holding them) that the plan leaves as configured;
+    fit that wall time at the measured step time (re-fitted to the loop's own speed after the first
+    epoch and when it changes: `sagegan.train.replanning`), and stage 1 stops at the budget.
+    ``keep``: dotted keys (or sections holding them) that the plan leaves as configured;
     `config_from_cli` adds every planned key that a config file or an override sets.
     """
 

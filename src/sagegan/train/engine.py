@@ -7,9 +7,9 @@ schedulers and scalers and trains one step at a time; :func:`train_epoch` runs a
 :func:`run_stage` does the rest. Every epoch ends with a validation on whole validation
 images (every ``val_every`` epochs and at the last one), a ReduceLROnPlateau step of every scheduler
 on the validation score, an early-stopping check (strict improvement resets the counter) and a
-checkpoint; a budget stage's epoch count is re-planned after its first epoch
-(:mod:`sagegan.train.replanning`). Resuming restores everything the loop depends on, so a resumed
-run repeats an uninterrupted one exactly on CPU.
+checkpoint; a budget stage's epoch count is fitted to the loop's speed after its first epoch and
+whenever that speed changes (:mod:`sagegan.train.replanning`). Resuming restores everything the
+loop depends on, so a resumed run repeats an uninterrupted one exactly on CPU.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def _restore(
         Tracker(**state["tracker"]),
         state["initial"],
         state["epoch"] + 1,
-        BudgetClock(_budget(ctx, settings), state.get("elapsed", 0.0)),
+        BudgetClock(_budget(ctx, settings), state.get("elapsed", 0.0), pace=state.get("pace")),
         resumed_settings(stage, settings, state),
         state["finished"],
     )
@@ -224,7 +224,7 @@ def run_stage(
 
     ``resumed``: (checkpoint folder, state) of this stage's last checkpoint to continue from.
     """
-    runtime = ctx.runtime
+    runtime, planned_epochs = ctx.runtime, settings.epochs
     restored = _start(stage, ctx, settings, resumed)
     tracker, clock, settings = restored.tracker, restored.clock, restored.settings
     if restored.finished:
@@ -247,11 +247,10 @@ def run_stage(
         stage.end_epoch(epoch)
         train_seconds = time.perf_counter() - began
         out_of_time = runtime.from_main(clock.out_of_time())
-        replanned: dict[str, Any] = {}
-        if epoch == 0 and clock.budget is not None and not out_of_time:
-            settings, replanned = replan_stage(
-                stage, settings, clock, runtime, ctx.run_dir, trained.iterations, train_seconds
-            )
+        timing = (trained.iterations, train_seconds)
+        settings, replanned = replan_stage(
+            stage, settings, planned_epochs, clock, runtime, ctx.run_dir, epoch, timing
+        )
         due = (epoch + 1) % settings.val_every == 0 or epoch == settings.epochs - 1 or out_of_time
         closing_started = time.monotonic()
         metrics, improved = (
@@ -286,6 +285,7 @@ def run_stage(
             "finished": finished,
             "elapsed": clock.elapsed(),
             "epochs": settings.epochs,
+            "pace": clock.pace,
         }
         _checkpoint(stage, ctx, settings, epoch, metrics, state, improved)
         last = epoch

@@ -20,8 +20,9 @@ particles lie. :func:`make_plan` turns it into the settings that depend on the d
   (at least 3 px), so datasets of 3-5 px particles keep them and datasets of large particles drop
   the specks a network leaves on textured backgrounds;
 * **iterations**: a fixed count, or as many as fit a wall-clock budget at the measured step time
-  (re-planned from the loop's own speed after the first epoch: `sagegan.train.replanning`), with
-  a linear warm-up and polynomial learning-rate decay, validating about ten times;
+  (re-fitted to the loop's own speed after the first epoch and whenever it changes:
+  `sagegan.train.replanning`), with a linear warm-up and polynomial learning-rate decay,
+  validating about ten times;
 * **precision** on a CPU with native bf16: bf16 autocast when a few timed training steps of the
   planned network run at least ``step_timing.BF16_MIN_GAIN`` times faster than float32 (on CPUs
   without it bf16 is several times slower, and it is not tried).

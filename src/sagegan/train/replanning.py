@@ -2,12 +2,15 @@
 
 The plan (`sagegan.train.planning`) sets the iterations of a ``--budget`` run from a few steps
 timed on random data, which run faster than the loop does (data loading, logging, a busy machine):
-planned that way, a run is stopped by the budget before its learning rate has decayed. After the
-first epoch :func:`replan` measures the loop's seconds per iteration and keeps the whole epochs
-that fit what is left of the budget, each with a validation (as the plan reserves one per epoch),
-never more than planned; the stage's schedules then decay over the new total
-(``TrainingStage.set_epochs``). Every later checkpoint holds the epoch count (``"epochs"`` in its
-state), so a resumed run continues with it; ``plan.json`` and the epoch's log record say so.
+planned that way, a run is stopped by the budget before its learning rate has decayed. After its
+first epoch, and after any later epoch whose loop ran more than ``PACE_TOLERANCE`` faster or
+slower than the pace the epoch count was fitted to, :func:`refit` measures the loop's seconds per
+iteration and keeps the whole epochs that fit what is left of the budget, each with a validation
+(as the plan reserves one per epoch), never more than planned: a first epoch slower than the
+later ones shortens the stage, and the later ones give the time back. The stage's schedules then
+decay over the new total (``TrainingStage.set_epochs``). Every later checkpoint holds the epoch
+count and the pace (``"epochs"`` and ``"pace"`` in its state), so a resumed run continues with
+them; ``plan.json`` (the latest re-plan) and the epoch's log record say so.
 """
 
 from __future__ import annotations
@@ -29,19 +32,24 @@ from sagegan.train.training_stage import StageSettings, TrainingStage
 LOGGER = logging.getLogger("sagegan")
 
 
+PACE_TOLERANCE = 0.05  # a later epoch's loop this much faster or slower fits the epochs again
+
+
 @dataclass
 class Replan:
-    """A shortened stage: the loop's measured seconds per iteration, its iterations per epoch,
-    and the planned and re-planned epoch counts."""
+    """An epoch count fitted to the budget after epoch ``epoch``: the loop's measured seconds per
+    iteration, its iterations per epoch, and the planned and fitted epoch counts."""
 
     step_seconds: float
     iterations_per_epoch: int
     planned_epochs: int
     epochs: int
+    epoch: int
 
     def record(self) -> dict[str, Any]:
         """The re-plan as ``plan.json`` and the epoch's log record hold it."""
         return {
+            "after_epoch": self.epoch,
             "step_seconds": self.step_seconds,
             "epochs": self.epochs,
             "iterations": self.epochs * self.iterations_per_epoch,
@@ -53,8 +61,8 @@ class Replan:
         record = self.record()
         timed = "" if planned_step_seconds is None else f", not {planned_step_seconds:.2f} s"
         return (
-            f"re-planned: the loop runs {self.step_seconds:.2f} s/iteration{timed}: "
-            f"{record['iterations']:,} iterations fit the budget instead of "
+            f"re-planned after epoch {self.epoch}: the loop runs {self.step_seconds:.2f} "
+            f"s/iteration{timed}: {record['iterations']:,} iterations fit the budget instead of "
             f"{record['planned_iterations']:,}"
         )
 
@@ -65,36 +73,47 @@ def loop_step_seconds(train_seconds: float, iterations: int) -> float:
     return train_seconds / iterations
 
 
-def replan(clock: BudgetClock, epochs: int, iterations: int, train_seconds: float) -> Replan | None:
-    """The stage cut to the whole epochs (the first one included) that fit ``clock``'s budget at
-    the speed of its first epoch (``iterations`` in ``train_seconds``), with a validation per
-    epoch as long as the last one (``clock.reserve``); None when the planned ``epochs`` fit."""
-    if clock.budget is None or iterations < 1:
+def refit(
+    clock: BudgetClock, planned_epochs: int, epoch: int, iterations: int, train_seconds: float
+) -> Replan | None:
+    """The whole epochs (at most ``planned_epochs``, at least the ``epoch + 1`` done) that fit
+    ``clock``'s budget at the speed of epoch ``epoch`` (``iterations`` in ``train_seconds``), with
+    a validation per epoch as long as the last one (``clock.reserve``); None when there is no
+    budget or it is spent, or when the loop still runs at ``clock.pace`` within
+    ``PACE_TOLERANCE``."""
+    if clock.budget is None or iterations < 1 or clock.out_of_time():
         return None
     step = loop_step_seconds(train_seconds, iterations)
-    validation = clock.reserve
-    left = clock.budget - clock.elapsed() - validation  # after the first epoch's validation
-    fitting = 1 + max(0, math.floor(left / (iterations * step + validation)))
-    if fitting >= epochs:
+    if clock.pace is not None and abs(step / clock.pace - 1.0) <= PACE_TOLERANCE:
         return None
-    return Replan(step, iterations, epochs, fitting)
+    validation = clock.reserve
+    left = clock.budget - clock.elapsed() - validation  # after this epoch's validation
+    more = max(0, math.floor(left / (iterations * step + validation)))
+    return Replan(step, iterations, planned_epochs, min(planned_epochs, epoch + 1 + more), epoch)
 
 
 def replan_stage(
     stage: TrainingStage,
     settings: StageSettings,
+    planned_epochs: int,
     clock: BudgetClock,
     runtime: Runtime,
     run_dir: Path,
-    iterations: int,
-    train_seconds: float,
+    epoch: int,
+    timing: tuple[int, float],
 ) -> tuple[StageSettings, dict[str, Any]]:
-    """After a budget stage's first epoch: the settings it continues with and the entry of the
-    epoch's log record (empty when the plan fits). Rank 0 decides for every rank, and notes a
+    """After a budget stage's epoch ``epoch`` (``timing``: its iterations and training seconds):
+    the settings it continues with and the entry of the epoch's log record (empty when the epoch
+    count stands). The last epoch is not extended. Rank 0 decides for every rank, and notes a
     re-plan in the console and ``plan.json``."""
-    found = replan(clock, settings.epochs, iterations, train_seconds) if runtime.is_main else None
+    if clock.budget is None or epoch >= settings.epochs - 1:
+        return settings, {}
+    found = refit(clock, planned_epochs, epoch, *timing) if runtime.is_main else None
     found = runtime.from_main(found)
     if found is None:
+        return settings, {}
+    clock.pace = found.step_seconds
+    if found.epochs == settings.epochs:
         return settings, {}
     if runtime.is_main:
         _note(run_dir, found)

@@ -28,12 +28,14 @@ class Tracker:
 class BudgetClock:
     """A stage's wall time, across resumes, against an optional budget (seconds). Training stops
     when what is left would not cover ``reserve``, the duration of the last validation with its
-    figures, so that the closing validation ends within the budget."""
+    figures, so that the closing validation ends within the budget. ``pace``: the loop's seconds
+    per iteration that the stage's epoch count was last fitted to (`sagegan.train.replanning`)."""
 
     budget: float | None
     spent_before: float = 0.0
     started: float = field(default_factory=time.monotonic)
     reserve: float = 0.0
+    pace: float | None = None
 
     def elapsed(self) -> float:
         return self.spent_before + time.monotonic() - self.started

@@ -130,7 +130,7 @@ class TrainingStage(Protocol):
 
     def set_epochs(self, epochs: int) -> None:
         """Train ``epochs`` epochs in all from the coming iteration on: schedules over the
-        stage's total iterations follow (a budget run re-planned after its first epoch)."""
+        stage's total iterations follow (a budget run re-fitted to its loop's speed)."""
 
     def state_dict(self) -> dict[str, Any]: ...
 
