@@ -166,7 +166,7 @@ def _clock(budget, spent, reserve, pace=None):
 def test_a_slow_first_epoch_cuts_the_stage_to_the_epochs_that_fit():
     # 88 s left after the first epoch's validation; 5 iterations at 2 s and a 2-s validation per
     # epoch: 7 more epochs fit
-    found = replanning.refit(_clock(100, 10, 2), 10, epoch=0, iterations=5, train_seconds=10.0)
+    found = replanning.refit(_clock(100, 10, 2), 10, 0, iterations_per_epoch=5, measured=(10.0, 5))
     assert (found.step_seconds, found.epochs, found.planned_epochs) == (2.0, 8, 10)
     assert found.record() == {
         "after_epoch": 0,
@@ -181,21 +181,29 @@ def test_a_slow_first_epoch_cuts_the_stage_to_the_epochs_that_fit():
     )
     # a budget nearly spent by the first epoch ends the stage there; a fast loop never
     # lengthens it past the plan; a spent budget or none fits nothing
-    assert replanning.refit(_clock(100, 90, 2), 10, 0, 5, 10.0).epochs == 1
-    assert replanning.refit(_clock(100, 10, 2), 10, 0, 5, 1.0).epochs == 10
-    assert replanning.refit(_clock(100, 99, 2), 10, 0, 5, 10.0) is None
-    assert replanning.refit(_clock(None, 10, 2), 10, 0, 5, 10.0) is None
+    assert replanning.refit(_clock(100, 90, 2), 10, 0, 5, (10.0, 5)).epochs == 1
+    assert replanning.refit(_clock(100, 10, 2), 10, 0, 5, (1.0, 5)).epochs == 10
+    assert replanning.refit(_clock(100, 99, 2), 10, 0, 5, (10.0, 5)) is None
+    assert replanning.refit(_clock(None, 10, 2), 10, 0, 5, (10.0, 5)) is None
 
 
 def test_a_later_epoch_refits_only_when_the_loop_changed_pace():
     # fitted to 2 s/iteration; after epoch 3 (40 s spent, 2-s validations, 5 iterations an epoch)
     steady = _clock(100, 40, 2, pace=2.0)
-    assert replanning.refit(steady, 10, epoch=3, iterations=5, train_seconds=10.4) is None
+    assert replanning.refit(steady, 10, 3, 5, measured=(31.2, 15)) is None  # 2.08 s: within 5 %
     # 1 s/iteration: 58 s left hold 8 more epochs of 7 s, capped at the planned 10
-    faster = replanning.refit(steady, 10, epoch=3, iterations=5, train_seconds=5.0)
+    faster = replanning.refit(steady, 10, 3, 5, measured=(15.0, 15))
     assert (faster.epochs, faster.epoch, faster.step_seconds) == (10, 3, 1.0)
     # 3 s/iteration: 58 s left hold 3 more epochs of 17 s
-    assert replanning.refit(steady, 10, epoch=3, iterations=5, train_seconds=15.0).epochs == 7
+    assert replanning.refit(steady, 10, 3, 5, measured=(45.0, 15)).epochs == 7
+
+
+def test_the_pace_is_measured_over_the_epochs_after_the_first():
+    clock = _clock(100, 0, 2)
+    assert replanning.measured_pace(clock, 0, 5, 20.0) == (20.0, 5)  # the first alone
+    assert replanning.measured_pace(clock, 1, 5, 10.0) == (10.0, 5)  # then without it
+    assert replanning.measured_pace(clock, 2, 5, 12.0) == (22.0, 10)
+    assert clock.pace_record() == {"pace": None, "loop_seconds": 22.0, "loop_iterations": 10}
 
 
 LOOP_SECONDS = 2.0  # the loop's measured speed in the re-planned runs (the plan counts 1 s)

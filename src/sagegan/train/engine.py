@@ -186,7 +186,7 @@ def _restore(
         Tracker(**state["tracker"]),
         state["initial"],
         state["epoch"] + 1,
-        BudgetClock(_budget(ctx, settings), state.get("elapsed", 0.0), pace=state.get("pace")),
+        BudgetClock(_budget(ctx, settings), state.get("elapsed", 0.0), **state.get("pace", {})),
         resumed_settings(stage, settings, state),
         state["finished"],
     )
@@ -285,7 +285,7 @@ def run_stage(
             "finished": finished,
             "elapsed": clock.elapsed(),
             "epochs": settings.epochs,
-            "pace": clock.pace,
+            "pace": clock.pace_record(),
         }
         _checkpoint(stage, ctx, settings, epoch, metrics, state, improved)
         last = epoch

@@ -3,14 +3,15 @@
 The plan (`sagegan.train.planning`) sets the iterations of a ``--budget`` run from a few steps
 timed on random data, which run faster than the loop does (data loading, logging, a busy machine):
 planned that way, a run is stopped by the budget before its learning rate has decayed. After its
-first epoch, and after any later epoch whose loop ran more than ``PACE_TOLERANCE`` faster or
-slower than the pace the epoch count was fitted to, :func:`refit` measures the loop's seconds per
-iteration and keeps the whole epochs that fit what is left of the budget, each with a validation
-(as the plan reserves one per epoch), never more than planned: a first epoch slower than the
-later ones shortens the stage, and the later ones give the time back. The stage's schedules then
-decay over the new total (``TrainingStage.set_epochs``). Every later checkpoint holds the epoch
-count and the pace (``"epochs"`` and ``"pace"`` in its state), so a resumed run continues with
-them; ``plan.json`` (the latest re-plan) and the epoch's log record say so.
+first epoch, :func:`refit` keeps the whole epochs that fit what is left of the budget at the
+loop's measured seconds per iteration, each with a validation (as the plan reserves one per
+epoch), never more than planned. Later epochs measure the pace again over all epochs since the
+first (which runs slower: loading, warm-up), and when it has moved more than ``PACE_TOLERANCE``
+from the pace the epoch count was fitted to, the epochs are fitted again: the time a slow first
+epoch seemed to cost comes back. The stage's schedules then decay over the new total
+(``TrainingStage.set_epochs``). Every later checkpoint holds the epoch count and the pace
+(``"epochs"`` and ``"pace"`` in its state), so a resumed run continues with them; ``plan.json``
+(the latest re-plan) and the epoch's log record say so.
 """
 
 from __future__ import annotations
@@ -68,28 +69,45 @@ class Replan:
 
 
 def loop_step_seconds(train_seconds: float, iterations: int) -> float:
-    """The loop's seconds per iteration over an epoch's training (its data loading included, its
+    """The loop's seconds per iteration over epochs of training (data loading included,
     validation not)."""
     return train_seconds / iterations
 
 
+def measured_pace(
+    clock: BudgetClock, epoch: int, iterations: int, train_seconds: float
+) -> tuple[float, int]:
+    """The training seconds and iterations the pace is measured on after epoch ``epoch``: the
+    first epoch's alone, then those of every later epoch (the first runs slower: loading,
+    warm-up), summed in ``clock``."""
+    if epoch == 0:
+        return train_seconds, iterations
+    clock.loop_seconds += train_seconds
+    clock.loop_iterations += iterations
+    return clock.loop_seconds, clock.loop_iterations
+
+
 def refit(
-    clock: BudgetClock, planned_epochs: int, epoch: int, iterations: int, train_seconds: float
+    clock: BudgetClock,
+    planned_epochs: int,
+    epoch: int,
+    iterations_per_epoch: int,
+    measured: tuple[float, int],
 ) -> Replan | None:
     """The whole epochs (at most ``planned_epochs``, at least the ``epoch + 1`` done) that fit
-    ``clock``'s budget at the speed of epoch ``epoch`` (``iterations`` in ``train_seconds``), with
-    a validation per epoch as long as the last one (``clock.reserve``); None when there is no
-    budget or it is spent, or when the loop still runs at ``clock.pace`` within
-    ``PACE_TOLERANCE``."""
-    if clock.budget is None or iterations < 1 or clock.out_of_time():
+    ``clock``'s budget at the pace ``measured`` (training seconds, iterations), with a
+    validation per epoch as long as the last one (``clock.reserve``); None when there is no
+    budget or it is spent, or when the pace is still ``clock.pace`` within ``PACE_TOLERANCE``."""
+    if clock.budget is None or iterations_per_epoch < 1 or clock.out_of_time():
         return None
-    step = loop_step_seconds(train_seconds, iterations)
+    step = loop_step_seconds(*measured)
     if clock.pace is not None and abs(step / clock.pace - 1.0) <= PACE_TOLERANCE:
         return None
     validation = clock.reserve
     left = clock.budget - clock.elapsed() - validation  # after this epoch's validation
-    more = max(0, math.floor(left / (iterations * step + validation)))
-    return Replan(step, iterations, planned_epochs, min(planned_epochs, epoch + 1 + more), epoch)
+    more = max(0, math.floor(left / (iterations_per_epoch * step + validation)))
+    fitted = min(planned_epochs, epoch + 1 + more)
+    return Replan(step, iterations_per_epoch, planned_epochs, fitted, epoch)
 
 
 def replan_stage(
@@ -108,7 +126,9 @@ def replan_stage(
     re-plan in the console and ``plan.json``."""
     if clock.budget is None or epoch >= settings.epochs - 1:
         return settings, {}
-    found = refit(clock, planned_epochs, epoch, *timing) if runtime.is_main else None
+    iterations, train_seconds = timing
+    measured = measured_pace(clock, epoch, iterations, train_seconds)
+    found = refit(clock, planned_epochs, epoch, iterations, measured) if runtime.is_main else None
     found = runtime.from_main(found)
     if found is None:
         return settings, {}

@@ -29,13 +29,25 @@ class BudgetClock:
     """A stage's wall time, across resumes, against an optional budget (seconds). Training stops
     when what is left would not cover ``reserve``, the duration of the last validation with its
     figures, so that the closing validation ends within the budget. ``pace``: the loop's seconds
-    per iteration that the stage's epoch count was last fitted to (`sagegan.train.replanning`)."""
+    per iteration that the stage's epoch count was last fitted to; ``loop_seconds`` and
+    ``loop_iterations``: the training time and iterations of the epochs after the first, which
+    measure it (`sagegan.train.replanning`)."""
 
     budget: float | None
     spent_before: float = 0.0
     started: float = field(default_factory=time.monotonic)
     reserve: float = 0.0
     pace: float | None = None
+    loop_seconds: float = 0.0
+    loop_iterations: int = 0
+
+    def pace_record(self) -> dict[str, float | int | None]:
+        """The pace fields, as a checkpoint keeps them (keyword arguments of a resumed clock)."""
+        return {
+            "pace": self.pace,
+            "loop_seconds": self.loop_seconds,
+            "loop_iterations": self.loop_iterations,
+        }
 
     def elapsed(self) -> float:
         return self.spent_before + time.monotonic() - self.started
