@@ -66,16 +66,23 @@ def settings(
     ]
 
 
+def run_images(run: Path, which: str, part: str) -> tuple[Any, dict[str, Any], list[str]]:
+    """A run's checkpoint ``which`` (its model and training info) and the stems of the ``part``
+    (``val`` or ``test``) of the split it was trained with."""
+    model, info = load_model(run, which)
+    training = read_training_info(Path(info["path"]))
+    split_file = RunFolder(run).training_split(training)
+    if split_file is None:
+        raise SystemExit(f"{run}: no split file recorded; the {part} images are unknown")
+    return model, training, getattr(load_split(split_file), part)
+
+
 def score_run(
     run: Path, data: Path, chosen_settings: dict[str, Any], which: str, part: str = "val"
 ) -> dict[str, Any]:
     """Per-setting mean F1@0.5 and object counts over the run's validation (or test) images;
     ``chosen_settings``: the keyword arguments of :func:`settings` but ``has_boundary``."""
-    model, info = load_model(run, which)
-    split_file = RunFolder(run).training_split(read_training_info(Path(info["path"])))
-    if split_file is None:
-        raise SystemExit(f"{run}: no split file recorded; the {part} images are unknown")
-    stems = getattr(load_split(split_file), part)
+    model, _, stems = run_images(run, which, part)
     pairs = {pair.stem: pair for pair in find_pairs(data)}
     chosen = settings(has_boundary=model.head.out_channels == 2, **chosen_settings)
     f1 = np.zeros((len(chosen), len(stems)))

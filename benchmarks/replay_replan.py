@@ -16,9 +16,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sagegan.models.run_folder import PLAN_FILE
 from sagegan.train import replanning
+from sagegan.train.runtime import Runtime
 from sagegan.train.stopping import BudgetClock
+from sagegan.train.training_stage import StageSettings
+
+NO_RUN_FOLDER = Path("/nonexistent-replay-run")  # no plan.json to note a re-plan in
+
+
+class _Schedules:
+    """Stands for a training stage: the replay has no schedules to follow the epoch count."""
+
+    def set_epochs(self, epochs: int) -> None:
+        return None
 
 
 def replay(
@@ -30,27 +43,26 @@ def replay(
 ) -> dict[str, Any]:
     """The re-plans of a stage of ``planned`` epochs whose epoch ``i`` trained ``epochs[i][0]``
     seconds and took ``epochs[i][1]`` with its validation, after a first validation of
-    ``first_validation``, under a ``budget`` of seconds."""
+    ``first_validation``, under a ``budget`` of seconds: each epoch goes through
+    `replanning.replan_stage`, as the training loop calls it."""
     clock = BudgetClock(budget, started=time.monotonic(), reserve=first_validation)
-    spent, count, changes = first_validation, planned, []
-    for epoch in range(planned):
+    settings = StageSettings("pretrain", planned, 1, planned, "dice", 1)
+    runtime = Runtime(torch.device("cpu"), None)
+    spent, changes, epoch = first_validation, [], 0
+    while epoch < settings.epochs:
         train, total = epochs[min(epoch, len(epochs) - 1)]
-        if epoch >= count:
-            break
         # the clock reads what the run's clock read at this epoch's end, before its validation
         clock.spent_before = spent + train - (time.monotonic() - clock.started)
-        measured = replanning.measured_pace(clock, epoch, iterations_per_epoch, train)
-        found = None
-        if epoch < count - 1:
-            found = replanning.refit(clock, planned, epoch, iterations_per_epoch, measured)
-        if found is not None:
-            clock.pace = found.step_seconds
-            if found.epochs != count:
-                changes.append(found.record())
-                count = found.epochs
+        timing = (iterations_per_epoch, train)
+        settings, entry = replanning.replan_stage(
+            _Schedules(), settings, planned, clock, runtime, NO_RUN_FOLDER, epoch, timing
+        )
+        if entry:
+            changes.append(entry["replanned"])
         clock.reserve = total - train
         spent += total
-    return {"epochs": count, "stage_minutes": spent / 60.0, "replanned": changes}
+        epoch += 1
+    return {"epochs": settings.epochs, "stage_minutes": spent / 60.0, "replanned": changes}
 
 
 def main() -> None:

@@ -12,8 +12,7 @@ grid before the split; an image already at R or above is left as it is::
         --inversion --results benchmarks/results/test_time_options_emps_s0_val.json
 
 Prints mean pixel Dice (of the instances' mask, as `sagegan evaluate` scores it) and F1@0.5 per
-option; ``--split test`` scores the test split, to read
-after a choice made on validation.
+option; ``--split test`` scores the test split, to read after a choice made on validation.
 """
 
 from __future__ import annotations
@@ -27,15 +26,13 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
+from instance_options import run_images
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
-from sagegan.data.splits import load_split
 from sagegan.infer.instances import run_split_options, split_instances, typical_radius
 from sagegan.infer.tiling import predict_tiled
 from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
-from sagegan.models.checkpoint import load_model, read_training_info
-from sagegan.models.run_folder import RunFolder
 
 Maps = tuple[np.ndarray, np.ndarray | None]
 
@@ -109,16 +106,12 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="best")
     parser.add_argument("--results", type=Path, help="write the per-image rows as JSON here")
     args = parser.parse_args()
-    model, info = load_model(args.run, args.checkpoint)
-    training = read_training_info(Path(info["path"]))
-    split_file = RunFolder(args.run).training_split(training)
-    if split_file is None:
-        raise SystemExit(f"{args.run}: no split file recorded; the {args.split} images are unknown")
+    model, training, stems = run_images(args.run, args.checkpoint, args.split)
     split = run_split_options(training)
     pairs = {pair.stem: pair for pair in find_pairs(args.data)}
     rows = {
         stem: score_image(model, load_sample(pairs[stem]), split, args.radius_targets, args)
-        for stem in getattr(load_split(split_file), args.split)
+        for stem in stems
     }
     options = [key for key in next(iter(rows.values())) if key != "radius_px"]
     print(f"{len(rows)} {args.split} images, split {split}")

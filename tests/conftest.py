@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -57,10 +58,18 @@ def shared_dataset(name: str) -> Path:
 
 
 def benchmark_script(name: str) -> ModuleType:
-    """The module of ``benchmarks/<name>.py``, loaded from its file (benchmarks is no package)."""
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    """The module of ``benchmarks/<name>.py``, loaded from its file (benchmarks is no package) as
+    running it does: its siblings importable by name, itself registered under ``name`` (which a
+    dataclass in it needs)."""
+    folder = str(REPO_ROOT / "benchmarks")
+    spec = importlib.util.spec_from_file_location(name, Path(folder) / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
     return module
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import benchmark_script
 
 PLAN = {
     "data.patch_size": [320, 320],
@@ -24,14 +22,8 @@ PLAN = {
 
 @pytest.fixture(scope="module")
 def ablation() -> ModuleType:
-    """The script imported by name: it imports real_data, its sibling, and its dataclass needs
-    its module registered (`benchmark_script` does neither)."""
-    folder = str(REPO_ROOT / "benchmarks")
-    sys.path.insert(0, folder)
-    try:
-        return importlib.import_module("gan_ablation")
-    finally:
-        sys.path.remove(folder)
+    """The script (it imports real_data, its sibling)."""
+    return benchmark_script("gan_ablation")
 
 
 def _job(ablation: ModuleType, tmp_path: Path, **overrides) -> object:
