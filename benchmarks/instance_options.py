@@ -13,10 +13,11 @@ split is not read:
 (`split_instances`' ``min_size_fraction`` and ``min_depth_fraction``; 0 is fixed), as
 docs/accuracy.md section 10 compared them: ``--min-sizes 76 --size-fractions 0.3 --min-depths 8
 --depth-fractions 0 0.15 0.25 0.35 0.5 0.75``. ``--split test`` scores the test split instead,
-to read after a choice made on validation.
+to read after a choice made on validation. ``--thresholds`` scores foreground thresholds other
+than 0.5 (each changes the mask, so each row has its own pixel Dice).
 
-Prints mean pixel Dice (which the split does not change) and, per setting, mean F1@0.5 and the
-predicted against the true object count.
+Prints mean pixel Dice at 0.5 and, per setting, mean Dice, F1@0.5 and the predicted against the
+true object count.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ def settings(
     has_boundary: bool,
     size_fractions: tuple[float, ...] = (0.0,),
     depth_fractions: tuple[float, ...] = (0.0,),
+    thresholds: tuple[float, ...] = (0.5,),
 ) -> list[dict[str, Any]]:
     """Every setting to score: each smallest object and seed depth (fixed, or scaled per image by
     a fraction > 0) with distance seeds from the whole mask, then, for a model with an instance
-    head, from the mask with its boundaries cut out."""
+    head, from the mask with its boundaries cut out; each at every foreground threshold."""
     seeds = ["distance", "boundary"] if has_boundary else ["distance"]
     return [
         {
@@ -57,12 +59,14 @@ def settings(
             "min_size_fraction": size_fraction,
             "min_depth_px": depth,
             "min_depth_fraction": depth_fraction,
+            "threshold": threshold,
         }
         for kind in seeds
         for size in min_sizes
         for size_fraction in size_fractions
         for depth in min_depths
         for depth_fraction in depth_fractions
+        for threshold in thresholds
     ]
 
 
@@ -86,6 +90,7 @@ def score_run(
     pairs = {pair.stem: pair for pair in find_pairs(data)}
     chosen = settings(has_boundary=model.head.out_channels == 2, **chosen_settings)
     f1 = np.zeros((len(chosen), len(stems)))
+    row_dice = np.zeros((len(chosen), len(stems)))
     counts = np.zeros(len(chosen))
     dice, true_count = [], 0
     for column, stem in enumerate(stems):
@@ -98,6 +103,7 @@ def score_run(
             boundary = prediction.boundary if setting["seeds"] == "boundary" else None
             labels = split_instances(
                 prediction.probability,
+                threshold=setting["threshold"],
                 min_size_px=setting["min_size_px"],
                 min_depth_px=setting["min_depth_px"],
                 boundary=boundary,
@@ -105,9 +111,16 @@ def score_run(
                 min_depth_fraction=setting["min_depth_fraction"],
             )
             f1[row, column] = match_instances(truth, labels, thresh=0.5).f1
+            mask = prediction.probability > setting["threshold"]
+            row_dice[row, column] = pixel_scores(mask, truth > 0)["dice"]
             counts[row] += int(labels.max())
     rows = [
-        {**setting, "f1@0.5": float(f1[row].mean()), "predicted": int(counts[row])}
+        {
+            **setting,
+            "dice": float(row_dice[row].mean()),
+            "f1@0.5": float(f1[row].mean()),
+            "predicted": int(counts[row]),
+        }
         for row, setting in enumerate(chosen)
     ]
     return {"images": len(stems), "dice": float(np.mean(dice)), "true": true_count, "rows": rows}
@@ -121,6 +134,7 @@ def main() -> None:
     parser.add_argument("--min-depths", type=float, nargs="+", default=[1.0])
     parser.add_argument("--size-fractions", type=float, nargs="+", default=[0.0])
     parser.add_argument("--depth-fractions", type=float, nargs="+", default=[0.0])
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5])
     parser.add_argument("--split", choices=("val", "test"), default="val")
     parser.add_argument("--checkpoint", default="best")
     parser.add_argument("--results", type=Path, help="write the table as JSON here")
@@ -130,19 +144,24 @@ def main() -> None:
         "min_depths": args.min_depths,
         "size_fractions": tuple(args.size_fractions),
         "depth_fractions": tuple(args.depth_fractions),
+        "thresholds": tuple(args.thresholds),
     }
     result = score_run(args.run, args.data, chosen, args.checkpoint, args.split)
     print(
         f"{result['images']} {args.split} images, pixel Dice {result['dice']:.3f}, "
         f"{result['true']} true objects"
     )
-    print("| seeds | smallest object px (fraction) | seed depth px (fraction) | F1@0.5 | objects |")
-    print("|---|---|---|---|---|")
+    print(
+        "| seeds | threshold | smallest object px (fraction) | seed depth px (fraction) "
+        "| Dice | F1@0.5 | objects |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for row in result["rows"]:
         print(
-            f"| {row['seeds']} | {row['min_size_px']} ({row['min_size_fraction']:g}) | "
-            f"{row['min_depth_px']:g} ({row['min_depth_fraction']:g}) | "
-            f"{row['f1@0.5']:.3f} | {row['predicted']} |"
+            f"| {row['seeds']} | {row['threshold']:g} | {row['min_size_px']} "
+            f"({row['min_size_fraction']:g}) | {row['min_depth_px']:g} "
+            f"({row['min_depth_fraction']:g}) | {row['dice']:.3f} | {row['f1@0.5']:.3f} | "
+            f"{row['predicted']} |"
         )
     if args.results:
         args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -28,3 +28,8 @@ def test_scores_every_setting_on_the_validation_split(tmp_path):
     rows = [(row["seeds"], row["min_size_px"], row["min_depth_fraction"]) for row in scaled["rows"]]
     assert rows[:2] == [("distance", 3, 0.0), ("distance", 3, 0.25)] and len(rows) == 8
     assert all(row["min_size_fraction"] == 0.0 for row in scaled["rows"])
+    thresholds = script.score_run(run, data, {**chosen, "thresholds": (0.3, 0.5)}, "best")
+    rows = [(row["seeds"], row["min_size_px"], row["threshold"]) for row in thresholds["rows"]]
+    assert rows[:2] == [("distance", 3, 0.3), ("distance", 3, 0.5)] and len(rows) == 8
+    at_half = [row for row in thresholds["rows"] if row["threshold"] == 0.5]
+    assert all(row["dice"] == thresholds["dice"] for row in at_half)  # the mask Dice is scored on

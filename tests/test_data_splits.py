@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import warnings
 
@@ -87,7 +88,27 @@ def test_save_and_load_roundtrip(tmp_path):
     assert load_split(path) == split
     data = json.loads(path.read_text())
     assert data["format"] == "sagegan-split" and data["version"] == 1
-    assert not list(path.parent.glob("*.tmp"))
+    assert [file.name for file in path.parent.iterdir()] == ["split.json"]  # no temporary left
+
+
+def test_two_processes_saving_one_split_at_once_both_succeed(tmp_path, monkeypatch):
+    """Seeds of a benchmark started side by side write the same split file: the other process
+    renames its temporary file into place between this one's write and rename."""
+    split = kfold_splits(STEMS, k=3, seed=5)[1]
+    path = tmp_path / "split.json"
+    replace = os.replace
+    pid = os.getpid()
+
+    def replace_after_the_other_process(source, target):
+        if os.getpid() == pid:
+            monkeypatch.setattr(os, "getpid", lambda: pid + 1)
+            save_split(split, path)  # the other process, in the middle of this save
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace_after_the_other_process)
+    save_split(split, path)
+    assert load_split(path) == split
+    assert [file.name for file in tmp_path.iterdir()] == ["split.json"]
 
 
 @pytest.mark.parametrize(

@@ -177,12 +177,13 @@ def kfold_splits(
 
 
 def save_split(split: Split, path: str | Path) -> None:
-    """Write the split as JSON (atomically: a temporary file renamed into place, removed again on
-    failure); DataError naming ``path`` when it cannot be written, e.g. when it is a folder."""
+    """Write the split as JSON (atomically: a temporary file of this process renamed into place,
+    removed again on failure, so processes writing the same split at once do not collide);
+    DataError naming ``path`` when it cannot be written, e.g. when it is a folder."""
     path = Path(path)
     if path.is_dir():
         raise DataError(path, "is a folder: give a split file name, e.g. split.json")
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(json.dumps(split.to_dict(), indent=2) + "\n", encoding="utf-8")
