@@ -36,6 +36,7 @@ from sagegan.infer.instances import split_instances
 from sagegan.infer.tiling import predict_tiled
 from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
+from sagegan.models.builtin import is_builtin, model_location
 from sagegan.models.checkpoint import load_model, read_training_info
 from sagegan.models.run_folder import RunFolder
 
@@ -70,14 +71,18 @@ def settings(
     ]
 
 
-def run_images(run: Path, which: str, part: str) -> tuple[Any, dict[str, Any], list[str]]:
-    """A run's checkpoint ``which`` (its model and training info) and the stems of the ``part``
-    (``val`` or ``test``) of the split it was trained with."""
-    model, info = load_model(run, which)
+def run_images(
+    run: Path, which: str, part: str, split_file: Path | None = None
+) -> tuple[Any, dict[str, Any], list[str]]:
+    """A run's checkpoint ``which`` (its model and training info; ``run`` may be ``builtin``)
+    and the stems of the ``part`` (``val`` or ``test``) of ``split_file``, by default the split
+    the run was trained with."""
+    model, info = load_model(model_location(run), which)
     training = read_training_info(Path(info["path"]))
-    split_file = RunFolder(run).training_split(training)
     if split_file is None:
-        raise SystemExit(f"{run}: no split file recorded; the {part} images are unknown")
+        split_file = None if is_builtin(run) else RunFolder(run).training_split(training)
+    if split_file is None:
+        raise SystemExit(f"{run}: no split file recorded; give --split-file")
     return model, training, getattr(load_split(split_file), part)
 
 

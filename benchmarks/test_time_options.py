@@ -13,6 +13,7 @@ grid before the split; an image already at R or above is left as it is::
 
 Prints mean pixel Dice (of the instances' mask, as `sagegan evaluate` scores it) and F1@0.5 per
 option; ``--split test`` scores the test split, to read after a choice made on validation.
+``builtin`` with ``--split-file`` scores the shipped model on any dataset's split (zero-shot).
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def score_image(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a training run folder")
-    parser.add_argument("data", type=Path, help="the dataset folder it was trained on")
+    parser.add_argument("run", type=Path, help="a training run folder, or builtin")
+    parser.add_argument("data", type=Path, help="the dataset folder to score")
+    parser.add_argument("--split-file", type=Path, help="its split (default: the run's own)")
     parser.add_argument("--radius-targets", type=float, nargs="*", default=[])
     parser.add_argument("--max-scale", type=float, default=3.0)
     parser.add_argument("--inversion", action="store_true")
@@ -106,7 +108,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="best")
     parser.add_argument("--results", type=Path, help="write the per-image rows as JSON here")
     args = parser.parse_args()
-    model, training, stems = run_images(args.run, args.checkpoint, args.split)
+    model, training, stems = run_images(args.run, args.checkpoint, args.split, args.split_file)
     split = run_split_options(training)
     pairs = {pair.stem: pair for pair in find_pairs(args.data)}
     rows = {

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from conftest import benchmark_script
+from sagegan.data.splits import make_split, save_split
 from sagegan.synth import write_dataset
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
@@ -33,3 +38,16 @@ def test_scores_every_setting_on_the_validation_split(tmp_path):
     assert rows[:2] == [("distance", 3, 0.3), ("distance", 3, 0.5)] and len(rows) == 8
     at_half = [row for row in thresholds["rows"] if row["threshold"] == 0.5]
     assert all(row["dice"] == thresholds["dice"] for row in at_half)  # the mask Dice is scored on
+
+
+def test_the_builtin_model_is_scored_on_a_given_split(tmp_path):
+    script = benchmark_script("instance_options")
+    split = make_split([f"image{i}" for i in range(10)], seed=0)
+    save_split(split, tmp_path / "split.json")
+    model, training, stems = script.run_images(
+        Path("builtin"), "best", "val", tmp_path / "split.json"
+    )
+    assert stems == split.val and model.head.out_channels == 2
+    assert training["config"]["instances"]  # the shipped split settings come with it
+    with pytest.raises(SystemExit, match="give --split-file"):
+        script.run_images(Path("builtin"), "best", "test")

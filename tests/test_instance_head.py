@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 
 from conftest import touching_discs
 from sagegan.data.dataset import Sample, SegmentationDataset
-from sagegan.data.separation import boundary_target, inscribed_radii
+from sagegan.data.separation import boundary_target
 from sagegan.errors import ConfigError
 from sagegan.evaluate import evaluate_run
 from sagegan.infer.instances import split_instances
@@ -60,37 +59,6 @@ def test_boundary_seeds_separate_touching_discs_the_distance_transform_merges():
         split_instances(union, boundary=np.zeros((4, 4), np.float32))
 
 
-def test_band_widens_to_a_fraction_of_each_particles_inscribed_radius():
-    yy, xx = np.mgrid[:41, :41]
-    disc = ((yy - 20) ** 2 + (xx - 20) ** 2 <= 100).astype(np.int32)
-    assert inscribed_radii(disc)[1] == pytest.approx(10, abs=1)
-    for labels in (touching_discs(6, 6, (32, 44)), touching_discs(24, 16, (104, 152))):
-        fixed, wide = boundary_target(labels, 2), boundary_target(labels, 2, 0.5)
-        assert np.array_equal(boundary_target(labels, 2, 0.0), fixed)
-        assert not wide[labels == 0].any() and not (fixed & ~wide).any()
-        widths = np.maximum(np.rint(0.5 * inscribed_radii(labels)[1:]), 2)
-        centre_row = labels.shape[0] // 2
-        assert fixed[centre_row].sum() == 4  # 2 px on either side of the contact
-        assert wide[centre_row].sum() == widths.sum()
-    assert widths.min() > 2  # the large pair's bands are wider than boundary_px
-    with pytest.raises(ConfigError, match="boundary_fraction"):
-        boundary_target(labels, 2, 1.5)
-
-
-def test_a_blurred_wide_band_still_separates_touching_discs():
-    labels = touching_discs()
-    union = (labels > 0).astype(np.float32)
-    assert split_instances(union).max() == 1
-
-    def split_with_blurred(band: np.ndarray) -> np.ndarray:
-        predicted = ndimage.gaussian_filter(band.astype(np.float32), 3.0)
-        return split_instances(union, boundary=predicted, min_size_px=3)
-
-    assert split_with_blurred(boundary_target(labels, 2)).max() == 1  # the blur erased it
-    split = split_with_blurred(boundary_target(labels, 2, 0.5))
-    assert split.max() == 2 and np.mean(split[labels > 0] == labels[labels > 0]) > 0.9
-
-
 def test_trained_instance_head_separatestouching_discs():
     labels = touching_discs()
     image = np.where(labels > 0, 0.6, -0.6).astype(np.float32)
@@ -128,15 +96,11 @@ def test_dataset_items_carry_the_boundary_of_the_kept_instances():
     item = SegmentationDataset([sample], None, boundary_px=1)[0]
     assert np.array_equal(item["boundary"][0].numpy(), boundary_target(labels, 1))
     assert "boundary" not in SegmentationDataset([sample], None)[0]
-    wide = SegmentationDataset([sample], None, boundary_px=1, boundary_fraction=0.5)[0]
-    assert np.array_equal(wide["boundary"][0].numpy(), boundary_target(labels, 1, 0.5))
 
 
 def test_config_owns_the_output_channels():
     with pytest.raises(ConfigError, match="boundary_px"):
         config_from_cli("tiny", None, {"data.boundary_px": -1})
-    with pytest.raises(ConfigError, match="boundary_fraction"):
-        config_from_cli("tiny", None, {"data.boundary_fraction": 1.5})
     with pytest.raises(ConfigError, match="out_channels"):
         config_from_cli("tiny", None, {"model.segmenter_kwargs.out_channels": 2})
 

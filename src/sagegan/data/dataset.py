@@ -89,9 +89,8 @@ class SegmentationDataset(Dataset):
     evaluate them with batch size 1. With ``gap_px`` or ``contact_weight`` (see
     `sagegan.data.separation`) the mask has gaps between touching instances and ``valid`` carries
     the contact weights (still 0 on padding). With ``boundary_px`` > 0 items also hold boundary
-    (float [1,H,W] in {0, 1}, `boundary_target` of the instances left in the mask, bands widened
-    to ``boundary_fraction`` of each instance's inscribed radius), the target of a segmenter's
-    second (instance) channel.
+    (float [1,H,W] in {0, 1}, `boundary_target` of the instances left in the mask), the target of
+    a segmenter's second (instance) channel.
     """
 
     def __init__(
@@ -105,9 +104,8 @@ class SegmentationDataset(Dataset):
         gap_px: int = 0,
         contact_weight: float = 1.0,
         boundary_px: int = 0,
-        boundary_fraction: float = 0.0,
     ) -> None:
-        check_boundary(boundary_px, boundary_fraction)
+        check_boundary(boundary_px)
         if not samples:
             raise ConfigError("a dataset needs at least one sample")
         missing = [s.stem for s in samples if s.labels is None]
@@ -126,7 +124,6 @@ class SegmentationDataset(Dataset):
         self.gap_px = gap_px
         self.contact_weight = contact_weight
         self.boundary_px = boundary_px
-        self.boundary_fraction = boundary_fraction
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -167,7 +164,6 @@ class SegmentationDataset(Dataset):
             "stem": sample.stem,
         }
         if self.boundary_px > 0:
-            kept = np.where(mask, labels, 0)
-            boundary = boundary_target(kept, self.boundary_px, self.boundary_fraction)
+            boundary = boundary_target(np.where(mask, labels, 0), self.boundary_px)
             item["boundary"] = torch.from_numpy(boundary.astype(np.float32))[None]
         return item

@@ -17,9 +17,7 @@ instance within ``width_px`` of *another* instance, the boundaries between touch
 their outlines against the background). A segmenter with a second output channel learns it beside
 the foreground; the instance split then cuts the bands it marks out of the mask before the distance
 transform (`sagegan.infer.instances`), so touching particles that the distance transform alone
-merges come apart. With ``width_fraction`` > 0 each instance's band is at least that fraction of
-its own inscribed radius wide, so the cores left between bands stay apart however small or large
-the particles are and a blurred prediction of the band still cuts the contact.
+merges come apart.
 
 All of them use only minimum/maximum filters over the label map: a few milliseconds per patch.
 """
@@ -71,51 +69,21 @@ def separation_target(
     return foreground, weights
 
 
-def check_boundary(width_px: int, width_fraction: float = 0.0) -> None:
-    """ConfigError unless the boundary width is >= 0 (0: no instance head) and its fraction of
-    the inscribed radius is in [0, 1]."""
+def check_boundary(width_px: int) -> None:
+    """ConfigError unless the boundary width is >= 0 (0: no instance head)."""
     if width_px < 0:
         raise ConfigError(f"data.boundary_px must be >= 0, got {width_px}")
-    if not 0.0 <= width_fraction <= 1.0:
-        raise ConfigError(f"data.boundary_fraction must be in [0, 1], got {width_fraction}")
 
 
-def _contact_band(labels: np.ndarray, width_px: int) -> np.ndarray:
-    """Instance pixels that have another instance within ``width_px`` (Chebyshev)."""
-    largest, smallest = _neighbour_labels(labels, width_px)
-    return (labels > 0) & ((largest != labels) | (smallest != labels))
-
-
-def inscribed_radii(labels: np.ndarray) -> np.ndarray:
-    """Each instance's inscribed radius (px, the largest distance of its pixels to the
-    background or another instance; entry i is label i, entry 0 is 0)."""
-    inside = (labels > 0) & ~_contact_band(labels, 1)
-    distance = ndimage.distance_transform_edt(inside)
-    count = int(labels.max(initial=0))
-    radii = np.zeros(count + 1)
-    if count:
-        radii[1:] = ndimage.maximum(distance, labels, np.arange(1, count + 1))
-    return radii
-
-
-def boundary_target(labels: np.ndarray, width_px: int, width_fraction: float = 0.0) -> np.ndarray:
-    """Boolean map of the instance pixels that have another instance within their band width
-    (Chebyshev): the bands where touching (or gap-separated) particles meet. The width is
-    ``width_px``, or for an instance whose ``width_fraction`` x inscribed radius is larger, that
-    (rounded)."""
-    check_boundary(width_px, width_fraction)
+def boundary_target(labels: np.ndarray, width_px: int) -> np.ndarray:
+    """Boolean map of the instance pixels that have another instance within ``width_px``
+    (Chebyshev): the bands where touching (or gap-separated) particles meet."""
+    check_boundary(width_px)
     labels = np.asarray(labels, dtype=np.int32)
     if width_px == 0:
         return np.zeros(labels.shape, dtype=bool)
-    if width_fraction == 0:
-        return _contact_band(labels, width_px)
-    widths = np.maximum(np.rint(width_fraction * inscribed_radii(labels)), width_px).astype(int)
-    widths[0] = 0
-    per_pixel = widths[labels]
-    band = np.zeros(labels.shape, dtype=bool)
-    for width in np.unique(per_pixel[labels > 0]):
-        band |= (per_pixel == width) & _contact_band(labels, int(width))
-    return band
+    largest, smallest = _neighbour_labels(labels, width_px)
+    return (labels > 0) & ((largest != labels) | (smallest != labels))
 
 
 def contact_shares(labels: np.ndarray, radius: int = 2) -> tuple[int, int, int]:
@@ -125,6 +93,8 @@ def contact_shares(labels: np.ndarray, radius: int = 2) -> tuple[int, int, int]:
     present = np.unique(labels[labels > 0])
 
     def meeting(r: int) -> int:
-        return int(np.unique(labels[_contact_band(labels, r)]).size)
+        largest, smallest = _neighbour_labels(labels, r)
+        other = (labels > 0) & ((largest != labels) | (smallest != labels))
+        return int(np.unique(labels[other]).size)
 
     return int(present.size), meeting(1), meeting(radius)

@@ -265,7 +265,6 @@ def _training_dataset(
         gap_px=data.gap_px,
         contact_weight=data.contact_weight,
         boundary_px=data.boundary_px,
-        boundary_fraction=data.boundary_fraction,
     )
     if bank is None:
         return real

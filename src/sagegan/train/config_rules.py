@@ -42,7 +42,7 @@ def check_config(config: TrainConfig) -> None:
     _check_gan_tables(config)
     _check_stages(config)
     check_separation(config.data.gap_px, config.data.contact_weight)
-    check_boundary(config.data.boundary_px, config.data.boundary_fraction)
+    check_boundary(config.data.boundary_px)
     _check_bank(config)
     _check_plan_keep(config.plan.keep)
     try:

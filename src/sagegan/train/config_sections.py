@@ -30,8 +30,7 @@ class DataConfig:
     (``sagegan.data.separation``; 0 and 1 = plain foreground masks).
     ``boundary_px``: > 0 gives the segmenter an instance head, a second output channel trained on
     the bands of that width where instances meet, which the instance split cuts out of the mask
-    (0 = foreground only). ``boundary_fraction``: > 0 widens each instance's band to that
-    fraction of its inscribed radius where that is wider (`sagegan.data.separation`).
+    (0 = foreground only).
     ``bank``: a folder of synthetic image/mask pairs (``sagegan generate`` or ``sagegan synth``
     output, or any dataset layout; None = no bank) that pretraining also draws patches from.
     ``bank_fraction``: the share of each pretraining epoch's patches cut from the bank, in [0, 1);
@@ -52,7 +51,6 @@ class DataConfig:
     gap_px: int = 0
     contact_weight: float = 1.0
     boundary_px: int = 0
-    boundary_fraction: float = 0.0
     bank: str | None = None
     bank_fraction: float = 0.5
 
