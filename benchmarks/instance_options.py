@@ -87,11 +87,17 @@ def run_images(
 
 
 def score_run(
-    run: Path, data: Path, chosen_settings: dict[str, Any], which: str, part: str = "val"
+    run: Path,
+    data: Path,
+    chosen_settings: dict[str, Any],
+    which: str,
+    part: str = "val",
+    split_file: Path | None = None,
 ) -> dict[str, Any]:
-    """Per-setting mean F1@0.5 and object counts over the run's validation (or test) images;
-    ``chosen_settings``: the keyword arguments of :func:`settings` but ``has_boundary``."""
-    model, _, stems = run_images(run, which, part)
+    """Per-setting mean F1@0.5 and object counts over the run's validation (or test) images
+    (of ``split_file`` when given); ``chosen_settings``: the keyword arguments of
+    :func:`settings` but ``has_boundary``."""
+    model, _, stems = run_images(run, which, part, split_file)
     pairs = {pair.stem: pair for pair in find_pairs(data)}
     chosen = settings(has_boundary=model.head.out_channels == 2, **chosen_settings)
     f1 = np.zeros((len(chosen), len(stems)))
@@ -133,8 +139,9 @@ def score_run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a training run folder")
-    parser.add_argument("data", type=Path, help="the dataset folder it was trained on")
+    parser.add_argument("run", type=Path, help="a training run folder, or builtin")
+    parser.add_argument("data", type=Path, help="the dataset folder to score")
+    parser.add_argument("--split-file", type=Path, help="its split (default: the run's own)")
     parser.add_argument("--min-sizes", type=int, nargs="+", default=[10])
     parser.add_argument("--min-depths", type=float, nargs="+", default=[1.0])
     parser.add_argument("--size-fractions", type=float, nargs="+", default=[0.0])
@@ -151,7 +158,7 @@ def main() -> None:
         "depth_fractions": tuple(args.depth_fractions),
         "thresholds": tuple(args.thresholds),
     }
-    result = score_run(args.run, args.data, chosen, args.checkpoint, args.split)
+    result = score_run(args.run, args.data, chosen, args.checkpoint, args.split, args.split_file)
     print(
         f"{result['images']} {args.split} images, pixel Dice {result['dice']:.3f}, "
         f"{result['true']} true objects"

@@ -51,3 +51,11 @@ def test_the_builtin_model_is_scored_on_a_given_split(tmp_path):
     assert training["config"]["instances"]  # the shipped split settings come with it
     with pytest.raises(SystemExit, match="give --split-file"):
         script.run_images(Path("builtin"), "best", "test")
+    data = write_dataset(tmp_path / "data", n=6, size=(64, 64), seed=0, progress=False)
+    save_split(make_split([f"synth_{i:04d}" for i in range(6)], seed=0), tmp_path / "sim.json")
+    chosen = {"min_sizes": [4], "min_depths": [1.0]}
+    result = script.score_run(Path("builtin"), data, chosen, "best", "val", tmp_path / "sim.json")
+    assert result["images"] >= 1 and [row["seeds"] for row in result["rows"]] == [
+        "distance",
+        "boundary",
+    ]
