@@ -109,7 +109,11 @@ def score_run(
         prediction = predict_tiled(model, sample.image)
         truth = np.asarray(sample.labels)
         true_count += len(np.unique(truth[truth > 0]))
-        dice.append(pixel_scores(prediction.probability > 0.5, truth > 0)["dice"])
+        threshold_dice = {
+            threshold: pixel_scores(prediction.probability > threshold, truth > 0)["dice"]
+            for threshold in {0.5, *(setting["threshold"] for setting in chosen)}
+        }
+        dice.append(threshold_dice[0.5])
         for row, setting in enumerate(chosen):
             boundary = prediction.boundary if setting["seeds"] == "boundary" else None
             labels = split_instances(
@@ -122,8 +126,7 @@ def score_run(
                 min_depth_fraction=setting["min_depth_fraction"],
             )
             f1[row, column] = match_instances(truth, labels, thresh=0.5).f1
-            mask = prediction.probability > setting["threshold"]
-            row_dice[row, column] = pixel_scores(mask, truth > 0)["dice"]
+            row_dice[row, column] = threshold_dice[setting["threshold"]]
             counts[row] += int(labels.max())
     rows = [
         {
