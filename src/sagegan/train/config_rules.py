@@ -129,6 +129,8 @@ def _check_stages(config: TrainConfig) -> None:
         _positive(f"{name}.patience", stage.patience)
         if stage.epochs < 0:
             raise ConfigError(f"{name}.epochs must be >= 0, got {stage.epochs}")
+    if not 0.0 <= config.pretrain.ema < 1.0:
+        raise ConfigError(f"pretrain.ema must be in [0, 1), got {config.pretrain.ema}")
     if not 0.0 <= config.gan.mix_max <= 1.0:
         raise ConfigError(f"gan.mix_max must be in [0, 1], got {config.gan.mix_max}")
     _check_realism(config)

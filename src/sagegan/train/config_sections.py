@@ -82,6 +82,10 @@ class PretrainConfig:
     (``faithful_scheduler_mode`` uses the reference's inverted "min": the LR then decays on a
     timer). "poly": per iteration, a linear warm-up over ``warmup_iterations`` then
     ``(1 - progress) ** 0.9`` decay to zero at the last iteration (nnU-Net's schedule).
+    ``ema``: decay of an exponential moving average of the segmenter's weights (0 = none; warmed
+    up as min(decay, (1 + t) / (10 + t)) after t steps); validation, selection and the
+    checkpoint's ``segmenter`` are then the average, and the trained weights resume from the
+    stage state.
     """
 
     epochs: int = 200
@@ -98,6 +102,7 @@ class PretrainConfig:
     val_every: int = 1
     schedule: str = "plateau"
     warmup_iterations: int = 0
+    ema: float = 0.0
 
 
 def reference_loss_weights() -> dict[str, float]:

@@ -67,6 +67,7 @@ from sagegan.train.training_stage import (
     frozen,
     scaled_step,
 )
+from sagegan.train.weight_average import move_average, warmed_decay
 
 DISCRIMINATORS = ("d_image", "d_mask")
 
@@ -276,24 +277,13 @@ class GanStage(StageBase):
         c = self.config.gan
         return diff_augment(images, c.diffaugment_policy, c.diffaugment_p, generator=source)
 
-    @torch.no_grad()
     def _update_ema(self) -> None:
-        """Move the moving average of G towards G (buffers are copied). The decay warms up as
-        ``min(generator_ema, (1 + t) / (10 + t))`` after ``t`` steps, so that the average
-        forgets G's random initialisation within tens of steps instead of thousands."""
+        """Move the moving average of G towards G (`sagegan.train.weight_average`)."""
         if "generator_ema" not in self.nets:
             return
-        decay = min(self.config.gan.generator_ema, (1 + self.ema_steps) / (10 + self.ema_steps))
+        decay = warmed_decay(self.config.gan.generator_ema, self.ema_steps)
         self.ema_steps += 1
-        live = unwrap(self.nets["generator"])
-        for average, current in zip(
-            self.nets["generator_ema"].parameters(), live.parameters(), strict=True
-        ):
-            average.lerp_(current.detach(), 1.0 - decay)
-        for average, current in zip(
-            self.nets["generator_ema"].buffers(), live.buffers(), strict=True
-        ):
-            average.copy_(current)
+        move_average(self.nets["generator_ema"], unwrap(self.nets["generator"]), decay)
 
     def end_epoch(self, epoch: int) -> None:
         """Measure realism when due (rank 0, shared with every rank) and open the gate."""

@@ -3,11 +3,14 @@
 Adam, the configured segmentation loss (default BCE + focal Tversky, paper eq. 16), a
 ReduceLROnPlateau scheduler that maximises the validation metric (``faithful_scheduler_mode``: the
 reference's inverted "min") or a per-iteration poly schedule with warm-up, early stopping and model
-selection on the validation split only (the loop in :mod:`sagegan.train.engine`).
+selection on the validation split only (the loop in :mod:`sagegan.train.engine`). With
+``pretrain.ema`` the stage's ``segmenter`` (validated, selected and checkpointed) is a moving
+average of the trained network, which the stage state carries for an exact resume.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +32,7 @@ from sagegan.train.training_stage import (
     StepResult,
     scaled_step,
 )
+from sagegan.train.weight_average import move_average, warmed_decay
 
 
 def pretrain_settings(config: TrainConfig) -> StageSettings:
@@ -78,11 +82,15 @@ class PretrainStage(StageBase):
         network = build_model(spec["model"], **spec["model_kwargs"])
         if initial_state is not None:  # fine-tuning (model.init)
             network.load_state_dict(initial_state)
-        segmenter = runtime.wrap(network)
-        self.nets = {"segmenter": segmenter}
+        self.live = runtime.wrap(network)  # the network the optimiser trains
+        self.ema, self.ema_steps = c.ema, 0
+        average = self.live
+        if c.ema > 0:
+            average = copy.deepcopy(unwrap(self.live)).requires_grad_(False)
+        self.nets = {"segmenter": average}  # not wrapped: every rank updates its own average
         self.specs = {"segmenter": spec}
         self.loss = segmentation_criterion(config).to(runtime.device)
-        optimizer = torch.optim.Adam(segmenter.parameters(), lr=c.lr, betas=c.betas)
+        optimizer = torch.optim.Adam(self.live.parameters(), lr=c.lr, betas=c.betas)
         self.optimizers = {"segmenter": optimizer}
         if c.schedule == "poly":  # stepped by the engine after every iteration
             factor = poly_factor(c.epochs * steps_per_epoch, c.warmup_iterations)
@@ -94,15 +102,35 @@ class PretrainStage(StageBase):
         self.schedulers = {"segmenter": scheduler}
         self.scalers = {"segmenter": runtime.make_scaler()}
 
+    def start_epoch(self, epoch: int) -> None:
+        super().start_epoch(epoch)
+        self.live.train()
+
     def train_step(self, batch: StepBatch, step: Step) -> StepResult | None:
         with step.autocast():
-            logits = self.segmenter(batch.image).logits
+            logits = self.live(batch.image).logits
         loss = self.loss(logits.float(), batch.target, batch.valid)
         value = float(loss.detach())
         if not step.finite({"seg": value}):
             return None
         scaled_step(loss, self.scalers["segmenter"], [self.optimizers["segmenter"]])
+        if self.ema > 0:
+            move_average(self.segmenter, unwrap(self.live), warmed_decay(self.ema, self.ema_steps))
+            self.ema_steps += 1
         return StepResult({"seg": value})
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        if self.ema > 0:  # the checkpoint's segmenter is the average: keep the trained weights
+            state["trained_segmenter"] = unwrap(self.live).state_dict()
+            state["ema_steps"] = self.ema_steps
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self.ema > 0:
+            unwrap(self.live).load_state_dict(state["trained_segmenter"])
+            self.ema_steps = state["ema_steps"]
 
     def set_epochs(self, epochs: int) -> None:
         """The poly schedule decays to zero at the end of ``epochs`` epochs instead, from the
