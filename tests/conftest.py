@@ -129,6 +129,26 @@ class FixedLogits(nn.Module):
         return SegmentationOutput(self.logits.expand(image.shape[0], -1, -1, -1), [])
 
 
+class Killed(BaseException):
+    """Stands for the process dying (nothing in the trainer catches a BaseException)."""
+
+
+def dies_after_save(monkeypatch: pytest.MonkeyPatch, saves: int) -> None:
+    """Training raises `Killed` right after its ``saves``-th checkpoint (undone with
+    ``monkeypatch``)."""
+    from sagegan.train import checkpointing
+
+    original, done = checkpointing.Checkpointer.save, []
+
+    def save(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        done.append(args[1])
+        if len(done) == saves:
+            raise Killed
+
+    monkeypatch.setattr(checkpointing.Checkpointer, "save", save)
+
+
 GAN_SIZE = 32
 
 

@@ -14,6 +14,7 @@ import torch
 
 import sagegan.data.dataset
 import sagegan.data.io
+from conftest import Killed, dies_after_save
 from sagegan.data.bank import open_bank
 from sagegan.data.dataset import SegmentationDataset, load_sample
 from sagegan.data.mixing import BankMixDataset
@@ -22,7 +23,7 @@ from sagegan.data.splits import make_split, save_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
-from sagegan.train import checkpointing, engine
+from sagegan.train import engine
 from sagegan.train.api import train
 from sagegan.train.config import TrainConfig, config_from_cli
 
@@ -225,23 +226,11 @@ def _assert_refused(data: Path, run: Path, bank_dir: Path, expected: str) -> Non
     assert not run.exists()  # refused before any training: nothing left behind
 
 
-class Killed(BaseException):
-    """Stands for the process dying."""
-
-
 def test_a_bank_run_resumes_exactly(bank, data_dir, tmp_path, monkeypatch):
     config = tiny(bank, **{"pretrain.epochs": 3})
     straight = train(data_dir, tmp_path / "straight", config).run_dir
-    original_save, calls = checkpointing.Checkpointer.save, {"n": 0}
-
-    def save(self, *args, **kwargs):
-        original_save(self, *args, **kwargs)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise Killed
-
     with monkeypatch.context() as patch:
-        patch.setattr(checkpointing.Checkpointer, "save", save)
+        dies_after_save(patch, 2)
         with pytest.raises(Killed):
             train(data_dir, tmp_path / "run", config)
     resumed = train(data_dir, tmp_path / "run", None, resume=True).run_dir

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_gan_stage
+from conftest import Killed, dies_after_save, tiny_gan_stage
 from sagegan.errors import ConfigError
 from sagegan.generate.pairs import load_generator
 from sagegan.metrics.kid import realism_scores
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
-from sagegan.train import checkpointing, gan_stage
+from sagegan.train import gan_stage
 from sagegan.train.api import train
 from sagegan.train.config import GanConfig, config_from_cli
 from sagegan.train.gan_plan import mix_probability, plan_step
@@ -205,10 +205,6 @@ def test_a_run_logs_realism_per_gan_epoch_and_saves_the_moving_average(data_dir,
     assert weights.name.startswith("generator_ema")
 
 
-class Killed(BaseException):
-    """Stands for the process dying (nothing in the trainer catches a BaseException)."""
-
-
 def test_a_run_with_realism_gate_and_average_resumes_exactly(data_dir, tmp_path, monkeypatch):
     overrides = {
         "runtime.grid_every": 100,
@@ -221,18 +217,9 @@ def test_a_run_with_realism_gate_and_average_resumes_exactly(data_dir, tmp_path,
     }
     straight = tmp_path / "straight"
     train(data_dir, straight, config_from_cli("tiny", None, overrides))
-    original_save = checkpointing.Checkpointer.save
-    saves = {"n": 0}
-
-    def dying_save(self, *args, **kwargs):
-        original_save(self, *args, **kwargs)
-        saves["n"] += 1
-        if saves["n"] == 3:  # after the first GAN epoch (the tiny preset pretrains 2)
-            raise Killed
-
     resumed = tmp_path / "resumed"
     with monkeypatch.context() as patch:
-        patch.setattr(checkpointing.Checkpointer, "save", dying_save)
+        dies_after_save(patch, 3)  # after the first GAN epoch (the tiny preset pretrains 2)
         with pytest.raises(Killed):
             train(data_dir, resumed, config_from_cli("tiny", None, overrides))
     train(data_dir, resumed, None, resume=True)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import Killed, dies_after_save
 from sagegan.errors import ConfigError
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
-from sagegan.train import checkpointing
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.weight_average import move_average, warmed_decay
@@ -24,10 +24,6 @@ OVERRIDES = {
     "runtime.grid_every": 100,
     "runtime.attention_every": 100,
 }
-
-
-class Killed(BaseException):
-    """Stands for the process dying after a checkpoint."""
 
 
 def test_the_average_moves_by_the_warmed_decay_and_copies_buffers():
@@ -76,17 +72,9 @@ def test_checkpoints_hold_the_average_and_a_resumed_run_ends_as_the_straight_one
     train(data_dir, plain, config_from_cli("tiny", None, {**OVERRIDES, "pretrain.ema": 0.0}))
     assert all(torch.equal(trained[k], v) for k, v in _segmenter(plain).items())
 
-    original, saves = checkpointing.Checkpointer.save, {"n": 0}
-
-    def save_then_die(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        saves["n"] += 1
-        if saves["n"] == 2:
-            raise Killed
-
     resumed = tmp_path / "resumed"
     with monkeypatch.context() as patch:
-        patch.setattr(checkpointing.Checkpointer, "save", save_then_die)
+        dies_after_save(patch, 2)
         with pytest.raises(Killed):
             train(data_dir, resumed, config_from_cli("tiny", None, OVERRIDES))
     train(data_dir, resumed, None, resume=True)

@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import Killed, dies_after_save
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.separation import boundary_target
@@ -20,7 +21,7 @@ from sagegan.errors import ConfigError
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
-from sagegan.train import checkpointing, planning, replanning, step_timing
+from sagegan.train import planning, replanning, step_timing
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.config_sections import PLANNED_KEYS
@@ -278,28 +279,15 @@ def test_a_loop_that_speeds_up_after_the_first_epoch_gets_its_epochs_back(data_d
     assert learning_rates[-1] == 0.0
 
 
-class Killed(BaseException):
-    """Stands for the process dying."""
-
-
 @pytest.mark.parametrize("save_index", [1, 3], ids=["at-the-replan", "after-the-replan"])
 def test_a_replanned_run_resumes_with_its_new_total(
     data_dir, replanned_run, tmp_path, monkeypatch, save_index
 ):
     straight, _ = replanned_run
     run = tmp_path / "run"
-    original_save = checkpointing.Checkpointer.save
-    saves = []
-
-    def save(self, *args, **kwargs):  # dies right after the save_index-th checkpoint
-        original_save(self, *args, **kwargs)
-        saves.append(args[1])
-        if len(saves) == save_index:
-            raise Killed
-
     with monkeypatch.context() as patch:
         config = _replanned_config(patch)
-        patch.setattr(checkpointing.Checkpointer, "save", save)
+        dies_after_save(patch, save_index)
         with pytest.raises(Killed):
             train(data_dir, run, config)
     with monkeypatch.context() as patch:  # at the same pace a resumed run re-plans nothing

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import sagegan
+from conftest import Killed
 from sagegan.models import run_folder
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
@@ -33,10 +34,6 @@ OVERRIDES = {
     "gan.mask_sources": {"real": 1.0, "rearranged": 1.0, "simulator": 1.0},
     "gan.mix_max": 0.7,
 }
-
-
-class Killed(BaseException):
-    """Stands for the process dying (nothing in the trainer catches a BaseException)."""
 
 
 @pytest.fixture(scope="module")
