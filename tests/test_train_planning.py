@@ -21,7 +21,7 @@ from sagegan.errors import ConfigError
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
-from sagegan.train import planning, replanning, step_timing
+from sagegan.train import planning, pretrain, replanning, step_timing
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.config_sections import PLANNED_KEYS
@@ -430,6 +430,23 @@ def test_bf16_is_planned_on_a_cpu_only_where_it_measures_faster(
     assert len(calls) == (2 if native else 0)  # without native bf16 nothing is timed
     if amp == "bf16":
         assert "bf16 autocast" in plan.summary()
+
+
+def test_a_run_trains_in_the_precision_its_plan_chose(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(step_timing, "native_bf16_cpu", lambda: True)
+    _fake_steps(monkeypatch, {"fp32": 1.0, "bf16": 0.5})
+    precisions = []
+    original = pretrain.PretrainStage.train_step
+
+    def spy(self, batch, step):
+        precisions.append(step.runtime.amp_dtype)
+        return original(self, batch, step)
+
+    monkeypatch.setattr(pretrain.PretrainStage, "train_step", spy)
+    run = tmp_path / "run"
+    train(data_dir, run, _auto(**{"plan.iterations": 10}))
+    assert json.loads((run / "plan.json").read_text())["plan"]["amp"] == "bf16"
+    assert precisions and set(precisions) == {torch.bfloat16}
 
 
 def test_a_precision_the_user_sets_is_neither_measured_nor_planned(data_dir, monkeypatch):

@@ -43,7 +43,7 @@ from sagegan.train.initial_weights import initial_segmenter
 from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
 from sagegan.train.run_log import RunLog
 from sagegan.train.run_stages import run_stages
-from sagegan.train.runtime import Runtime, setup_runtime, shutdown
+from sagegan.train.runtime import Runtime, resolve_amp, setup_runtime, shutdown
 from sagegan.train.split_tuning import tune_run
 
 LOGGER = logging.getLogger("sagegan")
@@ -165,6 +165,7 @@ def _train(
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
     if config.plan.enabled:
         config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
+        runtime.amp_dtype = resolve_amp(config.runtime.amp, runtime.device)  # bf16 if planned
     findings = find_degenerate(stats, config.data.patch_size, split.val)  # the final patch
     _raise_data_errors(data_dir, findings)
     if runtime.is_main:
