@@ -84,10 +84,10 @@ class PretrainStage(StageBase):
             network.load_state_dict(initial_state)
         self.live = runtime.wrap(network)  # the network the optimiser trains
         self.ema, self.ema_steps = c.ema, 0
-        average = self.live
-        if c.ema > 0:
+        average = self.live  # without an average the checkpointed segmenter is the trained one
+        if c.ema > 0:  # not wrapped: every rank updates its own copy of the average
             average = copy.deepcopy(unwrap(self.live)).requires_grad_(False)
-        self.nets = {"segmenter": average}  # not wrapped: every rank updates its own average
+        self.nets = {"segmenter": average}
         self.specs = {"segmenter": spec}
         self.loss = segmentation_criterion(config).to(runtime.device)
         optimizer = torch.optim.Adam(self.live.parameters(), lr=c.lr, betas=c.betas)
