@@ -230,8 +230,9 @@ def run_stage(
     if restored.finished:
         return _outcome(settings, restored.initial, tracker, restored.start - 1)
     seed = derive_seed(ctx.config.seed, STAGE_KEYS[settings.name])
-    last = restored.start - 1
-    for epoch in range(restored.start, settings.epochs):
+    epoch = restored.start - 1
+    while epoch < settings.epochs - 1:  # a re-plan may change the epoch count as it goes
+        epoch += 1
         loader = make_loader(
             ctx.dataset_of(settings.name),
             settings.batch_size,
@@ -288,10 +289,9 @@ def run_stage(
             "pace": clock.pace_record(),
         }
         _checkpoint(stage, ctx, settings, epoch, metrics, state, improved)
-        last = epoch
         if finished:
             break
-    return _outcome(settings, restored.initial, tracker, last)
+    return _outcome(settings, restored.initial, tracker, epoch)
 
 
 def _validate_epoch(

@@ -1,11 +1,13 @@
 """Re-planning a budget run's stage 1 from the loop's own speed.
 
 The plan (`sagegan.train.planning`) sets the iterations of a ``--budget`` run from a few steps
-timed on random data, which run faster than the loop does (data loading, logging, a busy machine):
-planned that way, a run is stopped by the budget before its learning rate has decayed. After its
-first epoch, :func:`refit` keeps the whole epochs that fit what is left of the budget at the
-loop's measured seconds per iteration, each with a validation (as the plan reserves one per
-epoch), never more than planned. Later epochs measure the pace again over all epochs since the
+timed on random data, with a safety margin (``planning.STEP_MARGIN``). The loop may run slower
+than that timing (data loading, logging, a busy machine), and a run planned that way is stopped
+by the budget before its learning rate has decayed; or it runs as timed, and the margin leaves
+part of the budget unused. After its first
+epoch, :func:`refit` fits the whole epochs that the rest of the budget holds at the loop's
+measured seconds per iteration, each with a validation (as the plan reserves one per epoch),
+fewer or more than planned. Later epochs measure the pace again over all epochs since the
 first (which runs slower: loading, warm-up), and when it has moved more than ``PACE_TOLERANCE``
 from the pace the epoch count was fitted to, the epochs are fitted again: the time a slow first
 epoch seemed to cost comes back. The stage's schedules then decay over the new total
@@ -94,7 +96,7 @@ def refit(
     iterations_per_epoch: int,
     measured: tuple[float, int],
 ) -> Replan | None:
-    """The whole epochs (at most ``planned_epochs``, at least the ``epoch + 1`` done) that fit
+    """The whole epochs (at least the ``epoch + 1`` done; ``planned_epochs`` is recorded) that fit
     ``clock``'s budget at the pace ``measured`` (training seconds, iterations), with a
     validation per epoch as long as the last one (``clock.reserve``); None when there is no
     budget or it is spent, or when the pace is still ``clock.pace`` within ``PACE_TOLERANCE``."""
@@ -106,8 +108,7 @@ def refit(
     validation = clock.reserve
     left = clock.budget - clock.elapsed() - validation  # after this epoch's validation
     more = max(0, math.floor(left / (iterations_per_epoch * step + validation)))
-    fitted = min(planned_epochs, epoch + 1 + more)
-    return Replan(step, iterations_per_epoch, planned_epochs, fitted, epoch)
+    return Replan(step, iterations_per_epoch, planned_epochs, epoch + 1 + more, epoch)
 
 
 def replan_stage(
