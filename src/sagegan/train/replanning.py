@@ -139,7 +139,7 @@ def replan_stage(
     if runtime.is_main:
         _note(run_dir, found)
     stage.set_epochs(found.epochs)
-    return dataclasses.replace(settings, epochs=found.epochs), {"replanned": found.record()}
+    return _with_epochs(settings, found.epochs), {"replanned": found.record()}
 
 
 def resumed_settings(
@@ -151,7 +151,14 @@ def resumed_settings(
     if epochs == settings.epochs:
         return settings
     stage.set_epochs(epochs)
-    return dataclasses.replace(settings, epochs=epochs)
+    return _with_epochs(settings, epochs)
+
+
+def _with_epochs(settings: StageSettings, epochs: int) -> StageSettings:
+    """``settings`` with ``epochs`` epochs; a patience that spanned the whole stage (the plan's
+    way of training to the end) spans the new epoch count too."""
+    patience = epochs if settings.patience >= settings.epochs else settings.patience
+    return dataclasses.replace(settings, epochs=epochs, patience=patience)
 
 
 def _note(run_dir: Path, found: Replan) -> None:
