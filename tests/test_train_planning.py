@@ -275,18 +275,16 @@ def test_a_loop_that_speeds_up_after_the_first_epoch_gets_the_epochs_the_budget_
     # at the plan's own 1 s a step, the budget holds more than the 10 epochs its margin planned
     assert (back["after_epoch"], back["step_seconds"]) == (1, 1.0) and back["epochs"] > 10
     assert document["replanned"] == back and not any("replanned" in r for r in records[2:])
-    # more epochs than planned train (all that were fitted, unless the minute of real time runs
-    # out first on a slow machine), the schedule decaying over the total in force at each step
-    trained = len(records)
-    stopped = records[-1].get("stopped") == "time budget"
-    assert trained > 10 and (trained == back["epochs"] or stopped)
+    # every epoch fitted trains (a patience that spanned the plan spans them too), the schedule
+    # decaying over the total in force at each step
+    trained = back["epochs"]
     assert [r["epoch"] for r in records] == list(range(trained))
     per_epoch, warmup = plan["iterations_per_epoch"], plan["warmup_iterations"]
     short, full = (poly_factor(r["iterations"], warmup) for r in (cut, back))
     expected = [short(per_epoch)] + [full((epoch + 1) * per_epoch) for epoch in range(1, trained)]
     learning_rates = [r["lr"]["segmenter"] for r in records]
     assert learning_rates == pytest.approx([_auto().pretrain.lr * f for f in expected], rel=1e-12)
-    assert learning_rates[-1] == 0.0 or stopped
+    assert learning_rates[-1] == 0.0
 
 
 @pytest.mark.parametrize("save_index", [1, 3], ids=["at-the-replan", "after-the-replan"])

@@ -4,16 +4,15 @@ The plan (`sagegan.train.planning`) sets the iterations of a ``--budget`` run fr
 timed on random data, with a safety margin (``planning.STEP_MARGIN``). The loop may run slower
 than that timing (data loading, logging, a busy machine), and a run planned that way is stopped
 by the budget before its learning rate has decayed; or it runs as timed, and the margin leaves
-part of the budget unused. After its first
-epoch, :func:`refit` fits the whole epochs that the rest of the budget holds at the loop's
-measured seconds per iteration, each with a validation (as the plan reserves one per epoch),
-fewer or more than planned. Later epochs measure the pace again over all epochs since the
-first (which runs slower: loading, warm-up), and when it has moved more than ``PACE_TOLERANCE``
-from the pace the epoch count was fitted to, the epochs are fitted again: the time a slow first
-epoch seemed to cost comes back. The stage's schedules then decay over the new total
-(``TrainingStage.set_epochs``). Every later checkpoint holds the epoch count and the pace
-(``"epochs"`` and ``"pace"`` in its state), so a resumed run continues with them; ``plan.json``
-(the latest re-plan) and the epoch's log record say so.
+part of the budget unused. After its first epoch, :func:`refit` fits the whole epochs that the
+rest of the budget holds at the loop's measured seconds per iteration, each with a validation
+(as the plan reserves one per epoch), fewer or more than planned. Later epochs measure the pace
+again over all epochs since the first (which runs slower: loading, warm-up), and when it has
+moved more than ``PACE_TOLERANCE`` from the pace the epoch count was fitted to, the epochs are
+fitted again: the time a slow first epoch seemed to cost comes back. The stage's schedules then
+decay over the new total (``TrainingStage.set_epochs``). Every later checkpoint holds the epoch
+count and the pace (``"epochs"`` and ``"pace"`` in its state), so a resumed run continues with
+them; ``plan.json`` (the latest re-plan) and the epoch's log record say so.
 """
 
 from __future__ import annotations
