@@ -21,8 +21,8 @@ difference from ``eager`` and the share of mask pixels that flip.
 Training: seconds per iteration of the pretraining step and of the GAN step (S, G, both
 discriminators and the perceptual loss; full online augmentation schedule) for each
 ``--presets`` (its patch size and widths, batch ``--train-batch``), for the variants ``eager``
-(fp32 NCHW: the trainer's CPU default), ``bf16`` (the trainer's ``runtime.amp=bf16``) and, applied
-by this script as the trainer has no such option, ``channels_last`` and ``bf16+channels_last``.
+(fp32 NCHW: the trainer's CPU default), ``bf16`` (the trainer's ``runtime.amp=bf16``),
+``channels_last`` (``runtime.channels_last=true``) and ``bf16+channels_last``.
 ``--train-device cuda`` times the training rows on a GPU (synchronised at every mark; fp32
 ``eager`` then uses PyTorch's default TF32 convolutions) and adds the peak GPU memory.
 
@@ -213,6 +213,7 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
     overrides = {
         "runtime.device": device,
         "runtime.amp": "bf16" if "bf16" in variant else "none",
+        "runtime.channels_last": "channels_last" in variant,
         "runtime.progress": False,
         "gan.realism_every": 0,  # the step alone is timed
     }
@@ -231,9 +232,6 @@ def train_worker(spec: dict[str, Any]) -> dict[str, Any]:
         sources = MaskSources(labels, config.gan.mask_sources, size)
         stage = GanStage(config, runtime, sources, None, [])
         epoch = config.gan.generator_warmup_epochs + config.gan.mix_ramp_epochs
-    if "channels_last" in variant:
-        for net in stage.nets.values():
-            net.to(memory_format=torch.channels_last)
     rss_before = current_rss_mb()
     marks: list[float] = []
     cuda = device == "cuda"

@@ -24,6 +24,7 @@ from sagegan.synth import write_dataset
 from sagegan.train import checkpointing
 from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
+from sagegan.train.pretrain import PretrainStage
 
 NETS = ("segmenter", "generator", "d_image", "d_mask")
 OVERRIDES = {
@@ -129,6 +130,30 @@ def test_interrupted_then_resumed_equals_uninterrupted(
         assert (run / "checkpoints" / "gan-e0001").is_dir()
     train(data_dir, run, None, resume=True)
     _assert_same_run(run, straight_run)
+
+
+def test_a_channels_last_run_resumed_equals_uninterrupted(data_dir, tmp_path, monkeypatch):
+    overrides = {**OVERRIDES, "runtime.channels_last": True}
+    straight, run = tmp_path / "straight", tmp_path / "run"
+    layouts = []
+    original_step = PretrainStage.train_step
+
+    def spy(self, batch, step):
+        # a 3x3 kernel over several channels: contiguous in only one of the two layouts
+        conv = next(p for p in self.live.parameters() if p.dim() == 4 and min(p.shape[1:]) > 1)
+        layouts.append(conv.is_contiguous(memory_format=torch.channels_last))
+        return original_step(self, batch, step)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PretrainStage, "train_step", spy)
+        train(data_dir, straight, config_from_cli("tiny", None, overrides))
+    assert layouts and all(layouts)
+    with monkeypatch.context() as patch:
+        _interrupt_at_save(patch, 2, None)
+        with pytest.raises(Killed):
+            train(data_dir, run, config_from_cli("tiny", None, overrides))
+    train(data_dir, run, None, resume=True)
+    _assert_same_run(run, straight)
 
 
 CHILD = textwrap.dedent(

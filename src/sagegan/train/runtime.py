@@ -33,12 +33,14 @@ STAGE_KEYS = {"pretrain": 1, "gan": 2}
 
 @dataclass
 class Runtime:
-    """Where and how the networks run: device, autocast dtype, and this process's rank."""
+    """Where and how the networks run: device, autocast dtype, memory layout, and this
+    process's rank."""
 
     device: torch.device
     amp_dtype: torch.dtype | None
     rank: int = 0
     world_size: int = 1
+    channels_last: bool = False
 
     @property
     def distributed(self) -> bool:
@@ -59,8 +61,11 @@ class Runtime:
         return torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
 
     def wrap(self, module: nn.Module) -> nn.Module:
-        """Move to the device and, in a distributed run, wrap in DistributedDataParallel."""
+        """Move to the device (channels-last if the runtime says so) and, in a distributed run,
+        wrap in DistributedDataParallel."""
         module = module.to(self.device)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
         if not self.distributed:
             return module
         if self.device.type == "cuda":
@@ -106,7 +111,8 @@ def setup_runtime(config: RuntimeConfig) -> Runtime:
     if world_size > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
-    return Runtime(device, resolve_amp(config.amp, device), rank, world_size)
+    amp = resolve_amp(config.amp, device)
+    return Runtime(device, amp, rank, world_size, channels_last=config.channels_last)
 
 
 def _resolve_device(name: str, local_rank: int) -> torch.device:
