@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import Killed
 from sagegan.cli import main
 from sagegan.errors import ConfigError, DataError
-from sagegan.models.checkpoint import load_model
-from sagegan.train import config_from_cli, train
+from sagegan.models.checkpoint import load_model, load_weights, resolve_checkpoint
+from sagegan.train import checkpointing, config_from_cli, engine, train
 from sagegan.train.initial_weights import initial_segmenter
 
 
@@ -37,7 +39,8 @@ def test_fine_tuning_keeps_the_architecture_and_starts_from_the_weights(
     tuned_parameters = dict(tuned.named_parameters())
     for key, value in start.named_parameters():  # a vanishing learning rate: still the init
         torch.testing.assert_close(tuned_parameters[key], value, atol=1e-4, rtol=0)
-    moved, _ = load_model(_fine_tune(data, tmp_path / "fast", run, **{"pretrain.lr": 1e-2}))
+    fast = {"pretrain.lr": 1e-2, "pretrain.select_start": False}  # the trained weights, not
+    moved, _ = load_model(_fine_tune(data, tmp_path / "fast", run, **fast))  # the start's
     changed = [
         key
         for key, value in start.state_dict().items()
@@ -76,3 +79,79 @@ def test_a_missing_init_is_a_one_line_error(tmp_path: Path, capsys):
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "nowhere" in error[0], error
     assert not (tmp_path / "run").exists(), "refused before the run folder is made"
+
+
+def _scripted_validation(monkeypatch: pytest.MonkeyPatch, scores: list[float]) -> None:
+    """Stage validations return ``scores`` in order, the start's first."""
+    sequence = iter(scores)
+
+    def validate(stage, ctx):
+        score = next(sequence)
+        return {"dice": score, "f1@0.5": score}
+
+    monkeypatch.setattr(engine, "_validate", validate)
+
+
+def _best(run: Path) -> dict:
+    return json.loads((run / "best.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("scores", "best_epoch"), [([0.9, 0.5], -1), ([0.5, 0.9], 0), ([0.9, 0.9], -1)]
+)
+def test_the_start_stays_best_unless_an_epoch_validates_better(
+    tiny_run, tmp_path, monkeypatch, scores, best_epoch
+):
+    data, run = tiny_run
+    _scripted_validation(monkeypatch, scores)
+    tuned = _fine_tune(data, tmp_path / "tuned", run, **{"pretrain.lr": 1e-2})
+    assert _best(tuned)["epoch"] == best_epoch
+    start, _ = load_model(run)
+    best, _ = load_model(tuned)
+    same = all(torch.equal(best.state_dict()[k], v) for k, v in start.state_dict().items())
+    assert same == (best_epoch == -1)
+    assert json.loads((tuned / "last.json").read_text())["epoch"] == 0
+
+
+def test_without_select_start_the_start_is_not_a_candidate(tiny_run, tmp_path, monkeypatch):
+    data, run = tiny_run
+    _scripted_validation(monkeypatch, [0.9, 0.5])
+    off = {"pretrain.lr": 1e-2, "pretrain.select_start": False}
+    tuned = _fine_tune(data, tmp_path / "tuned", run, **off)
+    assert _best(tuned)["epoch"] == 0
+    assert not (tuned / "checkpoints" / "pretrain-start").exists()
+
+
+def test_a_run_killed_after_its_start_checkpoint_resumes_exactly(tiny_run, tmp_path, monkeypatch):
+    data, run = tiny_run
+    settings = {"pretrain.lr": 1e-2, "pretrain.epochs": 2}
+    straight = _fine_tune(data, tmp_path / "straight", run, **settings)
+    original_save = checkpointing.Checkpointer.save
+
+    def save_then_die(self, *args, **kwargs):
+        original_save(self, *args, **kwargs)
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpointing.Checkpointer, "save", save_then_die)
+        with pytest.raises(Killed):
+            _fine_tune(data, tmp_path / "resumed", run, **settings)
+    resumed = tmp_path / "resumed"
+    assert json.loads((resumed / "last.json").read_text())["epoch"] == -1
+    train(data, resumed, None, resume=True)
+    for which in ("last", "best"):
+        expected = load_weights(resolve_checkpoint(straight, which) / "segmenter.safetensors")[0]
+        actual = load_weights(resolve_checkpoint(resumed, which) / "segmenter.safetensors")[0]
+        assert all(torch.equal(actual[k], v) for k, v in expected.items()), which
+    log = [json.loads(line) for line in (resumed / "log.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in log] == [-1, 0, 1]
+
+
+def test_the_cli_says_when_the_run_keeps_the_init_weights(tiny_run, tmp_path, monkeypatch, capsys):
+    data, run = tiny_run
+    _scripted_validation(monkeypatch, [0.9, 0.5])
+    argv = ["train", str(data), "--out", str(tmp_path / "tuned"), "--preset", "tiny"]
+    settings = ["--set", "gan.epochs=0", "--set", "pretrain.epochs=1"]
+    assert main([*argv, *settings, "--init", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "best checkpoint: pretrain-start" in out and "keeps them" in out

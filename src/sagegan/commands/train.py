@@ -154,4 +154,9 @@ def run(args: argparse.Namespace) -> int:
             f"best checkpoint: {Path(str(result.best.get('checkpoint', ''))).name} "
             f"(validation {metrics}); run folder {result.run_dir}"
         )
+        if result.best.get("epoch") == -1:
+            print(
+                "no epoch validated better than the --init weights: the run keeps them, "
+                "with the instance split tuned on its validation images"
+            )
     return 0

@@ -211,8 +211,9 @@ class RunFolder:
         return self.root / CHECKPOINTS_DIR
 
     def checkpoint_folder(self, stage: str, epoch: int) -> Path:
-        """Where the checkpoint of ``stage``'s 0-based ``epoch`` is written."""
-        return self.checkpoints_dir() / f"{stage}-e{epoch:04d}"
+        """Where the checkpoint of ``stage``'s 0-based ``epoch`` is written (epoch -1: the weights
+        a fine-tuning stage starts from)."""
+        return self.checkpoints_dir() / (f"{stage}-start" if epoch < 0 else f"{stage}-e{epoch:04d}")
 
     def pointer_entry(self, folder: Path) -> str:
         """How a pointer names a checkpoint ``folder`` of this run: its relative path."""

@@ -85,7 +85,10 @@ class PretrainConfig:
     ``ema``: decay of an exponential moving average of the segmenter's weights (0 = none; warmed
     up as min(decay, (1 + t) / (10 + t)) after t steps); validation, selection and the
     checkpoint's ``segmenter`` are then the average, and the trained weights resume from the
-    stage state.
+    stage state. ``select_start``: when fine-tuning (``model.init``), the starting weights are
+    validated and checkpointed before the first step and stay the best checkpoint unless an
+    epoch validates strictly better, so fine-tuning never selects weights that score lower on
+    the validation images than those it started from.
     """
 
     epochs: int = 200
@@ -103,6 +106,7 @@ class PretrainConfig:
     schedule: str = "plateau"
     warmup_iterations: int = 0
     ema: float = 0.0
+    select_start: bool = True
 
 
 def reference_loss_weights() -> dict[str, float]:

@@ -22,16 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from sagegan.data.dataset import worker_init_fn
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig
 from sagegan.train.guards import CollapseDetector, NonFiniteGuard, SplitGuard
+from sagegan.train.loading import make_loader
 from sagegan.train.replanning import replan_stage, resumed_settings
 from sagegan.train.run_log import RunLog, save_attention_maps, save_grid
 from sagegan.train.runtime import STAGE_KEYS, Runtime, derive_seed, set_rng_state
@@ -78,27 +77,6 @@ class StageOutcome:
     best_epoch: int
     last_epoch: int
     stopped_early: bool
-
-
-def make_loader(
-    dataset: Dataset, batch_size: int, runtime: Runtime, seed: int, epoch: int, num_workers: int
-) -> DataLoader:
-    """The loader of one epoch, depending only on (seed, epoch) and this rank: the sampler
-    shuffles by epoch, the dataset draws crops/augmentations from (seed, epoch, index)."""
-    dataset.set_epoch(epoch)
-    sampler = DistributedSampler(
-        dataset, num_replicas=runtime.world_size, rank=runtime.rank, shuffle=True, seed=seed
-    )
-    sampler.set_epoch(epoch)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=num_workers,
-        worker_init_fn=worker_init_fn,
-        generator=torch.Generator().manual_seed(derive_seed(seed, epoch)),
-        pin_memory=runtime.device.type == "cuda",
-    )
 
 
 @dataclass
@@ -199,7 +177,8 @@ def _start(
     resumed: tuple[Path, dict[str, Any]] | None,
 ) -> _Restored:
     """Where the stage starts: the ``resumed`` checkpoint, else epoch 0 after a first validation
-    (logged; the budget counts it, and it is the clock's first reserve)."""
+    (logged; the budget counts it, and it is the clock's first reserve). With
+    ``settings.start_competes`` the starting weights are checkpointed as epoch -1, the best yet."""
     if resumed is not None:
         return _restore(stage, ctx, settings, resumed)
     clock = BudgetClock(_budget(ctx, settings))
@@ -207,7 +186,31 @@ def _start(
     clock.reserve = clock.elapsed()
     record = {"stage": settings.name, "epoch": -1, "val": restored.initial}
     ctx.log.write({**record, "seconds": {"validation": clock.reserve}})
+    if settings.start_competes:
+        improved = restored.tracker.update(restored.initial[settings.val_metric], -1, 0)
+        state = _loop_state(stage, ctx, restored, settings, finished=False)
+        _checkpoint(stage, ctx, settings, -1, restored.initial, state, improved)
     return restored
+
+
+def _loop_state(
+    stage: TrainingStage,
+    ctx: RunContext,
+    restored: _Restored,
+    settings: StageSettings,
+    finished: bool,
+) -> dict[str, Any]:
+    """What a checkpoint keeps for the loop to resume from."""
+    return {
+        "stage_state": stage.state_dict(),
+        "tracker": vars(restored.tracker).copy(),
+        "nonfinite": ctx.nonfinite.state_dict(),
+        "initial": restored.initial,
+        "finished": finished,
+        "elapsed": restored.clock.elapsed(),
+        "epochs": settings.epochs,
+        "pace": restored.clock.pace_record(),
+    }
 
 
 def _budget(ctx: RunContext, settings: StageSettings) -> float | None:
@@ -278,16 +281,7 @@ def run_stage(
                 **replanned,
             }
         )
-        state = {
-            "stage_state": stage.state_dict(),
-            "tracker": vars(tracker).copy(),
-            "nonfinite": ctx.nonfinite.state_dict(),
-            "initial": restored.initial,
-            "finished": finished,
-            "elapsed": clock.elapsed(),
-            "epochs": settings.epochs,
-            "pace": clock.pace_record(),
-        }
+        state = _loop_state(stage, ctx, restored, settings, finished)
         _checkpoint(stage, ctx, settings, epoch, metrics, state, improved)
         if finished:
             break

@@ -36,8 +36,13 @@ from sagegan.train.weight_average import move_average, warmed_decay
 
 
 def pretrain_settings(config: TrainConfig) -> StageSettings:
+    """The loop's settings; a fine-tuning run (``model.init``) with ``pretrain.select_start``
+    lets its starting weights compete for the best checkpoint."""
     c = config.pretrain
-    return StageSettings("pretrain", c.epochs, c.batch_size, c.patience, c.val_metric, c.val_every)
+    competes = config.model.init is not None and c.select_start
+    return StageSettings(
+        "pretrain", c.epochs, c.batch_size, c.patience, c.val_metric, c.val_every, competes
+    )
 
 
 POLY_EXPONENT = 0.9

@@ -27,7 +27,8 @@ from sagegan.train.runtime import Runtime
 
 @dataclass
 class StageSettings:
-    """The loop's view of one stage's config."""
+    """The loop's view of one stage's config. ``start_competes``: the weights the stage starts
+    from are checkpointed before the first step and compete for its best checkpoint."""
 
     name: str
     epochs: int
@@ -35,6 +36,7 @@ class StageSettings:
     patience: int
     val_metric: str
     val_every: int
+    start_competes: bool = False
 
 
 @dataclass
