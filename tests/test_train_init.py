@@ -155,3 +155,6 @@ def test_the_cli_says_when_the_run_keeps_the_init_weights(tiny_run, tmp_path, mo
     assert main([*argv, *settings, "--init", str(run)]) == 0
     out = capsys.readouterr().out
     assert "best checkpoint: pretrain-start" in out and "keeps them" in out
+    report = tmp_path / "report.html"
+    assert main(["report", str(tmp_path / "tuned"), "--out", str(report)]) == 0
+    assert "pretrain, before training" in report.read_text(encoding="utf-8")
