@@ -21,6 +21,7 @@ from sagegan.commands.common import (
     pixel_size_nm,
 )
 from sagegan.errors import ConfigError
+from sagegan.models.run_folder import BEFORE_TRAINING
 
 NAME = "train"
 HELP = "train a segmenter: Attention U-Net pretraining, then the SAGE-GAN stage"
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             f"best checkpoint: {Path(str(result.best.get('checkpoint', ''))).name} "
             f"(validation {metrics}); run folder {result.run_dir}"
         )
-        if result.best.get("epoch") == -1:
+        if result.best.get("epoch") == BEFORE_TRAINING:
             print(
                 "no epoch validated better than the --init weights: the run keeps them, "
                 "with the instance split tuned on its validation images"

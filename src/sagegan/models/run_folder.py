@@ -39,6 +39,7 @@ ATTENTION_DIR = "attention"
 CHECKPOINTS_DIR = "checkpoints"
 POINTER_SUFFIX = ".json"
 STAGES = ("pretrain", "gan")
+BEFORE_TRAINING = -1  # the epoch of a stage's first validation, before its first step
 TRAINING_INFO_FILE = "info.json"
 STATE_FILE = "state.pt"
 DOMAIN_FILE = "domain.safetensors"
@@ -211,9 +212,11 @@ class RunFolder:
         return self.root / CHECKPOINTS_DIR
 
     def checkpoint_folder(self, stage: str, epoch: int) -> Path:
-        """Where the checkpoint of ``stage``'s 0-based ``epoch`` is written (epoch -1: the weights
-        a fine-tuning stage starts from)."""
-        return self.checkpoints_dir() / (f"{stage}-start" if epoch < 0 else f"{stage}-e{epoch:04d}")
+        """Where the checkpoint of ``stage``'s 0-based ``epoch`` is written
+        (``BEFORE_TRAINING``: the weights a fine-tuning stage starts from)."""
+        return self.checkpoints_dir() / (
+            f"{stage}-start" if epoch == BEFORE_TRAINING else f"{stage}-e{epoch:04d}"
+        )
 
     def pointer_entry(self, folder: Path) -> str:
         """How a pointer names a checkpoint ``folder`` of this run: its relative path."""

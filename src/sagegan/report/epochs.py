@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sagegan.models.run_folder import RunFolder
+from sagegan.models.run_folder import BEFORE_TRAINING, RunFolder
 from sagegan.report.html import MISSING
-
-BEFORE_TRAINING = -1  # the log's epoch of the evaluation before a stage's first epoch
 
 
 def epoch_label(stage: str, epoch: int) -> str:

@@ -26,7 +26,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from sagegan.models.run_folder import RunFolder
+from sagegan.models.run_folder import BEFORE_TRAINING, RunFolder
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.config import TrainConfig
 from sagegan.train.guards import CollapseDetector, NonFiniteGuard, SplitGuard
@@ -178,18 +178,20 @@ def _start(
 ) -> _Restored:
     """Where the stage starts: the ``resumed`` checkpoint, else epoch 0 after a first validation
     (logged; the budget counts it, and it is the clock's first reserve). With
-    ``settings.start_competes`` the starting weights are checkpointed as epoch -1, the best yet."""
+    ``settings.start_competes`` the starting weights are checkpointed too, the best yet."""
     if resumed is not None:
         return _restore(stage, ctx, settings, resumed)
     clock = BudgetClock(_budget(ctx, settings))
     restored = _Restored(Tracker(), _validate(stage, ctx), 0, clock, settings)
     clock.reserve = clock.elapsed()
-    record = {"stage": settings.name, "epoch": -1, "val": restored.initial}
+    record = {"stage": settings.name, "epoch": BEFORE_TRAINING, "val": restored.initial}
     ctx.log.write({**record, "seconds": {"validation": clock.reserve}})
     if settings.start_competes:
-        improved = restored.tracker.update(restored.initial[settings.val_metric], -1, 0)
+        improved = restored.tracker.update(
+            restored.initial[settings.val_metric], BEFORE_TRAINING, 0
+        )
         state = _loop_state(stage, ctx, restored, settings, finished=False)
-        _checkpoint(stage, ctx, settings, -1, restored.initial, state, improved)
+        _checkpoint(stage, ctx, settings, BEFORE_TRAINING, restored.initial, state, improved)
     return restored
 
 
