@@ -21,7 +21,6 @@ from sagegan.commands.common import (
     pixel_size_nm,
 )
 from sagegan.errors import ConfigError
-from sagegan.models.run_folder import BEFORE_TRAINING
 
 NAME = "train"
 HELP = "train a segmenter: Attention U-Net pretraining, then the SAGE-GAN stage"
@@ -128,6 +127,7 @@ def _resumed_config(args: argparse.Namespace, overrides: dict[str, object]):
 
 def run(args: argparse.Namespace) -> int:
     from sagegan.infer.device import resolve_device
+    from sagegan.models.run_folder import BEFORE_TRAINING
     from sagegan.train import config_from_cli, train
 
     if args.device is not None:
