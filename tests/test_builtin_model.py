@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -38,6 +39,12 @@ def test_the_builtin_model_is_shipped_as_safetensors_with_its_card():
     assert size < 20 * 2**20, f"the package carries {size / 2**20:.1f} MB of weights"
     model, _ = load_model(BUILTIN)
     assert all(p.dtype.is_floating_point for p in model.parameters())
+
+
+def test_the_model_card_names_the_shipped_weights_by_their_sha256():
+    folder = builtin_checkpoint()
+    digest = hashlib.sha256((folder / "segmenter.safetensors").read_bytes()).hexdigest()
+    assert digest in (folder / MODEL_CARD).read_text(), "the card describes other weights"
 
 
 def test_segment_without_a_model_uses_the_builtin(images: Path, tmp_path: Path, capsys):
