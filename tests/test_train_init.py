@@ -10,10 +10,12 @@ import torch
 
 from conftest import Killed
 from sagegan.cli import main
+from sagegan.data.dataset import load_sample
+from sagegan.data.pairing import find_pairs
 from sagegan.errors import ConfigError, DataError
 from sagegan.models.checkpoint import load_model, load_weights, resolve_checkpoint
-from sagegan.train import checkpointing, config_from_cli, engine, train
-from sagegan.train.initial_weights import initial_segmenter
+from sagegan.train import checkpointing, config_from_cli, engine, planning, train
+from sagegan.train.initial_weights import init_architecture, initial_segmenter
 
 
 def _fine_tune(data: Path, out: Path, init: Path, **overrides) -> Path:
@@ -55,6 +57,28 @@ def test_the_init_decides_the_instance_head(tiny_run: tuple[Path, Path]):
     one_channel, _ = initial_segmenter(config)
     assert one_channel.data.boundary_px == 0  # the tiny run has no instance head
     assert "out_channels" not in one_channel.model.segmenter_kwargs
+
+
+def test_the_plan_times_and_records_the_network_of_the_init(tiny_run, monkeypatch):
+    data, run = tiny_run
+    timed = []
+
+    def step_timer(segmenter, segmenter_kwargs, *args, **kwargs):
+        timed.append((segmenter, dict(segmenter_kwargs)))
+        return 0.01
+
+    monkeypatch.setattr(planning, "measure_step_seconds", step_timer)
+    settings = {"model.init": str(run), "plan.budget_minutes": 5}
+    config = init_architecture(config_from_cli("auto", None, settings))
+    _, start = load_model(run)
+    start_kwargs = {k: v for k, v in start["model_kwargs"].items() if k != "out_channels"}
+    assert config.model.segmenter_kwargs == start_kwargs
+    samples = [load_sample(pair) for pair in find_pairs(data)]
+    plan, overrides = planning.plan_run(config, samples[:6], samples[6:], torch.device("cpu"))
+    assert plan.depth == start_kwargs["depth"]  # not the depth planned for these particles
+    assert any("network of model.init" in reason for reason in plan.reasons)
+    assert not any(key.startswith("model.segmenter_kwargs.") for key in overrides)
+    assert timed and all(timing == (start["model"], start_kwargs) for timing in timed)
 
 
 def test_an_init_that_is_not_a_segmenter_is_refused(tiny_run: tuple[Path, Path]):

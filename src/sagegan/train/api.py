@@ -39,7 +39,7 @@ from sagegan.train.data_record import check_same_data, check_same_split
 from sagegan.train.domain_fingerprint import fingerprint_run
 from sagegan.train.engine import RunContext, StageOutcome
 from sagegan.train.guards import SplitGuard
-from sagegan.train.initial_weights import initial_segmenter
+from sagegan.train.initial_weights import init_architecture, initial_segmenter
 from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
 from sagegan.train.run_log import RunLog
 from sagegan.train.run_stages import run_stages
@@ -163,6 +163,7 @@ def _train(
     train_samples, val_samples = _training_samples(pairs, split, config, guard)
     stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
+    config = init_architecture(config)  # planned and timed as the network the run trains
     if config.plan.enabled:
         config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
         runtime.amp_dtype = resolve_amp(config.runtime.amp, runtime.device)  # bf16 if planned

@@ -301,6 +301,8 @@ def plan_run(
     if amp_reason:
         plan.reasons.append(amp_reason)
     overrides = plan.overrides(batch)
+    if config.model.init is not None:
+        overrides = _init_architecture_kept(plan, overrides, config)
     if config.data.augment is None:  # augmentation off stays off
         overrides.pop("data.augment.invert")
     kept = sorted(key for key in overrides if kept_by_plan(key, config.plan.keep))
@@ -317,6 +319,8 @@ def _step_timer(
     are honoured."""
     depth, patch, _ = plan_shape(fp, device.type)
     planned = _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
+    if config.model.init is not None:  # the network of model.init is trained as it is
+        planned = {}
     kwargs = {**config.model.segmenter_kwargs, **planned}
     if kept_by_plan("data.patch_size", config.plan.keep):  # measured at the kept size
         patch = max(config.data.patch_size)
@@ -340,3 +344,17 @@ def _unkept(planned: dict[str, Any], keep: list[str]) -> dict[str, Any]:
         for name, value in planned.items()
         if not kept_by_plan(f"model.segmenter_kwargs.{name}", keep)
     }
+
+
+def _init_architecture_kept(
+    plan: Plan, overrides: dict[str, Any], config: TrainConfig
+) -> dict[str, Any]:
+    """``overrides`` less the segmenter's options, which ``model.init`` decides; ``plan`` records
+    that network's depth instead of the planned one."""
+    depth = config.model.segmenter_kwargs.get("depth", plan.depth)
+    plan.reasons.append(
+        f"the network of model.init {config.model.init} is trained as it is: depth {depth} "
+        f"(planned for these particles: {plan.depth})"
+    )
+    plan.depth, plan.receptive_field_px = depth, receptive_field(depth)
+    return {k: v for k, v in overrides.items() if not k.startswith("model.segmenter_kwargs.")}
