@@ -163,8 +163,8 @@ def _train(
     train_samples, val_samples = _training_samples(pairs, split, config, guard)
     stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
-    config = init_architecture(config)  # planned and timed as the network the run trains
     if config.plan.enabled:
+        config = init_architecture(config)  # planned and timed as the network the run trains
         config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
         runtime.amp_dtype = resolve_amp(config.runtime.amp, runtime.device)  # bf16 if planned
     findings = find_degenerate(stats, config.data.patch_size, split.val)  # the final patch

@@ -318,9 +318,11 @@ def _step_timer(
     (seconds per step for a ``runtime.amp`` value, measured once per value); kept settings
     are honoured."""
     depth, patch, _ = plan_shape(fp, device.type)
-    planned = _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
-    if config.model.init is not None:  # the network of model.init is trained as it is
-        planned = {}
+    planned = (
+        {}  # the network of model.init is trained as it is
+        if config.model.init is not None
+        else _unkept({"depth": depth, "max_width": MAX_WIDTH}, config.plan.keep)
+    )
     kwargs = {**config.model.segmenter_kwargs, **planned}
     if kept_by_plan("data.patch_size", config.plan.keep):  # measured at the kept size
         patch = max(config.data.patch_size)
