@@ -14,8 +14,19 @@ from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.errors import ConfigError, DataError
 from sagegan.models.checkpoint import load_model, load_weights, resolve_checkpoint
-from sagegan.train import checkpointing, config_from_cli, engine, planning, train
-from sagegan.train.initial_weights import init_architecture, initial_segmenter
+from sagegan.train import (
+    checkpointing,
+    config_from_cli,
+    engine,
+    initial_weights,
+    planning,
+    train,
+)
+from sagegan.train.initial_weights import (
+    read_initial_segmenter,
+    with_init_architecture,
+    with_initial_segmenter,
+)
 
 
 def _fine_tune(data: Path, out: Path, init: Path, **overrides) -> Path:
@@ -54,7 +65,7 @@ def test_fine_tuning_keeps_the_architecture_and_starts_from_the_weights(
 def test_the_init_decides_the_instance_head(tiny_run: tuple[Path, Path]):
     _, run = tiny_run
     config = config_from_cli("tiny", None, {"model.init": str(run), "data.boundary_px": 2})
-    one_channel, _ = initial_segmenter(config)
+    one_channel = with_initial_segmenter(config, read_initial_segmenter(config))
     assert one_channel.data.boundary_px == 0  # the tiny run has no instance head
     assert "out_channels" not in one_channel.model.segmenter_kwargs
 
@@ -69,7 +80,8 @@ def test_the_plan_times_and_records_the_network_of_the_init(tiny_run, monkeypatc
 
     monkeypatch.setattr(planning, "measure_step_seconds", step_timer)
     settings = {"model.init": str(run), "plan.budget_minutes": 5}
-    config = init_architecture(config_from_cli("auto", None, settings))
+    config = config_from_cli("auto", None, settings)
+    config = with_init_architecture(config, read_initial_segmenter(config))
     _, start = load_model(run)
     start_kwargs = {k: v for k, v in start["model_kwargs"].items() if k != "out_channels"}
     assert config.model.segmenter_kwargs == start_kwargs
@@ -81,6 +93,23 @@ def test_the_plan_times_and_records_the_network_of_the_init(tiny_run, monkeypatc
     assert timed and all(timing == (start["model"], start_kwargs) for timing in timed)
 
 
+def test_a_planned_fine_tuning_run_reads_its_init_once(tiny_run, tmp_path, monkeypatch):
+    data, run = tiny_run
+    reads = []
+
+    def counting_load_model(*args, **kwargs):
+        reads.append(args[0])
+        return load_model(*args, **kwargs)
+
+    monkeypatch.setattr(initial_weights, "load_model", counting_load_model)
+    settings = {"model.init": str(run), "plan.iterations": 4, "runtime.progress": False}
+    train(data, tmp_path / "tuned", config_from_cli("auto", None, {**settings, "gan.epochs": 0}))
+    assert reads == [str(run)]  # the plan and the weights come from one read
+    _, tuned = load_model(tmp_path / "tuned")
+    _, start = load_model(run)
+    assert tuned["model_kwargs"] == start["model_kwargs"]
+
+
 def test_an_init_that_is_not_a_segmenter_is_refused(tiny_run: tuple[Path, Path]):
     _, run = tiny_run
     generators = sorted(run.glob("checkpoints/*/generator.safetensors"))
@@ -88,13 +117,13 @@ def test_an_init_that_is_not_a_segmenter_is_refused(tiny_run: tuple[Path, Path])
         pytest.skip("the tiny run kept no generator weights")
     config = config_from_cli("tiny", None, {"model.init": str(generators[0])})
     with pytest.raises(ConfigError, match="holds no segmenter"):
-        initial_segmenter(config)
+        read_initial_segmenter(config)
 
 
 def test_a_missing_init_is_a_one_line_error(tmp_path: Path, capsys):
     config = config_from_cli("tiny", None, {"model.init": str(tmp_path / "nowhere")})
     with pytest.raises(DataError):
-        initial_segmenter(config)
+        read_initial_segmenter(config)
     data = tmp_path / "data"
     assert main(["synth", "--n", "4", "--size", "64x64", "--out", str(data)]) == 0
     capsys.readouterr()

@@ -384,9 +384,14 @@ def test_settings_a_user_gives_are_kept_from_the_plan(tmp_path):
 
 def test_a_kept_setting_wins_over_the_plan_and_the_plan_says_so(data_dir, tmp_path):
     run = tmp_path / "kept"
-    train(data_dir, run, _auto(**{"plan.iterations": 10, "data.patch_size": [32, 32]}))
+    kept = {"data.patch_size": [32, 32], "model.segmenter_kwargs.depth": 2}
+    train(data_dir, run, _auto(**{"plan.iterations": 10, **kept}))
     document = json.loads((run / PLAN_FILE).read_text())
     assert "data.patch_size" not in document["overrides"]
+    assert "model.segmenter_kwargs.depth" not in document["overrides"]
+    recorded = document["plan"]  # what the run trains, not what was planned
+    assert (recorded["patch_px"], recorded["depth"]) == (32, 2)
+    assert recorded["receptive_field_px"] == receptive_field(2)
     assert "data.boundary_px" in document["overrides"]  # the rest of the plan still applies
     assert any("kept as configured" in reason for reason in document["plan"]["reasons"])
     saved = yaml.safe_load((run / "config.yaml").read_text())

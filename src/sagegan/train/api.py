@@ -39,7 +39,11 @@ from sagegan.train.data_record import check_same_data, check_same_split
 from sagegan.train.domain_fingerprint import fingerprint_run
 from sagegan.train.engine import RunContext, StageOutcome
 from sagegan.train.guards import SplitGuard
-from sagegan.train.initial_weights import init_architecture, initial_segmenter
+from sagegan.train.initial_weights import (
+    read_initial_segmenter,
+    with_init_architecture,
+    with_initial_segmenter,
+)
 from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
 from sagegan.train.run_log import RunLog
 from sagegan.train.run_stages import run_stages
@@ -163,15 +167,16 @@ def _train(
     train_samples, val_samples = _training_samples(pairs, split, config, guard)
     stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
+    init = read_initial_segmenter(config)  # None without model.init
     if config.plan.enabled:
-        config = init_architecture(config)  # planned and timed as the network the run trains
+        config = with_init_architecture(config, init)  # planned and timed as it is trained
         config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
         runtime.amp_dtype = resolve_amp(config.runtime.amp, runtime.device)  # bf16 if planned
     findings = find_degenerate(stats, config.data.patch_size, split.val)  # the final patch
     _raise_data_errors(data_dir, findings)
     if runtime.is_main:
         _log_data_warnings(findings)
-    config, init_state = initial_segmenter(config)
+    config = with_initial_segmenter(config, init)
     dataset = _training_dataset(train_samples, config, bank)
     log = RunLog(run_dir, enabled=runtime.is_main)
     resumed = checkpointer.load_state("last") if resume and last is not None else None
@@ -197,6 +202,7 @@ def _train(
         else 60.0 * config.plan.budget_minutes,
         gan_dataset=dataset.real if isinstance(dataset, BankMixDataset) else None,
     )
+    init_state = None if init is None else init.state
     outcomes = run_stages(ctx, stage, resumed, train_samples, init_state)
     if runtime.is_main and outcomes and config.instances.tune:
         tune_run(run_dir, val_samples, runtime, config.instances)

@@ -11,11 +11,11 @@ a one-channel network). Everything else (patches, schedule, iterations) comes fr
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor
-from torch.nn import Module
 
 from sagegan.errors import ConfigError
 from sagegan.models.checkpoint import load_model
@@ -25,37 +25,23 @@ from sagegan.train.config import TrainConfig
 LOGGER = logging.getLogger("sagegan")
 
 
-def init_architecture(config: TrainConfig) -> TrainConfig:
-    """``config`` with the segmenter of ``model.init`` (registry name and options, the instance
-    head aside), so that a plan times and records the network the run trains; ``config`` itself
-    without an init."""
-    if config.model.init is None:
-        return config
-    _, metadata, kwargs, _ = _read_init(config)
-    return _with_segmenter(config, metadata["model"], kwargs)
+@dataclass(frozen=True)
+class InitialSegmenter:
+    """The segmenter of ``model.init``, read once: its registry name, its options less
+    ``out_channels``, its number of output channels and its weights."""
+
+    name: str
+    kwargs: dict[str, Any]
+    heads: int
+    state: dict[str, Tensor]
 
 
-def initial_segmenter(config: TrainConfig) -> tuple[TrainConfig, dict[str, Tensor] | None]:
-    """``config`` with the architecture of ``model.init``, and that network's weights (``config``
-    and None without an init).
+def read_initial_segmenter(config: TrainConfig) -> InitialSegmenter | None:
+    """The segmenter of ``model.init`` (None without one).
 
     DataError when the model cannot be found or read; ConfigError when it is not a segmenter."""
     if config.model.init is None:
-        return config, None
-    model, metadata, kwargs, heads = _read_init(config)
-    config = _with_segmenter(config, metadata["model"], kwargs)
-    values = config.to_dict()
-    planned = values["data"]["boundary_px"]
-    values["data"]["boundary_px"] = (planned or 1) if heads == 2 else 0
-    config = TrainConfig.from_dict(values)
-    head = "with an instance head" if heads == 2 else "one output channel"
-    LOGGER.info("starting from %s (%s, %s)", config.model.init, metadata["model"], head)
-    return config, model.state_dict()
-
-
-def _read_init(config: TrainConfig) -> tuple[Module, dict[str, Any], dict[str, Any], int]:
-    """The network of ``model.init``, its metadata, its options less ``out_channels``, and its
-    number of output channels."""
+        return None
     init = str(config.model.init)
     model, metadata = load_model(init, "best")
     segmenters = {info.name for info in list_models() if info.kind == "segmenter"}
@@ -66,11 +52,29 @@ def _read_init(config: TrainConfig) -> tuple[Module, dict[str, Any], dict[str, A
         )
     kwargs: dict[str, Any] = dict(metadata.get("model_kwargs", {}))
     heads = kwargs.pop("out_channels", 1)
-    return model, metadata, kwargs, heads
+    return InitialSegmenter(metadata["model"], kwargs, heads, model.state_dict())
 
 
-def _with_segmenter(config: TrainConfig, name: str, kwargs: dict[str, Any]) -> TrainConfig:
+def with_init_architecture(config: TrainConfig, init: InitialSegmenter | None) -> TrainConfig:
+    """``config`` with the segmenter of ``init`` (registry name and options, the instance head
+    aside), so that a plan times and records the network the run trains; ``config`` itself
+    without an init."""
+    if init is None:
+        return config
     values = config.to_dict()
-    values["model"]["segmenter"] = name
-    values["model"]["segmenter_kwargs"] = kwargs
+    values["model"]["segmenter"] = init.name
+    values["model"]["segmenter_kwargs"] = init.kwargs
+    return TrainConfig.from_dict(values)
+
+
+def with_initial_segmenter(config: TrainConfig, init: InitialSegmenter | None) -> TrainConfig:
+    """``config`` with the architecture of ``init`` and ``data.boundary_px`` decided by its
+    instance head; ``config`` itself without an init."""
+    if init is None:
+        return config
+    values = with_init_architecture(config, init).to_dict()
+    planned = values["data"]["boundary_px"]
+    values["data"]["boundary_px"] = (planned or 1) if init.heads == 2 else 0
+    head = "with an instance head" if init.heads == 2 else "one output channel"
+    LOGGER.info("starting from %s (%s, %s)", config.model.init, init.name, head)
     return TrainConfig.from_dict(values)

@@ -308,6 +308,7 @@ def plan_run(
     kept = sorted(key for key in overrides if kept_by_plan(key, config.plan.keep))
     if kept:
         plan.reasons.append(f"kept as configured (plan.keep): {', '.join(kept)}")
+        _record_kept_shape(plan, config, kept)
     return plan, {key: value for key, value in overrides.items() if key not in kept}
 
 
@@ -358,5 +359,19 @@ def _init_architecture_kept(
         f"the network of model.init {config.model.init} is trained as it is: depth {depth} "
         f"(planned for these particles: {plan.depth})"
     )
-    plan.depth, plan.receptive_field_px = depth, receptive_field(depth)
+    _record_depth(plan, depth)
     return {k: v for k, v in overrides.items() if not k.startswith("model.segmenter_kwargs.")}
+
+
+def _record_kept_shape(plan: Plan, config: TrainConfig, kept: list[str]) -> None:
+    """``plan`` records the depth and patch side that ``plan.keep`` held back (the run trains
+    those), not the planned ones."""
+    depth = config.model.segmenter_kwargs.get("depth")
+    if "model.segmenter_kwargs.depth" in kept and depth is not None:
+        _record_depth(plan, depth)
+    if "data.patch_size" in kept:
+        plan.patch_px = max(config.data.patch_size)
+
+
+def _record_depth(plan: Plan, depth: int) -> None:
+    plan.depth, plan.receptive_field_px = depth, receptive_field(depth)
