@@ -25,7 +25,7 @@ from sagegan.train import (
 from sagegan.train.initial_weights import (
     read_initial_segmenter,
     with_init_architecture,
-    with_initial_segmenter,
+    with_init_head,
 )
 
 
@@ -65,7 +65,8 @@ def test_fine_tuning_keeps_the_architecture_and_starts_from_the_weights(
 def test_the_init_decides_the_instance_head(tiny_run: tuple[Path, Path]):
     _, run = tiny_run
     config = config_from_cli("tiny", None, {"model.init": str(run), "data.boundary_px": 2})
-    one_channel = with_initial_segmenter(config, read_initial_segmenter(config))
+    init = read_initial_segmenter(config)
+    one_channel = with_init_head(with_init_architecture(config, init), init)
     assert one_channel.data.boundary_px == 0  # the tiny run has no instance head
     assert "out_channels" not in one_channel.model.segmenter_kwargs
 

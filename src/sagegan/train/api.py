@@ -42,7 +42,7 @@ from sagegan.train.guards import SplitGuard
 from sagegan.train.initial_weights import (
     read_initial_segmenter,
     with_init_architecture,
-    with_initial_segmenter,
+    with_init_head,
 )
 from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
 from sagegan.train.run_log import RunLog
@@ -168,15 +168,15 @@ def _train(
     stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
     init = read_initial_segmenter(config)  # None without model.init
+    config = with_init_architecture(config, init)  # planned and timed as it is trained
     if config.plan.enabled:
-        config = with_init_architecture(config, init)  # planned and timed as it is trained
         config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
         runtime.amp_dtype = resolve_amp(config.runtime.amp, runtime.device)  # bf16 if planned
     findings = find_degenerate(stats, config.data.patch_size, split.val)  # the final patch
     _raise_data_errors(data_dir, findings)
     if runtime.is_main:
         _log_data_warnings(findings)
-    config = with_initial_segmenter(config, init)
+    config = with_init_head(config, init)
     dataset = _training_dataset(train_samples, config, bank)
     log = RunLog(run_dir, enabled=runtime.is_main)
     resumed = checkpointer.load_state("last") if resume and last is not None else None

@@ -3,9 +3,10 @@
 ``model.init`` is "builtin" (the shipped generalist, `sagegan.models.builtin`), a run folder (its
 best checkpoint), a checkpoint folder or a segmenter weights file. The run then trains that
 network: its registry name and options replace the configured segmenter before the run is
-planned (the plan times and records that network and leaves it as it is), and its instance head
-decides ``data.boundary_px`` (kept when planned, 1 px when the plan had none, 0 for
-a one-channel network). Everything else (patches, schedule, iterations) comes from the config.
+planned (`with_init_architecture`: the plan times and records that network and leaves it as it
+is), and its instance head decides ``data.boundary_px`` after the plan (`with_init_head`: kept
+when planned, 1 px when the plan had none, 0 for a one-channel network). Everything else
+(patches, schedule, iterations) comes from the config.
 """
 
 from __future__ import annotations
@@ -67,12 +68,12 @@ def with_init_architecture(config: TrainConfig, init: InitialSegmenter | None) -
     return TrainConfig.from_dict(values)
 
 
-def with_initial_segmenter(config: TrainConfig, init: InitialSegmenter | None) -> TrainConfig:
-    """``config`` with the architecture of ``init`` and ``data.boundary_px`` decided by its
-    instance head; ``config`` itself without an init."""
+def with_init_head(config: TrainConfig, init: InitialSegmenter | None) -> TrainConfig:
+    """``config`` with ``data.boundary_px`` decided by the instance head of ``init`` (kept when
+    planned, 1 px when not, 0 for a one-channel network); ``config`` itself without an init."""
     if init is None:
         return config
-    values = with_init_architecture(config, init).to_dict()
+    values = config.to_dict()
     planned = values["data"]["boundary_px"]
     values["data"]["boundary_px"] = (planned or 1) if init.heads == 2 else 0
     head = "with an instance head" if init.heads == 2 else "one output channel"
