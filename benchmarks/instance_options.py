@@ -14,7 +14,8 @@ split is not read:
 docs/accuracy.md section 10 compared them: ``--min-sizes 76 --size-fractions 0.3 --min-depths 8
 --depth-fractions 0 0.15 0.25 0.35 0.5 0.75``. ``--split test`` scores the test split instead,
 to read after a choice made on validation. ``--thresholds`` scores foreground thresholds other
-than 0.5 (each changes the mask, so each row has its own pixel Dice).
+than 0.5 (each changes the mask, so each row has its own pixel Dice); ``--boundary-thresholds``
+the instance head's cut (the boundary probability above which a contact is cut; 0.5 by default).
 
 Prints mean pixel Dice at 0.5 and, per setting, mean Dice, F1@0.5 and the predicted against the
 true object count.
@@ -48,21 +49,26 @@ def settings(
     size_fractions: tuple[float, ...] = (0.0,),
     depth_fractions: tuple[float, ...] = (0.0,),
     thresholds: tuple[float, ...] = (0.5,),
+    boundary_thresholds: tuple[float, ...] = (0.5,),
 ) -> list[dict[str, Any]]:
     """Every setting to score: each smallest object and seed depth (fixed, or scaled per image by
     a fraction > 0) with distance seeds from the whole mask, then, for a model with an instance
-    head, from the mask with its boundaries cut out; each at every foreground threshold."""
-    seeds = ["distance", "boundary"] if has_boundary else ["distance"]
+    head, from the mask with its boundaries cut out at each boundary threshold; each at every
+    foreground threshold."""
+    seeds = [("distance", 0.5)]
+    if has_boundary:
+        seeds += [("boundary", cut) for cut in boundary_thresholds]
     return [
         {
             "seeds": kind,
+            "boundary_threshold": cut,
             "min_size_px": size,
             "min_size_fraction": size_fraction,
             "min_depth_px": depth,
             "min_depth_fraction": depth_fraction,
             "threshold": threshold,
         }
-        for kind in seeds
+        for kind, cut in seeds
         for size in min_sizes
         for size_fraction in size_fractions
         for depth in min_depths
@@ -124,6 +130,7 @@ def score_run(
                 boundary=boundary,
                 min_size_fraction=setting["min_size_fraction"],
                 min_depth_fraction=setting["min_depth_fraction"],
+                boundary_threshold=setting["boundary_threshold"],
             )
             f1[row, column] = match_instances(truth, labels, thresh=0.5).f1
             row_dice[row, column] = threshold_dice[setting["threshold"]]
@@ -150,6 +157,7 @@ def main() -> None:
     parser.add_argument("--size-fractions", type=float, nargs="+", default=[0.0])
     parser.add_argument("--depth-fractions", type=float, nargs="+", default=[0.0])
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--boundary-thresholds", type=float, nargs="+", default=[0.5])
     parser.add_argument("--split", choices=("val", "test"), default="val")
     parser.add_argument("--checkpoint", default="best")
     parser.add_argument("--results", type=Path, help="write the table as JSON here")
@@ -160,6 +168,7 @@ def main() -> None:
         "size_fractions": tuple(args.size_fractions),
         "depth_fractions": tuple(args.depth_fractions),
         "thresholds": tuple(args.thresholds),
+        "boundary_thresholds": tuple(args.boundary_thresholds),
     }
     result = score_run(args.run, args.data, chosen, args.checkpoint, args.split, args.split_file)
     print(
@@ -167,13 +176,14 @@ def main() -> None:
         f"{result['true']} true objects"
     )
     print(
-        "| seeds | threshold | smallest object px (fraction) | seed depth px (fraction) "
+        "| seeds (cut) | threshold | smallest object px (fraction) | seed depth px (fraction) "
         "| Dice | F1@0.5 | objects |"
     )
     print("|---|---|---|---|---|---|---|")
     for row in result["rows"]:
+        cut = f" ({row['boundary_threshold']:g})" if row["seeds"] == "boundary" else ""
         print(
-            f"| {row['seeds']} | {row['threshold']:g} | {row['min_size_px']} "
+            f"| {row['seeds']}{cut} | {row['threshold']:g} | {row['min_size_px']} "
             f"({row['min_size_fraction']:g}) | {row['min_depth_px']:g} "
             f"({row['min_depth_fraction']:g}) | {row['dice']:.3f} | {row['f1@0.5']:.3f} | "
             f"{row['predicted']} |"

@@ -38,6 +38,11 @@ def test_scores_every_setting_on_the_validation_split(tmp_path):
     assert rows[:2] == [("distance", 3, 0.3), ("distance", 3, 0.5)] and len(rows) == 8
     at_half = [row for row in thresholds["rows"] if row["threshold"] == 0.5]
     assert all(row["dice"] == thresholds["dice"] for row in at_half)  # the mask Dice is scored on
+    cuts = script.score_run(run, data, {**chosen, "boundary_thresholds": (0.2, 0.5)}, "best")
+    rows = [(row["seeds"], row["boundary_threshold"]) for row in cuts["rows"]]
+    assert rows == [("distance", 0.5)] * 2 + [("boundary", 0.2)] * 2 + [("boundary", 0.5)] * 2
+    at_default = [row for row in cuts["rows"] if row["seeds"] == "boundary"][2:]
+    assert [row["f1@0.5"] for row in at_default] == [row["f1@0.5"] for row in result["rows"][2:]]
 
 
 def test_the_builtin_model_is_scored_on_a_given_split(tmp_path):

@@ -59,6 +59,17 @@ def test_boundary_seeds_separate_touching_discs_the_distance_transform_merges():
         split_instances(union, boundary=np.zeros((4, 4), np.float32))
 
 
+def test_a_faint_contact_is_cut_at_a_lower_boundary_threshold():
+    labels = touching_discs()
+    union = (labels > 0).astype(np.float32)
+    faint = 0.3 * boundary_target(labels, 1).astype(np.float32)  # the head's contact, drawn faintly
+    assert split_instances(union, boundary=faint).max() == 1  # not cut at the default 0.5
+    assert split_instances(union, boundary=faint, boundary_threshold=0.2).max() == 2
+    for bad in (0.0, 1.0):
+        with pytest.raises(ConfigError, match="boundary_threshold must be in"):
+            split_instances(union, boundary=faint, boundary_threshold=bad)
+
+
 def test_trained_instance_head_separatestouching_discs():
     labels = touching_discs()
     image = np.where(labels > 0, 0.6, -0.6).astype(np.float32)

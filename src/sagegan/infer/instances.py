@@ -26,9 +26,10 @@
 
 With the boundary probability of an instance head (`sagegan.data.separation.boundary_target`: the
 bands where touching particles meet), step 2 runs on the mask with those bands cut out (boundary
-probability above 0.5), so the distance transform sees separate particles where the network saw a
-contact; step 3 still floods the whole mask, and the band's pixels go to the particles on either
-side.
+probability above ``boundary_threshold``, 0.5: lower cuts scored no better on EMPS and TiO2 SEM
+validation images, docs/accuracy.md section 18), so the distance transform sees separate
+particles where the network saw a contact; step 3 still floods the whole mask, and the band's
+pixels go to the particles on either side.
 
 Memory is bounded by ``block_px``, not by the image: steps 2-3 run window by window. Every
 component belongs to the block holding its bounding box's top-left corner; a block's window is the
@@ -53,7 +54,7 @@ from sagegan.errors import ConfigError
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 GAUSSIAN_TRUNCATE = 4.0  # scipy's default: the smoothing reaches 4 sigma
-BOUNDARY_THRESHOLD = 0.5
+DEFAULT_BOUNDARY_THRESHOLD = 0.5
 DEFAULT_MIN_SIZE_PX = 10
 DEFAULT_MIN_DISTANCE_PX = 3
 DEFAULT_MIN_DEPTH_PX = 1.0
@@ -71,9 +72,13 @@ def check_split_options(
     min_depth_px: float = 0.0,
     min_size_fraction: float = 0.0,
     min_depth_fraction: float = 0.0,
+    boundary_threshold: float = DEFAULT_BOUNDARY_THRESHOLD,
 ) -> None:
     """ConfigError unless the threshold is in [0, 1), min_distance_px >= 1, min_size_px >= 0,
-    min_depth_px >= 0 and min_size_fraction and min_depth_fraction in [0, 1]."""
+    min_depth_px >= 0, min_size_fraction and min_depth_fraction in [0, 1] and the boundary
+    threshold in (0, 1)."""
+    if not 0.0 < boundary_threshold < 1.0:
+        raise ConfigError(f"boundary_threshold must be in (0, 1), got {boundary_threshold}")
     if not min_depth_px >= 0:
         raise ConfigError(f"min_depth_px must be >= 0, got {min_depth_px}")
     for name, fraction in (
@@ -181,16 +186,17 @@ def split_instances(
     boundary: np.ndarray | None = None,
     min_size_fraction: float = 0.0,
     min_depth_fraction: float = 0.0,
+    boundary_threshold: float = DEFAULT_BOUNDARY_THRESHOLD,
 ) -> np.ndarray:
     """Instance labels (int32, 0 background, 1..N) of a foreground probability map.
 
     See the module docstring for the steps; raise ``min_depth_px`` or ``min_distance_px`` when
     particles are over-split, lower them when touching particles stay merged. ``block_px`` bounds
     the working memory (windows of about that side) and does not change the result. ``boundary``
-    (H x W, an instance head's boundary probability) cuts the contacts it marks out of the mask
-    before the distance transform. ``min_size_fraction`` > 0 raises the smallest object to that
-    fraction of the image's typical particle, ``min_depth_fraction`` > 0 sets the seed depth to
-    that fraction of its radius (step 5).
+    (H x W, an instance head's boundary probability) cuts the contacts where it is above
+    ``boundary_threshold`` out of the mask before the distance transform. ``min_size_fraction``
+    > 0 raises the smallest object to that fraction of the image's typical particle,
+    ``min_depth_fraction`` > 0 sets the seed depth to that fraction of its radius (step 5).
     """
     probability = np.asarray(probability, dtype=np.float32)
     boundary = None if boundary is None else np.asarray(boundary, dtype=np.float32)
@@ -202,8 +208,11 @@ def split_instances(
         min_depth_px,
         min_size_fraction,
         min_depth_fraction,
+        boundary_threshold,
     )
-    passes = SplitPass(threshold, min_distance_px, min_depth_px, smoothing_px, compactness)
+    passes = SplitPass(
+        threshold, min_distance_px, min_depth_px, smoothing_px, compactness, boundary_threshold
+    )
     labels, radii = passes.run(probability, boundary, min_size_px, block_px)
     if min_size_fraction > 0 or min_depth_fraction > 0:
         radius = typical_radius(labels, radii)
@@ -237,6 +246,7 @@ class SplitPass:
     min_depth_px: float
     smoothing_px: float
     compactness: float
+    boundary_threshold: float = DEFAULT_BOUNDARY_THRESHOLD
 
     def run(
         self,
@@ -284,7 +294,7 @@ class SplitPass:
         mask = components > 0
         if not mask.any():
             return np.zeros(components.shape, dtype=np.int32), np.zeros(components.shape)
-        inside = mask if boundary is None else mask & (boundary <= BOUNDARY_THRESHOLD)
+        inside = mask if boundary is None else mask & (boundary <= self.boundary_threshold)
         inscribed = ndimage.distance_transform_edt(inside)
         distance = inscribed
         if self.smoothing_px > 0:
