@@ -1,7 +1,7 @@
 """How a trained run's predictions become instances: object F1 on its validation split for each
 instance-split setting (smallest kept object and seed depth, fixed or scaled per image to its
 typical particle; for a model with an instance head, with and without its boundary channel
-cutting the mask).
+cutting the mask, and seeded by its centre map when it has one).
 
 The network runs once per image; only the split is repeated. The validation split chooses, the test
 split is not read:
@@ -15,7 +15,8 @@ docs/accuracy.md section 10 compared them: ``--min-sizes 76 --size-fractions 0.3
 --depth-fractions 0 0.15 0.25 0.35 0.5 0.75``. ``--split test`` scores the test split instead,
 to read after a choice made on validation. ``--thresholds`` scores foreground thresholds other
 than 0.5 (each changes the mask, so each row has its own pixel Dice); ``--boundary-thresholds``
-the instance head's cut (the boundary probability above which a contact is cut; 0.5 by default).
+the instance head's cut (the boundary probability above which a contact is cut; 0.5 by default);
+``--centre-thresholds`` the cores of its centre map that seed the watershed (0.5 by default).
 
 Prints mean pixel Dice at 0.5 and, per setting, mean Dice, F1@0.5 and the predicted against the
 true object count.
@@ -45,30 +46,35 @@ from sagegan.models.run_folder import RunFolder
 def settings(
     min_sizes: list[int],
     min_depths: list[float],
-    has_boundary: bool,
+    heads: int,
     size_fractions: tuple[float, ...] = (0.0,),
     depth_fractions: tuple[float, ...] = (0.0,),
     thresholds: tuple[float, ...] = (0.5,),
     boundary_thresholds: tuple[float, ...] = (0.5,),
+    centre_thresholds: tuple[float, ...] = (0.5,),
 ) -> list[dict[str, Any]]:
     """Every setting to score: each smallest object and seed depth (fixed, or scaled per image by
     a fraction > 0) with distance seeds from the whole mask, then, for a model with an instance
-    head, from the mask with its boundaries cut out at each boundary threshold; each at every
-    foreground threshold."""
-    seeds = [("distance", 0.5)]
-    if has_boundary:
-        seeds += [("boundary", cut) for cut in boundary_thresholds]
+    head (``heads`` output channels: 2 or 3), from the mask with its boundaries cut out at each
+    boundary threshold, then, with a centre map (3), from its cores above each centre threshold;
+    each at every foreground threshold."""
+    seeds = [("distance", 0.5, 0.5)]
+    if heads >= 2:
+        seeds += [("boundary", cut, 0.5) for cut in boundary_thresholds]
+    if heads >= 3:
+        seeds += [("centre", 0.5, core) for core in centre_thresholds]
     return [
         {
             "seeds": kind,
             "boundary_threshold": cut,
+            "centre_threshold": core,
             "min_size_px": size,
             "min_size_fraction": size_fraction,
             "min_depth_px": depth,
             "min_depth_fraction": depth_fraction,
             "threshold": threshold,
         }
-        for kind, cut in seeds
+        for kind, cut, core in seeds
         for size in min_sizes
         for size_fraction in size_fractions
         for depth in min_depths
@@ -102,10 +108,10 @@ def score_run(
 ) -> dict[str, Any]:
     """Per-setting mean F1@0.5 and object counts over the run's validation (or test) images
     (of ``split_file`` when given); ``chosen_settings``: the keyword arguments of
-    :func:`settings` but ``has_boundary``."""
+    :func:`settings` but ``heads``."""
     model, _, stems = run_images(run, which, part, split_file)
     pairs = {pair.stem: pair for pair in find_pairs(data)}
-    chosen = settings(has_boundary=model.head.out_channels == 2, **chosen_settings)
+    chosen = settings(heads=model.head.out_channels, **chosen_settings)
     f1 = np.zeros((len(chosen), len(stems)))
     row_dice = np.zeros((len(chosen), len(stems)))
     counts = np.zeros(len(chosen))
@@ -121,16 +127,19 @@ def score_run(
         }
         dice.append(threshold_dice[0.5])
         for row, setting in enumerate(chosen):
-            boundary = prediction.boundary if setting["seeds"] == "boundary" else None
+            with_head = setting["seeds"] != "distance"
+            centre = prediction.centre if setting["seeds"] == "centre" else None
             labels = split_instances(
                 prediction.probability,
                 threshold=setting["threshold"],
                 min_size_px=setting["min_size_px"],
                 min_depth_px=setting["min_depth_px"],
-                boundary=boundary,
+                boundary=prediction.boundary if with_head else None,
                 min_size_fraction=setting["min_size_fraction"],
                 min_depth_fraction=setting["min_depth_fraction"],
                 boundary_threshold=setting["boundary_threshold"],
+                centre=centre,
+                centre_threshold=setting["centre_threshold"],
             )
             f1[row, column] = match_instances(truth, labels, thresh=0.5).f1
             row_dice[row, column] = threshold_dice[setting["threshold"]]
@@ -158,6 +167,7 @@ def main() -> None:
     parser.add_argument("--depth-fractions", type=float, nargs="+", default=[0.0])
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5])
     parser.add_argument("--boundary-thresholds", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--centre-thresholds", type=float, nargs="+", default=[0.5])
     parser.add_argument("--split", choices=("val", "test"), default="val")
     parser.add_argument("--checkpoint", default="best")
     parser.add_argument("--results", type=Path, help="write the table as JSON here")
@@ -169,6 +179,7 @@ def main() -> None:
         "depth_fractions": tuple(args.depth_fractions),
         "thresholds": tuple(args.thresholds),
         "boundary_thresholds": tuple(args.boundary_thresholds),
+        "centre_thresholds": tuple(args.centre_thresholds),
     }
     result = score_run(args.run, args.data, chosen, args.checkpoint, args.split, args.split_file)
     print(
@@ -181,7 +192,8 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for row in result["rows"]:
-        cut = f" ({row['boundary_threshold']:g})" if row["seeds"] == "boundary" else ""
+        cuts = {"boundary": row["boundary_threshold"], "centre": row["centre_threshold"]}
+        cut = f" ({cuts[row['seeds']]:g})" if row["seeds"] in cuts else ""
         print(
             f"| {row['seeds']}{cut} | {row['threshold']:g} | {row['min_size_px']} "
             f"({row['min_size_fraction']:g}) | {row['min_depth_px']:g} "

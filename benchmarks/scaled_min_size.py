@@ -78,7 +78,7 @@ def score_group(model: Builtin, pairs: list[Pair], fractions: tuple[float, ...])
         for row, fraction in enumerate(fractions):
             labels = split_instances(
                 prediction.probability,
-                boundary=prediction.boundary,
+                **prediction.instance_maps,
                 **{**split, "min_size_fraction": fraction},
             )
             f1[row, column] = match_instances(np.asarray(sample.labels), labels, thresh=0.5).f1

@@ -64,3 +64,16 @@ def test_the_builtin_model_is_scored_on_a_given_split(tmp_path):
         "distance",
         "boundary",
     ]
+
+
+def test_a_centre_map_adds_rows_seeded_by_its_maxima():
+    script = benchmark_script("instance_options")
+    rows = script.settings([10], [1.0], heads=3, centre_thresholds=(0.3, 0.5))
+    seeds = [(row["seeds"], row["boundary_threshold"], row["centre_threshold"]) for row in rows]
+    assert seeds == [
+        ("distance", 0.5, 0.5),
+        ("boundary", 0.5, 0.5),
+        ("centre", 0.5, 0.3),
+        ("centre", 0.5, 0.5),
+    ]
+    assert [row["seeds"] for row in script.settings([10], [1.0], heads=1)] == ["distance"]

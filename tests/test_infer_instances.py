@@ -9,10 +9,10 @@ from scipy import ndimage
 from sagegan.errors import ConfigError
 from sagegan.infer.instances import (
     SplitPass,
-    _merge_small_pieces,
     split_instances,
     typical_radius,
 )
+from sagegan.infer.watershed_pieces import merge_small_pieces
 
 SHAPE = (96, 128)
 
@@ -133,7 +133,7 @@ def test_small_pieces_merge_inside_their_boxes_as_over_the_whole_map():
         labels = np.where(rng.random(blocks.shape) < 0.1, specks, blocks).astype(np.int32)
         for min_size in (3, 12, 40):
             expected = _merge_in_whole_window(labels.copy(), min_size)
-            assert np.array_equal(_merge_small_pieces(labels.copy(), min_size), expected)
+            assert np.array_equal(merge_small_pieces(labels.copy(), min_size), expected)
 
 
 def _particles_and_specks(scale: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
@@ -168,7 +168,7 @@ def test_the_scaled_smallest_object_drops_specks_at_any_magnification(scale: int
 
 def test_the_typical_particle_is_the_area_weighted_median_not_the_many_specks() -> None:
     probability, _, _ = _particles_and_specks(1)
-    labels, radii = SplitPass(0.5, 3, 1.0, 1.0, 0.0).run(probability, None, 4, 1024)
+    labels, radii = SplitPass(0.5, 3, 1.0, 1.0, 0.0).run(probability, {}, 4, 1024)
     assert len(radii) == labels.max() == 10
     # six specks outnumber four discs, but the discs hold most of the area: radius ~10
     assert typical_radius(labels, radii) == pytest.approx(10, rel=0.05)

@@ -16,7 +16,12 @@ from sagegan.data.io import MaskKind, read_image, read_mask_with_kind
 from sagegan.data.normalize import normalize_image
 from sagegan.data.pairing import Pair
 from sagegan.data.patches import sample_patch
-from sagegan.data.separation import boundary_target, check_boundary, separation_target
+from sagegan.data.separation import (
+    boundary_target,
+    centre_target,
+    check_boundary,
+    separation_target,
+)
 from sagegan.errors import ConfigError, DataError
 
 
@@ -90,7 +95,8 @@ class SegmentationDataset(Dataset):
     `sagegan.data.separation`) the mask has gaps between touching instances and ``valid`` carries
     the contact weights (still 0 on padding). With ``boundary_px`` > 0 items also hold boundary
     (float [1,H,W] in {0, 1}, `boundary_target` of the instances left in the mask), the target of
-    a segmenter's second (instance) channel.
+    a segmenter's second (instance) channel; with ``centre_map`` also centre (float [1,H,W] in
+    [0, 1], `centre_target` of those instances), the target of a third channel.
     """
 
     def __init__(
@@ -104,6 +110,7 @@ class SegmentationDataset(Dataset):
         gap_px: int = 0,
         contact_weight: float = 1.0,
         boundary_px: int = 0,
+        centre_map: bool = False,
     ) -> None:
         check_boundary(boundary_px)
         if not samples:
@@ -124,6 +131,7 @@ class SegmentationDataset(Dataset):
         self.gap_px = gap_px
         self.contact_weight = contact_weight
         self.boundary_px = boundary_px
+        self.centre_map = centre_map
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -163,7 +171,10 @@ class SegmentationDataset(Dataset):
             "labels": torch.from_numpy(labels.astype(np.int64))[None],
             "stem": sample.stem,
         }
+        kept = np.where(mask, labels, 0)
         if self.boundary_px > 0:
-            boundary = boundary_target(np.where(mask, labels, 0), self.boundary_px)
+            boundary = boundary_target(kept, self.boundary_px)
             item["boundary"] = torch.from_numpy(boundary.astype(np.float32))[None]
+        if self.centre_map:
+            item["centre"] = torch.from_numpy(centre_target(kept))[None]
         return item

@@ -88,7 +88,10 @@ def _model_predictor(
     def predict(sample: Sample) -> np.ndarray:
         prediction = options.predict(runner, sample.image)
         return split_instances(
-            prediction.probability, options.threshold, boundary=prediction.boundary, **split_options
+            prediction.probability,
+            options.threshold,
+            **prediction.instance_maps,
+            **split_options,
         )
 
     return predict, info

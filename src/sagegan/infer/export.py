@@ -3,8 +3,8 @@
 The graph is the segmenter's ``forward_padded``: input ``image``, N x 1 x H x W float32 with H and
 W multiples of the network stride and intensities normalised as sagegan reads images (databar
 cropped, 0.5/99.5 percentiles mapped to -1/1, clipped); outputs ``logits`` (N x C x H x W:
-foreground, then the boundary of an instance head) and, for networks with attention gates,
-``attention`` (the finest gate map, N x 1 x H x W in [0, 1]).
+foreground, then the boundary and centre map of an instance head) and, for networks with
+attention gates, ``attention`` (the finest gate map, N x 1 x H x W in [0, 1]).
 Batch, height and width are dynamic; `OnnxBackend` pads other sizes as the network does.
 
 Exporter: torch's TorchScript-based ``torch.onnx.export(..., dynamo=False)``. It runs offline with
@@ -275,8 +275,8 @@ def _sidecar(
 
     outputs = {
         "logits": (
-            "N x C x H x W float32 logits: foreground, then boundary when C = 2 "
-            "(sigmoid gives the probability)"
+            "N x C x H x W float32 logits: foreground, then boundary when C >= 2, then "
+            "centre map when C = 3 (sigmoid gives the probability)"
         ),
         "attention": "N x 1 x H x W float32 finest attention-gate map in [0, 1]",
     }

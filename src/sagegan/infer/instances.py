@@ -29,7 +29,12 @@ bands where touching particles meet), step 2 runs on the mask with those bands c
 probability above ``boundary_threshold``, 0.5: lower cuts scored no better on EMPS and TiO2 SEM
 validation images, docs/accuracy.md section 18), so the distance transform sees separate
 particles where the network saw a contact; step 3 still floods the whole mask, and the band's
-pixels go to the particles on either side.
+pixels go to the particles on either side. With the head's centre map as well
+(`sagegan.data.separation.centre_target`: each particle's distance to its border over its
+largest), steps 2-3 use it, smoothed alike, in place of the distance transform: its maxima above
+``centre_threshold`` (0.5) that rise at least ``CENTRE_DEPTH`` above the saddle to a higher one
+are the markers, and the watershed floods the negated map, so a contact the network paints over
+still lies in a valley between two markers.
 
 Memory is bounded by ``block_px``, not by the image: steps 2-3 run window by window. Every
 component belongs to the block holding its bounding box's top-left corner; a block's window is the
@@ -51,10 +56,12 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import relabel_sequential, watershed
 
 from sagegan.errors import ConfigError
+from sagegan.infer.watershed_pieces import EIGHT_CONNECTED, mark_unmarked, merge_small_pieces
 
-EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 GAUSSIAN_TRUNCATE = 4.0  # scipy's default: the smoothing reaches 4 sigma
 DEFAULT_BOUNDARY_THRESHOLD = 0.5
+DEFAULT_CENTRE_THRESHOLD = 0.5
+CENTRE_DEPTH = 0.1  # a centre-map maximum's least rise above its saddle (noise ripples stay below)
 DEFAULT_MIN_SIZE_PX = 10
 DEFAULT_MIN_DISTANCE_PX = 3
 DEFAULT_MIN_DEPTH_PX = 1.0
@@ -73,12 +80,17 @@ def check_split_options(
     min_size_fraction: float = 0.0,
     min_depth_fraction: float = 0.0,
     boundary_threshold: float = DEFAULT_BOUNDARY_THRESHOLD,
+    centre_threshold: float = DEFAULT_CENTRE_THRESHOLD,
 ) -> None:
     """ConfigError unless the threshold is in [0, 1), min_distance_px >= 1, min_size_px >= 0,
-    min_depth_px >= 0, min_size_fraction and min_depth_fraction in [0, 1] and the boundary
-    threshold in (0, 1)."""
-    if not 0.0 < boundary_threshold < 1.0:
-        raise ConfigError(f"boundary_threshold must be in (0, 1), got {boundary_threshold}")
+    min_depth_px >= 0, min_size_fraction and min_depth_fraction in [0, 1] and the boundary and
+    centre thresholds in (0, 1)."""
+    for name, cut in (
+        ("boundary_threshold", boundary_threshold),
+        ("centre_threshold", centre_threshold),
+    ):
+        if not 0.0 < cut < 1.0:
+            raise ConfigError(f"{name} must be in (0, 1), got {cut}")
     if not min_depth_px >= 0:
         raise ConfigError(f"min_depth_px must be >= 0, got {min_depth_px}")
     for name, fraction in (
@@ -95,13 +107,14 @@ def check_split_options(
         raise ConfigError(f"min_size_px must be >= 0, got {min_size_px}")
 
 
-def _check_inputs(probability: np.ndarray, boundary: np.ndarray | None, block_px: int) -> None:
+def _check_inputs(probability: np.ndarray, heads: dict[str, Any], block_px: int) -> None:
     if probability.ndim != 2:
         raise ConfigError(f"expected a 2-D probability map, got shape {probability.shape}")
-    if boundary is not None and boundary.shape != probability.shape:
-        raise ConfigError(
-            f"boundary map shape {boundary.shape} != probability shape {probability.shape}"
-        )
+    for name, head in heads.items():
+        if head is not None and head.shape != probability.shape:
+            raise ConfigError(
+                f"{name} map shape {head.shape} != probability shape {probability.shape}"
+            )
     if block_px < 1:
         raise ConfigError(f"block_px must be at least 1, got {block_px}")
 
@@ -118,62 +131,6 @@ def _distance_markers(
     return np.where(np.isin(regions, kept[kept > 0]), regions, 0)
 
 
-def _mark_unmarked(markers: np.ndarray, components: np.ndarray) -> np.ndarray:
-    """The markers plus, for every component left without one, the whole component as its
-    marker (it becomes one instance: no foreground is lost)."""
-    unmarked = np.setdiff1d(np.unique(components), np.unique(components[markers > 0]))
-    unmarked = unmarked[unmarked > 0]
-    if unmarked.size:
-        lookup = np.zeros(int(components.max()) + 1, dtype=np.int32)
-        lookup[unmarked] = int(markers.max(initial=0)) + 1 + np.arange(unmarked.size)
-        markers = np.where(markers > 0, markers, lookup[components])
-    return markers
-
-
-def _merge_small_pieces(labels: np.ndarray, min_size_px: int) -> np.ndarray:
-    """Merge watershed pieces below ``min_size_px`` into the neighbour sharing the most border
-    pixels with them (pieces without a neighbour are whole components and stay).
-
-    Each piece is handled inside its bounding box grown by one pixel, so the cost grows with the
-    pieces' own size, not with the number of pieces times the window. Pieces are taken in label
-    order and each sees the merges made before it, as a whole-window pass would.
-    """
-    sizes = np.bincount(labels.ravel())
-    small = np.flatnonzero((sizes > 0) & (sizes < min_size_px))
-    small = small[small > 0]
-    if not small.size:
-        return labels
-    # [top, bottom, left, right] of every label, grown when a piece merges into it
-    boxes = {
-        label: [box[0].start, box[0].stop, box[1].start, box[1].stop]
-        for label, box in enumerate(ndimage.find_objects(labels), start=1)
-        if box is not None
-    }
-    height, width = labels.shape
-    for label in small:
-        top, bottom, left, right = boxes[label]
-        window = (
-            slice(max(top - 1, 0), min(bottom + 1, height)),
-            slice(max(left - 1, 0), min(right + 1, width)),
-        )
-        local = labels[window]
-        piece = local == label
-        ring = ndimage.binary_dilation(piece, structure=EIGHT_CONNECTED) & ~piece
-        neighbours = local[ring]
-        neighbours = neighbours[neighbours > 0]
-        if neighbours.size:
-            target = int(np.bincount(neighbours).argmax())
-            local[piece] = target
-            grown = boxes[target]
-            boxes[target] = [
-                min(grown[0], top),
-                max(grown[1], bottom),
-                min(grown[2], left),
-                max(grown[3], right),
-            ]
-    return labels
-
-
 def split_instances(
     probability: np.ndarray,
     threshold: float = 0.5,
@@ -187,6 +144,8 @@ def split_instances(
     min_size_fraction: float = 0.0,
     min_depth_fraction: float = 0.0,
     boundary_threshold: float = DEFAULT_BOUNDARY_THRESHOLD,
+    centre: np.ndarray | None = None,
+    centre_threshold: float = DEFAULT_CENTRE_THRESHOLD,
 ) -> np.ndarray:
     """Instance labels (int32, 0 background, 1..N) of a foreground probability map.
 
@@ -194,13 +153,18 @@ def split_instances(
     particles are over-split, lower them when touching particles stay merged. ``block_px`` bounds
     the working memory (windows of about that side) and does not change the result. ``boundary``
     (H x W, an instance head's boundary probability) cuts the contacts where it is above
-    ``boundary_threshold`` out of the mask before the distance transform. ``min_size_fraction``
-    > 0 raises the smallest object to that fraction of the image's typical particle,
-    ``min_depth_fraction`` > 0 sets the seed depth to that fraction of its radius (step 5).
+    ``boundary_threshold`` out of the mask before the distance transform; ``centre`` (its centre
+    map) replaces that distance transform, seeded by its maxima above ``centre_threshold``.
+    ``min_size_fraction`` > 0 raises the smallest object to that fraction of the image's typical
+    particle, ``min_depth_fraction`` > 0 sets the seed depth to that fraction of its radius
+    (step 5).
     """
     probability = np.asarray(probability, dtype=np.float32)
-    boundary = None if boundary is None else np.asarray(boundary, dtype=np.float32)
-    _check_inputs(probability, boundary, block_px)
+    heads = {
+        name: None if head is None else np.asarray(head, dtype=np.float32)
+        for name, head in (("boundary", boundary), ("centre", centre))
+    }
+    _check_inputs(probability, heads, block_px)
     check_split_options(
         threshold,
         min_distance_px,
@@ -209,11 +173,18 @@ def split_instances(
         min_size_fraction,
         min_depth_fraction,
         boundary_threshold,
+        centre_threshold,
     )
     passes = SplitPass(
-        threshold, min_distance_px, min_depth_px, smoothing_px, compactness, boundary_threshold
+        threshold,
+        min_distance_px,
+        min_depth_px,
+        smoothing_px,
+        compactness,
+        boundary_threshold,
+        centre_threshold,
     )
-    labels, radii = passes.run(probability, boundary, min_size_px, block_px)
+    labels, radii = passes.run(probability, heads, min_size_px, block_px)
     if min_size_fraction > 0 or min_depth_fraction > 0:
         radius = typical_radius(labels, radii)
         size = max(min_size_px, round(min_size_fraction * np.pi * radius**2))
@@ -222,7 +193,7 @@ def split_instances(
             depth = max(MIN_SCALED_DEPTH_PX, min_depth_fraction * radius)
         if (size, depth) != (min_size_px, min_depth_px):
             scaled = replace(passes, min_depth_px=depth)
-            labels, _ = scaled.run(probability, boundary, size, block_px)
+            labels, _ = scaled.run(probability, heads, size, block_px)
     return labels
 
 
@@ -247,15 +218,17 @@ class SplitPass:
     smoothing_px: float
     compactness: float
     boundary_threshold: float = DEFAULT_BOUNDARY_THRESHOLD
+    centre_threshold: float = DEFAULT_CENTRE_THRESHOLD
 
     def run(
         self,
         probability: np.ndarray,
-        boundary: np.ndarray | None,
+        heads: dict[str, np.ndarray | None],
         min_size_px: int,
         block_px: int,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The instance labels and each label's inscribed radius (px; entry i is label i+1)."""
+        """The instance labels and each label's inscribed radius (px; entry i is label i+1);
+        ``heads`` holds the instance head's "boundary" and "centre" maps (None without)."""
         components, count = ndimage.label(probability > self.threshold, structure=EIGHT_CONNECTED)
         labels = np.zeros(probability.shape, dtype=np.int32)
         radii: list[np.ndarray] = []
@@ -272,9 +245,10 @@ class SplitPass:
             # neighbours of other blocks stay in the window (the smoothing sees them), small
             # specks leave it as they leave the whole-image mask
             local = np.where(keep[components[window]], components[window], 0)
-            pieces, inscribed = self._split_components(
-                local, None if boundary is None else boundary[window], min_size_px
-            )
+            local_heads = {
+                name: None if head is None else head[window] for name, head in heads.items()
+            }
+            pieces, inscribed = self._split_components(local, local_heads, min_size_px)
             own = np.isin(local, members) & (pieces > 0)
             numbered, _, _ = relabel_sequential(np.where(own, pieces, 0), offset=next_label)
             labels[window][own] = numbered[own]
@@ -286,16 +260,30 @@ class SplitPass:
         return labels, np.concatenate(radii) if radii else np.zeros(0)
 
     def _split_components(
-        self, components: np.ndarray, boundary: np.ndarray | None, min_size_px: int
+        self, components: np.ndarray, heads: dict[str, np.ndarray | None], min_size_px: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Watershed instances (int32, not renumbered) of the labelled components of one
-        window, seeded by the smoothed distance transform of the mask (with the boundary bands
-        cut out when ``boundary`` is given), and that distance transform before smoothing."""
+        window, and the distance transform of the mask (with the boundary bands cut out when
+        the heads hold a boundary map)."""
         mask = components > 0
         if not mask.any():
             return np.zeros(components.shape, dtype=np.int32), np.zeros(components.shape)
+        boundary = heads.get("boundary")
         inside = mask if boundary is None else mask & (boundary <= self.boundary_threshold)
         inscribed = ndimage.distance_transform_edt(inside)
+        centre = heads.get("centre")
+        if centre is None:
+            relief, markers = self._distance_seeds(inscribed, inside, components)
+        else:
+            relief, markers = self._centre_seeds(centre, inside)
+        markers = mark_unmarked(markers, components)
+        pieces = watershed(-relief, markers, mask=mask, compactness=self.compactness)
+        return merge_small_pieces(pieces.astype(np.int32), min_size_px), inscribed
+
+    def _distance_seeds(
+        self, inscribed: np.ndarray, inside: np.ndarray, components: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The smoothed distance transform and its h-maxima markers (step 2)."""
         distance = inscribed
         if self.smoothing_px > 0:
             distance = ndimage.gaussian_filter(
@@ -303,9 +291,20 @@ class SplitPass:
             )
             distance *= inside
         markers = _distance_markers(distance, components, self.min_distance_px, self.min_depth_px)
-        markers = _mark_unmarked(markers, components)
-        pieces = watershed(-distance, markers, mask=mask, compactness=self.compactness)
-        return _merge_small_pieces(pieces.astype(np.int32), min_size_px), inscribed
+        return distance, markers
+
+    def _centre_seeds(
+        self, centre: np.ndarray, inside: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The smoothed centre map inside the mask and its markers: the maxima above the centre
+        threshold that rise ``CENTRE_DEPTH`` above the saddle to a higher one."""
+        relief = centre
+        if self.smoothing_px > 0:
+            relief = ndimage.gaussian_filter(centre, self.smoothing_px, truncate=GAUSSIAN_TRUNCATE)
+        relief = np.where(inside, relief, 0.0)
+        peaks = (h_maxima(relief, CENTRE_DEPTH) > 0) & (relief > self.centre_threshold)
+        markers, _ = ndimage.label(peaks, structure=EIGHT_CONNECTED)
+        return relief, markers
 
 
 def _blocks(kept: np.ndarray, boxes: list, block_px: int, width: int) -> list[np.ndarray]:

@@ -7,6 +7,8 @@ napari, TIFFs calibrated with the image's pixel size (ImageJ metadata, unit nm):
 * ``<stem>_mask.png``: binary mask ``probability > threshold``, 0/255 uint8;
 * ``<stem>_prob.tif``: foreground probability, float32;
 * ``<stem>_boundary.tif``: boundary probability, float32; only for models with an instance head;
+* ``<stem>_centre.tif``: the instance head's centre map (each particle's distance to its border
+  over its largest), float32; only for models trained with ``data.centre_map``;
 * ``<stem>_labels.tif``: instance labels, uint16 (uint32 beyond 65535 particles); objects
   smaller than ``min_size_px`` are in the mask but not here (the JSON gives both fractions);
 * ``<stem>_outlines.png``: the instance outlines over the segmented image, with a scale bar when
@@ -266,7 +268,7 @@ def _predict_one(
     labels = split_instances(
         prediction.probability,
         options.threshold,
-        boundary=prediction.boundary,
+        **prediction.instance_maps,
         **settings["instances"],
     )
     return sample, prediction, labels
@@ -299,9 +301,10 @@ def _write_outputs(
     write_mask(files["mask"], _full_size(prediction.probability > threshold, rows))
     write_image(files["probability"], _full_size(prediction.probability, rows), pixel_nm)
     write_labels(files["labels"], _full_size(labels, rows), pixel_nm)
-    if prediction.boundary is not None:
-        files["boundary"] = out / f"{stem}_boundary.tif"
-        write_image(files["boundary"], _full_size(prediction.boundary, rows), pixel_nm)
+    for head, array in (("boundary", prediction.boundary), ("centre", prediction.centre)):
+        if array is not None:
+            files[head] = out / f"{stem}_{head}.tif"
+            write_image(files[head], _full_size(array, rows), pixel_nm)
     outlines = outlines_rgb(sample.image, labels, None)
     if pixel_nm is not None:
         outlines = add_scale_bar(outlines, pixel_nm)

@@ -54,12 +54,26 @@ FLIP_DIMS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
 @dataclass
 class Prediction:
     """Blended network output over a whole image: foreground probability (float32 H x W), the
-    finest attention-gate map (float32 H x W in [0, 1]; None for networks without gates) and the
-    boundary probability of an instance head (float32 H x W; None without one)."""
+    finest attention-gate map (float32 H x W in [0, 1]; None for networks without gates), the
+    boundary probability of an instance head and its centre map (float32 H x W; None without
+    them)."""
 
     probability: np.ndarray
     attention: np.ndarray | None
     boundary: np.ndarray | None = None
+    centre: np.ndarray | None = None
+
+    @classmethod
+    def from_channels(cls, channels: np.ndarray, attention: np.ndarray | None) -> Prediction:
+        """The prediction of C x H x W sigmoid outputs: foreground, then boundary and centre."""
+        boundary = channels[1] if len(channels) > 1 else None
+        centre = channels[2] if len(channels) > 2 else None
+        return cls(channels[0], attention, boundary, centre)
+
+    @property
+    def instance_maps(self) -> dict[str, np.ndarray | None]:
+        """The instance head's maps as `split_instances` keywords."""
+        return {"boundary": self.boundary, "centre": self.centre}
 
 
 def window_size(length: int, tile: int, stride: int) -> int:
@@ -123,9 +137,9 @@ def _batches(windows: list[tuple[int, int]], batch_size: int) -> Iterator[list[t
 def _run_network(
     backend: InferenceBackend, batch: Tensor, tta: str
 ) -> tuple[Tensor, Tensor | None]:
-    """Logits (B x C x h x w; C is 1, or 2 with an instance head) and finest attention map
-    upsampled to h x w (or None), averaged over the flips of ``tta`` with each flip undone on the
-    outputs."""
+    """Logits (B x C x h x w; C is 1, 2 with an instance head, 3 with its centre map) and finest
+    attention map upsampled to h x w (or None), averaged over the flips of ``tta`` with each flip
+    undone on the outputs."""
     flips = FLIP_DIMS if tta == "flips" else FLIP_DIMS[:1]
     size = (batch.shape[-2], batch.shape[-1])
     logits_sum: Tensor | None = None
@@ -134,10 +148,10 @@ def _run_network(
         output = backend(torch.flip(batch, dims) if dims else batch)
         if not isinstance(output, SegmentationOutput):
             raise ConfigError(f"model returned {type(output).__name__}, not SegmentationOutput")
-        if output.logits.shape[1] not in (1, 2):
+        if output.logits.shape[1] not in (1, 2, 3):
             raise ConfigError(
-                f"tiled inference needs a foreground logit and at most a boundary logit, got "
-                f"{output.logits.shape[1]} channels"
+                f"tiled inference needs a foreground logit and at most boundary and centre "
+                f"logits, got {output.logits.shape[1]} channels"
             )
         logits = torch.flip(output.logits, dims) if dims else output.logits
         logits_sum = logits if logits_sum is None else logits_sum + logits
@@ -227,5 +241,4 @@ def predict_tiled(
         attention_sum /= weight_sum
     del weight_sum
     torch.from_numpy(logit_sum).sigmoid_()  # in place: the logit accumulator becomes the output
-    boundary = logit_sum[1] if len(logit_sum) > 1 else None
-    return Prediction(probability=logit_sum[0], attention=attention_sum, boundary=boundary)
+    return Prediction.from_channels(logit_sum, attention_sum)

@@ -203,29 +203,41 @@ class SegmentationLoss(nn.Module):
 
 class BoundaryAwareLoss(nn.Module):
     """A one-channel loss on channel 0 (foreground) plus ``boundary_weight`` times the same loss on
-    channel 1 (the instance head's boundary; `sagegan.data.separation.boundary_target`).
+    channel 1 (the instance head's boundary; `sagegan.data.separation.boundary_target`) and, when
+    there is a channel 2 (the head's centre map; `sagegan.data.separation.centre_target`),
+    ``centre_weight`` times its BCE against the soft target.
 
-    ``logits`` and ``target`` are B x 2 x H x W, ``valid`` B x 1 x H x W and shared by both.
+    ``logits`` and ``target`` are B x 2 x H x W or B x 3 x H x W, ``valid`` B x 1 x H x W and
+    shared by all channels.
     """
 
-    def __init__(self, base: SegmentationLoss, boundary_weight: float = 1.0) -> None:
+    def __init__(
+        self, base: SegmentationLoss, boundary_weight: float = 1.0, centre_weight: float = 1.0
+    ) -> None:
         super().__init__()
-        _check_nonnegative(boundary_weight=boundary_weight)
+        _check_nonnegative(boundary_weight=boundary_weight, centre_weight=centre_weight)
         self.base = base
         self.boundary_weight = float(boundary_weight)
+        self.centre_weight = float(centre_weight)
 
     def forward(self, logits: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
-        if logits.dim() != 4 or logits.shape[1] != 2 or target.shape != logits.shape:
+        if logits.dim() != 4 or logits.shape[1] not in (2, 3) or target.shape != logits.shape:
             raise ValueError(
-                f"expected B x 2 x H x W logits and target, got {tuple(logits.shape)} and "
-                f"{tuple(target.shape)}"
+                f"expected B x 2 x H x W or B x 3 x H x W logits and target, got "
+                f"{tuple(logits.shape)} and {tuple(target.shape)}"
             )
         foreground = self.base(logits[:, :1], target[:, :1], valid)
-        boundary = self.base(logits[:, 1:], target[:, 1:], valid)
-        return foreground + self.boundary_weight * boundary
+        boundary = self.base(logits[:, 1:2], target[:, 1:2], valid)
+        loss = foreground + self.boundary_weight * boundary
+        if logits.shape[1] == 3:
+            loss = loss + self.centre_weight * bce_loss(logits[:, 2:], target[:, 2:], valid)
+        return loss
 
     def extra_repr(self) -> str:
-        return f"foreground + {self.boundary_weight:g} * boundary"
+        return (
+            f"foreground + {self.boundary_weight:g} * boundary "
+            f"[+ {self.centre_weight:g} * centre BCE]"
+        )
 
 
 def _bce_focal_tversky(

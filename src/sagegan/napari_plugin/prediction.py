@@ -102,7 +102,7 @@ class Segmenter:
         labels = split_instances(
             prediction.probability,
             self.options.threshold,
-            boundary=prediction.boundary,
+            **prediction.instance_maps,
             **self.settings["instances"],
         )
         nm = None if pixel_size is None else pixel_size.nm

@@ -273,6 +273,7 @@ def _training_dataset(
         gap_px=data.gap_px,
         contact_weight=data.contact_weight,
         boundary_px=data.boundary_px,
+        centre_map=data.centre_map,
     )
     if bank is None:
         return real

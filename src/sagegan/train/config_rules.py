@@ -43,6 +43,9 @@ def check_config(config: TrainConfig) -> None:
     _check_stages(config)
     check_separation(config.data.gap_px, config.data.contact_weight)
     check_boundary(config.data.boundary_px)
+    planned_head = config.plan.enabled and not kept_by_plan("data.boundary_px", config.plan.keep)
+    if config.data.centre_map and config.data.boundary_px == 0 and not planned_head:
+        raise ConfigError("data.centre_map needs the instance head: set data.boundary_px >= 1")
     _check_bank(config)
     _check_plan_keep(config.plan.keep)
     try:
@@ -52,8 +55,9 @@ def check_config(config: TrainConfig) -> None:
     out_channels = config.model.segmenter_kwargs.get("out_channels", 1)
     if out_channels != 1:
         raise ConfigError(
-            f"model.segmenter_kwargs.out_channels is set by data.boundary_px "
-            f"(1 without, 2 with the instance head), got {out_channels}"
+            f"model.segmenter_kwargs.out_channels is set by data.boundary_px and "
+            f"data.centre_map (1 without, 2 with the instance head, 3 with its centre map), "
+            f"got {out_channels}"
         )
     if min(config.data.patch_size) < 16:
         raise ConfigError(f"data.patch_size must be >= 16 px, got {config.data.patch_size}")

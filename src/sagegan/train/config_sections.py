@@ -31,6 +31,9 @@ class DataConfig:
     ``boundary_px``: > 0 gives the segmenter an instance head, a second output channel trained on
     the bands of that width where instances meet, which the instance split cuts out of the mask
     (0 = foreground only).
+    ``centre_map``: with the instance head, a third output channel trained on each particle's
+    distance to its border divided by its largest (`sagegan.data.separation.centre_target`), whose
+    cores seed the instance split instead of the mask's distance transform.
     ``bank``: a folder of synthetic image/mask pairs (``sagegan generate`` or ``sagegan synth``
     output, or any dataset layout; None = no bank) that pretraining also draws patches from.
     ``bank_fraction``: the share of each pretraining epoch's patches cut from the bank, in [0, 1);
@@ -51,6 +54,7 @@ class DataConfig:
     gap_px: int = 0
     contact_weight: float = 1.0
     boundary_px: int = 0
+    centre_map: bool = False
     bank: str | None = None
     bank_fraction: float = 0.5
 

@@ -5,7 +5,8 @@ best checkpoint), a checkpoint folder or a segmenter weights file. The run then 
 network: its registry name and options replace the configured segmenter before the run is
 planned (`with_init_architecture`: the plan times and records that network and leaves it as it
 is), and its instance head decides ``data.boundary_px`` after the plan (`with_init_head`: kept
-when planned, 1 px when the plan had none, 0 for a one-channel network). Everything else
+when planned, 1 px when the plan had none, 0 for a one-channel network) and ``data.centre_map``
+(on for a three-channel network). Everything else
 (patches, schedule, iterations) comes from the config.
 """
 
@@ -69,13 +70,17 @@ def with_init_architecture(config: TrainConfig, init: InitialSegmenter | None) -
 
 
 def with_init_head(config: TrainConfig, init: InitialSegmenter | None) -> TrainConfig:
-    """``config`` with ``data.boundary_px`` decided by the instance head of ``init`` (kept when
-    planned, 1 px when not, 0 for a one-channel network); ``config`` itself without an init."""
+    """``config`` with ``data.boundary_px`` and ``data.centre_map`` decided by the instance head
+    of ``init`` (the width kept when planned, 1 px when not, 0 for a one-channel network; the
+    centre map on for three channels); ``config`` itself without an init."""
     if init is None:
         return config
     values = config.to_dict()
     planned = values["data"]["boundary_px"]
-    values["data"]["boundary_px"] = (planned or 1) if init.heads == 2 else 0
-    head = "with an instance head" if init.heads == 2 else "one output channel"
+    values["data"]["boundary_px"] = (planned or 1) if init.heads >= 2 else 0
+    values["data"]["centre_map"] = init.heads == 3
+    head = {1: "one output channel", 2: "with an instance head"}.get(
+        init.heads, "with an instance head and centre map"
+    )
     LOGGER.info("starting from %s (%s, %s)", config.model.init, init.name, head)
     return TrainConfig.from_dict(values)

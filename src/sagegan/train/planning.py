@@ -305,6 +305,9 @@ def plan_run(
         overrides = _init_architecture_kept(plan, overrides, config)
     if config.data.augment is None:  # augmentation off stays off
         overrides.pop("data.augment.invert")
+    if config.data.centre_map and plan.boundary_px == 0:
+        plan.boundary_px = overrides["data.boundary_px"] = 1
+        plan.reasons.append("the centre map (data.centre_map) needs the instance head: 1-px bands")
     kept = sorted(key for key in overrides if kept_by_plan(key, config.plan.keep))
     if kept:
         plan.reasons.append(f"kept as configured (plan.keep): {', '.join(kept)}")

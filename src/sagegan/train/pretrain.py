@@ -62,8 +62,8 @@ def poly_factor(total: int, warmup: int) -> Callable[[int], float]:
 
 
 def segmentation_criterion(config: TrainConfig) -> torch.nn.Module:
-    """The configured segmentation loss; on both channels when the segmenter has an instance
-    head."""
+    """The configured segmentation loss; on the boundary channel too, and BCE on the centre map,
+    when the segmenter has an instance head."""
     loss = build_segmentation_loss(config.pretrain.loss, **config.pretrain.loss_kwargs)
     return BoundaryAwareLoss(loss) if config.data.boundary_px > 0 else loss
 

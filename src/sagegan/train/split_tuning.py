@@ -137,10 +137,10 @@ def tune_split(
     f1 = np.zeros((len(candidates), len(samples)))
     predicted = np.zeros(len(candidates), dtype=np.int64)
     for column, sample in enumerate(samples):
-        probability, boundary = predict_probabilities(model, sample.image, runtime)
+        prediction = predict_probabilities(model, sample.image, runtime)
         truth = np.asarray(sample.labels)
         for row, options in enumerate(candidates):
-            labels = split_instances(probability, boundary=boundary, **options)
+            labels = split_instances(prediction.probability, **prediction.instance_maps, **options)
             f1[row, column] = match_instances(truth, labels, thresh=0.5).f1
             predicted[row] += int(labels.max())
     rows = [

@@ -16,10 +16,10 @@ def net_spec(model: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def segmenter_spec(config: TrainConfig) -> dict[str, Any]:
     """The segmenter's spec; a second output channel (the instance head) when
-    ``data.boundary_px`` > 0."""
+    ``data.boundary_px`` > 0, and a third (its centre map) with ``data.centre_map``."""
     kwargs = dict(config.model.segmenter_kwargs)
     if config.data.boundary_px > 0:
-        kwargs["out_channels"] = 2
+        kwargs["out_channels"] = 3 if config.data.centre_map else 2
     return net_spec(config.model.segmenter, kwargs)
 
 

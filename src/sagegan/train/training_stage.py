@@ -41,14 +41,15 @@ class StageSettings:
 
 @dataclass
 class StepBatch:
-    """A loader batch on the run's device: images, masks, valid pixels, the boundary target of an
-    instance head (None without one) and the images' stems."""
+    """A loader batch on the run's device: images, masks, valid pixels, the boundary and centre
+    targets of an instance head (None without them) and the images' stems."""
 
     image: Tensor
     mask: Tensor
     valid: Tensor
     boundary: Tensor | None
     stems: list[str]
+    centre: Tensor | None = None
 
     @classmethod
     def from_loader(cls, batch: dict[str, Any], runtime: Runtime) -> StepBatch:
@@ -56,7 +57,9 @@ class StepBatch:
             return batch[key].to(runtime.device, non_blocking=True)
 
         boundary = moved("boundary") if "boundary" in batch else None
-        return cls(moved("image"), moved("mask"), moved("valid"), boundary, list(batch["stem"]))
+        centre = moved("centre") if "centre" in batch else None
+        stems = list(batch["stem"])
+        return cls(moved("image"), moved("mask"), moved("valid"), boundary, stems, centre)
 
     @property
     def size(self) -> int:
@@ -64,8 +67,9 @@ class StepBatch:
 
     @property
     def target(self) -> Tensor:
-        """The segmenter's target: the mask, with the boundary as a second channel if any."""
-        return self.mask if self.boundary is None else torch.cat([self.mask, self.boundary], dim=1)
+        """The segmenter's target: the mask, then the boundary and the centre map if any."""
+        heads = [head for head in (self.boundary, self.centre) if head is not None]
+        return torch.cat([self.mask, *heads], dim=1) if heads else self.mask
 
 
 @dataclass

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from sagegan.infer.instances import split_instances
+from sagegan.infer.tiling import Prediction
 from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
 from sagegan.models.checkpoint import unwrap
@@ -43,13 +44,11 @@ def predict_logits(model: nn.Module, image: np.ndarray, runtime: Runtime) -> tor
     return logits[0].float().cpu()
 
 
-def predict_probabilities(
-    model: nn.Module, image: np.ndarray, runtime: Runtime
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Foreground probability (H x W) of one whole image, and the boundary probability of an
-    instance head (None for a one-channel segmenter)."""
-    probability, *boundary = torch.sigmoid(predict_logits(model, image, runtime)).numpy()
-    return probability, boundary[0] if boundary else None
+def predict_probabilities(model: nn.Module, image: np.ndarray, runtime: Runtime) -> Prediction:
+    """Foreground probability (H x W) of one whole image, with the boundary probability and
+    centre map of an instance head (None where the segmenter has no such channel)."""
+    channels = torch.sigmoid(predict_logits(model, image, runtime)).numpy()
+    return Prediction.from_channels(channels, attention=None)
 
 
 def validate(
@@ -64,9 +63,11 @@ def validate(
     model = inference_copy(segmenter)
     dice, f1 = [], []
     for sample in samples:
-        probability, boundary = predict_probabilities(model, sample.image, runtime)
+        prediction = predict_probabilities(model, sample.image, runtime)
         truth = np.asarray(sample.labels)
-        dice.append(pixel_scores(probability > 0.5, truth > 0)["dice"])
-        labels = split_instances(probability, boundary=boundary, **instances.split_options())
+        dice.append(pixel_scores(prediction.probability > 0.5, truth > 0)["dice"])
+        labels = split_instances(
+            prediction.probability, **prediction.instance_maps, **instances.split_options()
+        )
         f1.append(match_instances(truth, labels, thresh=0.5).f1)
     return {"dice": float(np.mean(dice)), "f1@0.5": float(np.mean(f1))}
