@@ -91,6 +91,18 @@ def emps() -> Path:
 TINY_RUN_SIZE = (96, 128)
 
 
+def train_tiny(root: Path, overrides: dict) -> tuple[Path, Path]:
+    """(dataset folder, run folder) of a `tiny` run with ``overrides`` on 6 simulated 64x64
+    images under ``root``."""
+    from sagegan.synth import write_dataset
+    from sagegan.train import config_from_cli, train
+
+    data = write_dataset(root / "data", n=6, size=(64, 64), seed=0, progress=False)
+    config = config_from_cli("tiny", None, {**overrides, "runtime.progress": False})
+    train(data, root / "run", config)
+    return data, root / "run"
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(dataset folder, run folder) of one `tiny` training run on 8 simulated 96x128 images,

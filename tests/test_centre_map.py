@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import touching_discs
+from conftest import touching_discs, train_tiny
 from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.separation import boundary_target, centre_target
@@ -21,7 +21,6 @@ from sagegan.models import build_model
 from sagegan.models.checkpoint import load_model
 from sagegan.synth import write_dataset
 from sagegan.train import planning, step_timing
-from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 from sagegan.train.initial_weights import read_initial_segmenter, with_init_head
 from sagegan.train.stage_setup import segmenter_spec
@@ -122,15 +121,8 @@ def test_trained_centre_map_separates_touching_discs_from_their_shape_alone():
 
 
 def test_run_with_a_centre_map_segments_and_fine_tunes_with_it(tmp_path):
-    data = write_dataset(tmp_path / "data", n=6, size=(64, 64), seed=0, progress=False)
-    overrides = {
-        "data.boundary_px": 1,
-        "data.centre_map": True,
-        "gan.epochs": 0,
-        "runtime.progress": False,
-    }
-    run = tmp_path / "run"
-    train(data, run, config_from_cli("tiny", None, overrides))
+    overrides = {"data.boundary_px": 1, "data.centre_map": True, "gan.epochs": 0}
+    data, run = train_tiny(tmp_path, overrides)
     model, _ = load_model(run)
     assert model.head.out_channels == 3
     summary = segment_images([data / "images"], run, tmp_path / "out", progress=False)

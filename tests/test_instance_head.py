@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import touching_discs
+from conftest import touching_discs, train_tiny
 from sagegan.data.dataset import Sample, SegmentationDataset
 from sagegan.data.separation import boundary_target
 from sagegan.errors import ConfigError
@@ -21,8 +21,6 @@ from sagegan.infer.tiling import predict_tiled
 from sagegan.losses import BoundaryAwareLoss, build_segmentation_loss
 from sagegan.models import build_model
 from sagegan.models.checkpoint import load_model
-from sagegan.synth import write_dataset
-from sagegan.train.api import train
 from sagegan.train.config import config_from_cli
 
 
@@ -117,16 +115,13 @@ def test_config_owns_the_output_channels():
 
 
 def test_run_with_an_instance_head_segments_and_evaluates_with_its_instance_options(tmp_path):
-    data = write_dataset(tmp_path / "data", n=6, size=(64, 64), seed=0, progress=False)
     overrides = {
         "data.boundary_px": 1,
         "instances.min_size_px": 7,
         "instances.min_depth_px": 2.5,
         "gan.epochs": 1,
-        "runtime.progress": False,
     }
-    run = tmp_path / "run"
-    train(data, run, config_from_cli("tiny", None, overrides))
+    data, run = train_tiny(tmp_path, overrides)
     model, _ = load_model(run)
     assert model.head.out_channels == 2
     summary = segment_images([data / "images"], run, tmp_path / "out", progress=False)
