@@ -95,8 +95,7 @@ def centre_target(labels: np.ndarray) -> np.ndarray:
     """Float32 map of each instance's distance to its own border, divided by the instance's
     largest: 1 on its medial peak, 0 on background and on pixels that touch another instance."""
     labels = np.asarray(labels, dtype=np.int32)
-    largest, smallest = _neighbour_labels(labels, 1)
-    inside = (labels > 0) & (largest == labels) & (smallest == labels)
+    inside = (labels > 0) & ~boundary_target(labels, 1)
     distance = ndimage.distance_transform_edt(inside)
     present = np.unique(labels[labels > 0])
     if not present.size:
