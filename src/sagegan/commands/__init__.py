@@ -10,6 +10,7 @@ from sagegan.commands import (
     check,
     compare,
     demo,
+    ensemble,
     evaluate,
     export,
     generate,
@@ -24,6 +25,7 @@ from sagegan.commands import (
 COMMANDS = (
     demo,
     train,
+    ensemble,
     segment,
     export,
     evaluate,

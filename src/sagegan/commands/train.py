@@ -72,6 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from this model's weights and architecture: builtin (the shipped generalist) "
         "or a run folder, checkpoint folder or weights file; fine-tuning from a few images",
     )
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        metavar="K",
+        help="train K members (seeds SEED..SEED+K-1, one split, a --budget shared) into "
+        "OUT/member-<i> and combine them into the ensemble OUT, whose averaged maps segment",
+    )
     add_device_option(parser, default=None)
     add_calibration_options(parser)
 
@@ -138,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
         config = _resumed_config(args, overrides)
     elif not args.resume or args.config or args.set:
         config = config_from_cli(args.preset or "auto", args.config, overrides)
+    if args.ensemble is not None:
+        config = config or config_from_cli(args.preset or "auto", None, overrides)
+        return _run_ensemble(args, config)
     if config is not None:
         config.check_trains(args.stage)
     result = train(
@@ -160,4 +170,20 @@ def run(args: argparse.Namespace) -> int:
                 "no epoch validated better than the --init weights: the run keeps them, "
                 "with the instance split tuned on its validation images"
             )
+    return 0
+
+
+def _run_ensemble(args: argparse.Namespace, config) -> int:
+    """``--ensemble K``: train the members and combine them (`train_ensemble`)."""
+    from sagegan.train.ensemble import train_ensemble
+
+    if args.stage != "all":
+        raise ConfigError("--ensemble trains whole runs: leave out --stage")
+    config.check_trains("all")
+    file, tuning = train_ensemble(
+        args.data, args.out, config, args.ensemble, args.split, args.mask_dir, args.resume
+    )
+    if os.environ.get("RANK", "0") == "0":
+        print(tuning.summary())
+        print(f"ensemble of {args.ensemble} runs -> {file}")
     return 0

@@ -17,8 +17,15 @@ from sagegan.infer.backends import (
     require_onnx,
 )
 from sagegan.infer.device import resolve_device
+from sagegan.infer.ensemble import EnsembleBackend
 from sagegan.infer.export import current_onnx_export, file_sha256
-from sagegan.models.checkpoint import load_model, require_segmenter
+from sagegan.models.checkpoint import (
+    load_model,
+    member_weights,
+    read_training_info,
+    require_segmenter,
+)
+from sagegan.models.ensemble_record import ensemble_file, ensemble_info, read_ensemble
 
 
 def backend_device(backend: str, device: str | torch.device) -> torch.device:
@@ -45,12 +52,18 @@ def load_backend(
 
     The ``onnx`` backend uses ``onnx_path`` or the run's default export, exported first when
     missing or stale; an ONNX file made from other weights is refused (DataError). ``device``
-    is read by `resolve_device` ("auto": cuda when available; onnx: cpu).
+    is read by `resolve_device` ("auto": cuda when available; onnx: cpu). An ensemble folder
+    loads each member on ``backend`` (its own ONNX export) as one `EnsembleBackend`.
     """
     check_backend_options(backend, precision)
     device = backend_device(backend, device)
     if onnx_path is not None and backend != "onnx":
         raise ConfigError(f"an ONNX file is only used by the onnx backend, not {backend!r}")
+    record = ensemble_file(model_path)
+    if record is not None:
+        if onnx_path is not None:
+            raise ConfigError("--onnx names one network's file; an ensemble uses its members'")
+        return _load_ensemble(record, backend, precision, device)
     if backend == "onnx":
         require_onnx()
     model, info = load_model(model_path, which=which, map_location=device)
@@ -69,3 +82,18 @@ def load_backend(
             "export again with `sagegan export --onnx RUN`",
         )
     return runner, {**info, "onnx": str(path)}
+
+
+def _load_ensemble(
+    file: Path, backend: str, precision: str, device: torch.device
+) -> tuple[InferenceBackend, dict[str, Any]]:
+    """The members of the ensemble record ``file`` as one backend, and the ensemble's info
+    (the first member's weights metadata and training info, the record's info over them)."""
+    record = read_ensemble(file)
+    loaded = [
+        load_backend(member_weights(member, record["which"]), "best", backend, precision, device)
+        for member in record["members"]
+    ]
+    first = loaded[0][1]
+    info = ensemble_info(file, {**first, **read_training_info(first["path"])})
+    return EnsembleBackend([runner for runner, _ in loaded]), info

@@ -21,6 +21,12 @@ from torch import Tensor, nn
 
 from sagegan.errors import DataError
 from sagegan.models.builtin import model_location
+from sagegan.models.ensemble_record import (
+    ENSEMBLE_FILE,
+    ensemble_file,
+    ensemble_info,
+    read_ensemble,
+)
 from sagegan.models.registry import build_model, model_kind
 from sagegan.models.run_folder import CheckpointFolder, RunFolder
 
@@ -107,11 +113,15 @@ def resolve_checkpoint(run_dir_or_file: str | Path, which: str = "best") -> Path
     """The checkpoint folder (or weights file) that ``run_dir_or_file`` + ``which`` designate.
 
     Accepts a run folder (follows its ``which`` pointer, `RunFolder.checkpoint`), a checkpoint
-    folder, a weights file, or "builtin" (the shipped generalist, `sagegan.models.builtin`).
+    folder, a weights file, "builtin" (the shipped generalist, `sagegan.models.builtin`) or an
+    ensemble folder (its ``ensemble.json``, `sagegan.models.ensemble_record`).
     """
     path = model_location(run_dir_or_file)
     if path.is_file():
         return path
+    record = ensemble_file(path)
+    if record is not None:
+        return record
     if CheckpointFolder(path).weights().is_file():
         return path
     return RunFolder(path).checkpoint(which)
@@ -154,9 +164,23 @@ def require_segmenter(info: dict[str, Any]) -> None:
         )
 
 
+def member_weights(member: str | Path, which: str) -> Path:
+    """The segmenter weights file of an ensemble member's ``which`` checkpoint; DataError for a
+    member that is itself an ensemble."""
+    location = resolve_checkpoint(member, which)
+    if location.name == ENSEMBLE_FILE:
+        raise DataError(location, "an ensemble member cannot itself be an ensemble")
+    return location if location.is_file() else CheckpointFolder(location).weights()
+
+
 def read_training_info(weights_path: str | Path) -> dict[str, Any]:
     """The training info saved next to a checkpoint's weights (config, epoch, metrics, split
-    file; `CheckpointFolder.info_path`); {} for a bare weights file without one."""
+    file; `CheckpointFolder.info_path`); {} for a bare weights file without one. For an
+    ensemble's record, the ensemble's info (`ensemble_info`)."""
+    if Path(weights_path).name == ENSEMBLE_FILE:
+        record = read_ensemble(weights_path)
+        first = read_training_info(member_weights(record["members"][0], record["which"]))
+        return ensemble_info(weights_path, first)
     info_path = CheckpointFolder(Path(weights_path).parent).info_path()
     if not info_path.is_file():
         return {}

@@ -23,7 +23,7 @@ never read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import numpy as np
 from torch import nn
 
 from sagegan.infer.instances import SCALED_MIN_SIZE_FRACTION, TUNED_SPLIT_KEY, split_instances
+from sagegan.infer.tiling import Prediction
 from sagegan.metrics.objects import match_instances
 from sagegan.models.checkpoint import load_model, read_training_info, write_json_atomic
 from sagegan.models.run_folder import CheckpointFolder, RunFolder
@@ -132,12 +133,25 @@ def tune_split(
     """Score every candidate split of ``instances`` on ``samples`` (with ``image`` and
     ``labels``); the network runs once per image."""
     model = inference_copy(segmenter)
-    planned = instances.split_options()
+    return tune_split_of(
+        lambda image: predict_probabilities(model, image, runtime),
+        samples,
+        instances.split_options(),
+    )
+
+
+def tune_split_of(
+    predict: Callable[[np.ndarray], Prediction],
+    samples: Sequence[Any],
+    planned: dict[str, float],
+) -> SplitTuning:
+    """`tune_split` for any predictor of an image's maps (e.g. an ensemble), from the split
+    settings ``planned``."""
     candidates = candidate_splits(planned)
     f1 = np.zeros((len(candidates), len(samples)))
     predicted = np.zeros(len(candidates), dtype=np.int64)
     for column, sample in enumerate(samples):
-        prediction = predict_probabilities(model, sample.image, runtime)
+        prediction = predict(sample.image)
         truth = np.asarray(sample.labels)
         for row, options in enumerate(candidates):
             labels = split_instances(prediction.probability, **prediction.instance_maps, **options)

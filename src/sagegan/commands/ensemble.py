@@ -1,0 +1,44 @@
+"""``sagegan ensemble``: combine trained runs that share a split into one averaged model."""
+
+from __future__ import annotations
+
+import argparse
+
+from sagegan.commands.common import (
+    CHECKPOINT_HELP,
+    SEGMENTER_CHECKPOINTS,
+    add_data_argument,
+    add_device_option,
+    add_mask_dir_option,
+)
+
+NAME = "ensemble"
+HELP = "combine runs trained on one split into an ensemble that averages their maps"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_argument(parser, help="the dataset the runs trained on (its validation images)")
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="two or more training run folders")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="ensemble folder (ensemble.json): give it as --model to segment, evaluate, analyze",
+    )
+    parser.add_argument(
+        "--checkpoint", choices=SEGMENTER_CHECKPOINTS, default="best", help=CHECKPOINT_HELP
+    )
+    add_mask_dir_option(parser, help="mask folder name (default masks; e.g. labels)")
+    add_device_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sagegan.infer.options import PredictionOptions
+    from sagegan.train.ensemble import compose_ensemble
+
+    options = PredictionOptions(device=args.device)
+    file, tuning = compose_ensemble(
+        args.runs, args.data, args.out, args.checkpoint, args.mask_dir, options
+    )
+    print(tuning.summary())
+    print(f"ensemble of {len(args.runs)} runs -> {file}")
+    return 0
