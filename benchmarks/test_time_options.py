@@ -5,7 +5,7 @@ those of the negated image (the auto recipe trains with intensity inversion wher
 Each image is predicted at its native resolution first; the instance split is the run's own
 (chosen on validation). For each ``--radius-targets`` R, an image whose typical particle (the
 split's area-weighted median inscribed radius) is under R is upsampled by R / radius (at most
-``--max-scale``), predicted, and its probability and boundary maps are taken back to the native
+``--max-scale``), predicted, and its probability and instance-head maps are taken back to the native
 grid before the split; an image already at R or above is left as it is::
 
     python benchmarks/test_time_options.py RUN ../shared/data/emps --radius-targets 15 20 30 \\
@@ -35,15 +35,15 @@ from sagegan.infer.tiling import predict_tiled
 from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
 
-Maps = tuple[np.ndarray, np.ndarray | None]
+Maps = tuple[np.ndarray, dict[str, np.ndarray | None]]  # probability, instance-head maps
 
 
 def predict_scaled(model: Any, image: np.ndarray, scale: float) -> Maps:
-    """Probability and boundary maps of ``image`` predicted at ``scale`` times its size, on its
-    native grid (bilinear both ways)."""
+    """Probability and instance-head maps (boundary, centre) of ``image`` predicted at ``scale``
+    times its size, on its native grid (bilinear both ways)."""
     if scale == 1.0:
         prediction = predict_tiled(model, image)
-        return prediction.probability, prediction.boundary
+        return prediction.probability, prediction.instance_maps
     shape = tuple(max(32, round(side * scale)) for side in image.shape)
     larger = resize(image, shape, order=1, preserve_range=True).astype(np.float32)
     prediction = predict_tiled(model, larger)
@@ -53,7 +53,8 @@ def predict_scaled(model: Any, image: np.ndarray, scale: float) -> Maps:
             return None
         return resize(values, image.shape, order=1, preserve_range=True).astype(np.float32)
 
-    return native(prediction.probability), native(prediction.boundary)
+    heads = {name: native(values) for name, values in prediction.instance_maps.items()}
+    return native(prediction.probability), heads
 
 
 def inscribed_radius(labels: np.ndarray) -> float:
@@ -67,8 +68,8 @@ def inscribed_radius(labels: np.ndarray) -> float:
 
 def score(truth: np.ndarray, maps: Maps, split: dict[str, float]) -> dict[str, float]:
     """Pixel Dice of the instances' mask and F1@0.5, as `sagegan evaluate` scores them."""
-    probability, boundary = maps
-    labels = split_instances(probability, boundary=boundary, **split)
+    probability, heads = maps
+    labels = split_instances(probability, **heads, **split)
     return {
         "dice": pixel_scores(labels > 0, truth > 0)["dice"],
         "f1@0.5": match_instances(truth, labels, thresh=0.5).f1,
@@ -81,7 +82,7 @@ def score_image(
     """One image's scores at native resolution and with each test-time option."""
     truth = np.asarray(sample.labels)
     native = predict_scaled(model, sample.image, 1.0)
-    radius = inscribed_radius(split_instances(native[0], boundary=native[1], **split))
+    radius = inscribed_radius(split_instances(native[0], **native[1], **split))
     row: dict[str, Any] = {"radius_px": radius, "native": score(truth, native, split)}
     for target in targets:
         scale = float(np.clip(target / max(radius, 1.0), 1.0, args.max_scale))
@@ -89,10 +90,11 @@ def score_image(
         row[f"radius {target:g}"] = {**score(truth, maps, split), "scale": scale}
     if args.inversion:
         negated = predict_scaled(model, -sample.image, 1.0)
-        averaged = tuple(
-            None if a is None else (a + b) / 2 for a, b in zip(native, negated, strict=True)
-        )
-        row["inversion"] = score(truth, averaged, split)
+        heads = {
+            name: None if values is None else (values + negated[1][name]) / 2
+            for name, values in native[1].items()
+        }
+        row["inversion"] = score(truth, ((native[0] + negated[0]) / 2, heads), split)
     return row
 
 

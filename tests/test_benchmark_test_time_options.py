@@ -30,9 +30,9 @@ def test_upsampled_predictions_come_back_on_the_native_grid(tiny_run):
     model, info = load_model(run, "best")
     split = run_split_options(read_training_info(info["path"]))
     sample = load_sample(find_pairs(data)[0])
-    probability, boundary = script.predict_scaled(model, sample.image, 2.0)
-    assert probability.shape == sample.image.shape
-    assert boundary is None or boundary.shape == sample.image.shape
+    probability, heads = script.predict_scaled(model, sample.image, 2.0)
+    assert probability.shape == sample.image.shape and set(heads) == {"boundary", "centre"}
+    assert all(values is None or values.shape == sample.image.shape for values in heads.values())
     assert probability.min() >= 0.0 and probability.max() <= 1.0
     options = SimpleNamespace(max_scale=1.5, inversion=True)
     row = script.score_image(model, sample, split, [0.5, 1000.0], options)

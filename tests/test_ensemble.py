@@ -20,7 +20,7 @@ from sagegan.infer.ensemble import EnsembleBackend
 from sagegan.infer.instances import TUNED_SPLIT_KEY
 from sagegan.infer.loading import load_backend
 from sagegan.infer.segment import segment_images
-from sagegan.models.checkpoint import read_training_info, resolve_checkpoint
+from sagegan.models.checkpoint import load_model, read_training_info, resolve_checkpoint
 from sagegan.models.ensemble_record import ENSEMBLE_FILE, read_ensemble, write_ensemble
 from sagegan.models.output import SegmentationOutput
 from sagegan.synth import write_dataset
@@ -133,6 +133,8 @@ def test_an_ensemble_is_a_model_for_segment_and_evaluate(trained_ensemble, tmp_p
     assert len(result.rows) >= 1 and 0.0 <= result.summary["dice_mean"] <= 1.0
     summary = segment_images([data / "images"], folder, tmp_path / "seg", progress=False)
     assert len(summary.results) == 6 and summary.ok
+    with pytest.raises(DataError, match="is an ensemble of several networks"):
+        load_model(folder)  # export, attention figures and --init need one network
     guard = DomainGuard.for_weights(folder / ENSEMBLE_FILE)
     assert guard is not None  # the first member's fingerprint checks images for the ensemble
 

@@ -172,9 +172,11 @@ class SegmentationDataset(Dataset):
             "stem": sample.stem,
         }
         kept = np.where(mask, labels, 0)
+        boundary = None
         if self.boundary_px > 0:
             boundary = boundary_target(kept, self.boundary_px)
             item["boundary"] = torch.from_numpy(boundary.astype(np.float32))[None]
         if self.centre_map:
-            item["centre"] = torch.from_numpy(centre_target(kept))[None]
+            contacts = boundary if self.boundary_px == 1 else None  # the same 1-px bands
+            item["centre"] = torch.from_numpy(centre_target(kept, contacts))[None]
         return item

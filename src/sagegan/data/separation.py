@@ -91,11 +91,13 @@ def boundary_target(labels: np.ndarray, width_px: int) -> np.ndarray:
     return (labels > 0) & ((largest != labels) | (smallest != labels))
 
 
-def centre_target(labels: np.ndarray) -> np.ndarray:
+def centre_target(labels: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
     """Float32 map of each instance's distance to its own border, divided by the instance's
-    largest: 1 on its medial peak, 0 on background and on pixels that touch another instance."""
+    largest: 1 on its medial peak, 0 on background and on pixels that touch another instance.
+    ``contacts``: `boundary_target(labels, 1)` when the caller has it already."""
     labels = np.asarray(labels, dtype=np.int32)
-    inside = (labels > 0) & ~boundary_target(labels, 1)
+    contacts = boundary_target(labels, 1) if contacts is None else contacts
+    inside = (labels > 0) & ~contacts
     distance = ndimage.distance_transform_edt(inside)
     present = np.unique(labels[labels > 0])
     if not present.size:

@@ -138,6 +138,12 @@ def load_model(
     Returns (model in eval mode, info) where info is the file's metadata plus ``path``.
     """
     location = resolve_checkpoint(run_dir_or_file, which)
+    if location.name == ENSEMBLE_FILE:
+        raise DataError(
+            location.parent,
+            "is an ensemble of several networks: segment, evaluate and analyze take it; "
+            "here give one of its members",
+        )
     file = location if location.is_file() else CheckpointFolder(location).weights(net)
     state, metadata = load_weights(file, map_location=map_location)
     if "model" not in metadata:
