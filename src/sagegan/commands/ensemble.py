@@ -36,9 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from sagegan.train.ensemble import compose_ensemble
 
     options = PredictionOptions(device=args.device)
-    file, tuning = compose_ensemble(
+    file, _ = compose_ensemble(
         args.runs, args.data, args.out, args.checkpoint, args.mask_dir, options
     )
-    print(tuning.summary())
     print(f"ensemble of {len(args.runs)} runs -> {file}")
     return 0

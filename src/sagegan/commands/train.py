@@ -180,10 +180,9 @@ def _run_ensemble(args: argparse.Namespace, config) -> int:
     if args.stage != "all":
         raise ConfigError("--ensemble trains whole runs: leave out --stage")
     config.check_trains("all")
-    file, tuning = train_ensemble(
+    file, _ = train_ensemble(
         args.data, args.out, config, args.ensemble, args.split, args.mask_dir, args.resume
     )
     if os.environ.get("RANK", "0") == "0":
-        print(tuning.summary())
         print(f"ensemble of {args.ensemble} runs -> {file}")
     return 0
