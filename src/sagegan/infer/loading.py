@@ -25,7 +25,7 @@ from sagegan.models.checkpoint import (
     read_training_info,
     require_segmenter,
 )
-from sagegan.models.ensemble_record import ensemble_file, ensemble_info, read_ensemble
+from sagegan.models.ensemble_record import ensemble_file, read_ensemble
 
 
 def backend_device(backend: str, device: str | torch.device) -> torch.device:
@@ -84,16 +84,23 @@ def load_backend(
     return runner, {**info, "onnx": str(path)}
 
 
+def load_members(
+    members: list[Path], which: str, backend: str, precision: str, device: torch.device
+) -> tuple[EnsembleBackend, dict[str, Any]]:
+    """The ``which`` segmenters of ``members`` on ``backend`` as one `EnsembleBackend`, and the
+    first member's info."""
+    loaded = [
+        load_backend(member_weights(member, which), "best", backend, precision, device)
+        for member in members
+    ]
+    return EnsembleBackend([runner for runner, _ in loaded]), loaded[0][1]
+
+
 def _load_ensemble(
     file: Path, backend: str, precision: str, device: torch.device
 ) -> tuple[InferenceBackend, dict[str, Any]]:
     """The members of the ensemble record ``file`` as one backend, and the ensemble's info
-    (the first member's weights metadata and training info, the record's info over them)."""
+    (the first member's weights metadata, the ensemble's training info over it)."""
     record = read_ensemble(file)
-    loaded = [
-        load_backend(member_weights(member, record["which"]), "best", backend, precision, device)
-        for member in record["members"]
-    ]
-    first = loaded[0][1]
-    info = ensemble_info(file, {**first, **read_training_info(first["path"])})
-    return EnsembleBackend([runner for runner, _ in loaded]), info
+    runner, first = load_members(record["members"], record["which"], backend, precision, device)
+    return runner, {**first, **read_training_info(file)}

@@ -20,9 +20,8 @@ from sagegan.data.dataset import Sample, load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import Split, SplitWarning, load_split
 from sagegan.errors import ConfigError, DataError
-from sagegan.infer.ensemble import EnsembleBackend
 from sagegan.infer.instances import TUNED_SPLIT_KEY, run_split_options
-from sagegan.infer.loading import load_backend
+from sagegan.infer.loading import load_members
 from sagegan.infer.options import PredictionOptions
 from sagegan.models.checkpoint import member_weights, read_training_info, training_databar
 from sagegan.models.ensemble_record import write_ensemble
@@ -91,13 +90,7 @@ def compose_ensemble(
     samples = _validation_samples(Path(data_dir), split, first_info, mask_dir)
     options = (options or PredictionOptions()).resolved()
     device = options.run_device()
-    runners = [
-        load_backend(
-            member_weights(path, which), "best", options.backend, options.precision, device
-        )[0]
-        for path in paths
-    ]
-    backend = EnsembleBackend(runners)
+    backend, _ = load_members(paths, which, options.backend, options.precision, device)
     planned = run_split_options({"config": first_info["config"]})
     tuning = tune_split_of(lambda image: options.predict(backend, image), samples, planned)
     file = write_ensemble(out, paths, which, {TUNED_SPLIT_KEY: asdict(tuning)})
