@@ -27,12 +27,11 @@ from sagegan.infer.export import (
     export_onnx,
     file_sha256,
     sidecar_path,
-    weights_file,
 )
 from sagegan.infer.loading import load_backend
 from sagegan.infer.tiling import predict_tiled
 from sagegan.models import build_model
-from sagegan.models.checkpoint import load_weights, save_weights
+from sagegan.models.checkpoint import load_weights, save_weights, segmenter_weights
 
 TINY_NETS = {  # label: (registry name, options)
     "attention_unet": ("attention_unet", {"base_width": 4, "depth": 3}),
@@ -221,7 +220,7 @@ def test_stale_export_is_made_again(tiny_run: tuple[Path, Path], tmp_path: Path,
     with caplog.at_level(logging.INFO, logger="sagegan"):
         assert current_onnx_export(run) == first
         assert "ONNX export" not in caplog.text
-        weights = weights_file(run)
+        weights = segmenter_weights(run)
         state, metadata = load_weights(weights)
         retrained = {
             key: value * 1.01 if value.is_floating_point() else value

@@ -34,9 +34,13 @@ import torch
 from torch import nn
 
 from sagegan.errors import DataError
-from sagegan.models.checkpoint import load_model, load_weights, member_weights, save_weights
+from sagegan.models.checkpoint import (
+    load_model,
+    load_weights,
+    representative_weights,
+    save_weights,
+)
 from sagegan.models.encoder_levels import encoder_levels, has_encoder
-from sagegan.models.ensemble_record import ENSEMBLE_FILE, read_ensemble
 from sagegan.models.run_folder import CheckpointFolder
 
 META_FIELDS = ("scale", "threshold", "correlation", "pixel_size_nm", "images", "tile_px")
@@ -285,9 +289,7 @@ class DomainGuard:
         """The guard of the segmenter ``weights`` when its checkpoint folder holds a fingerprint;
         None without one (a model trained before the check existed). An ensemble's guard is its
         first member's (its members trained on the same images)."""
-        if Path(weights).name == ENSEMBLE_FILE:
-            record = read_ensemble(weights)
-            weights = member_weights(record["members"][0], record["which"])
+        weights = representative_weights(weights)
         path = CheckpointFolder(Path(weights).parent).domain_path()
         if not path.is_file():
             return None

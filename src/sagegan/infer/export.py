@@ -47,7 +47,7 @@ from sagegan.models.blocks import PaddedSegmenter
 from sagegan.models.builtin import builtin_cache, is_builtin
 from sagegan.models.checkpoint import (
     load_model,
-    resolve_checkpoint,
+    segmenter_weights,
     write_bytes_atomic,
     write_json_atomic,
 )
@@ -113,12 +113,6 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def weights_file(model_path: str | Path, which: str = "best") -> Path:
-    """The segmenter weights file a run folder, checkpoint folder or weights file designates."""
-    location = resolve_checkpoint(model_path, which)
-    return location if location.is_file() else location / SEGMENTER_FILE
 
 
 def export_onnx(
@@ -191,7 +185,7 @@ def current_onnx_export(model_path: str | Path, which: str = "best") -> Path:
     """The default export of ``model_path``'s ``which`` checkpoint, exported first (with a log
     line) when it is missing or was made from other weights."""
     path = default_onnx_path(model_path, which)
-    digest = file_sha256(weights_file(model_path, which))
+    digest = file_sha256(segmenter_weights(model_path, which))
     if path.is_file() and _recorded_sha256(sidecar_path(path)) == digest:
         return path
     reason = "no ONNX export yet" if not path.is_file() else "the ONNX export is stale"

@@ -170,13 +170,29 @@ def require_segmenter(info: dict[str, Any]) -> None:
         )
 
 
+def segmenter_weights(model_path: str | Path, which: str = "best") -> Path:
+    """The segmenter weights file a run folder's ``which`` checkpoint, a checkpoint folder or a
+    weights file designates (an ensemble's record for an ensemble folder)."""
+    location = resolve_checkpoint(model_path, which)
+    return location if location.is_file() else CheckpointFolder(location).weights()
+
+
 def member_weights(member: str | Path, which: str) -> Path:
     """The segmenter weights file of an ensemble member's ``which`` checkpoint; DataError for a
     member that is itself an ensemble."""
-    location = resolve_checkpoint(member, which)
-    if location.name == ENSEMBLE_FILE:
-        raise DataError(location, "an ensemble member cannot itself be an ensemble")
-    return location if location.is_file() else CheckpointFolder(location).weights()
+    weights = segmenter_weights(member, which)
+    if weights.name == ENSEMBLE_FILE:
+        raise DataError(weights, "an ensemble member cannot itself be an ensemble")
+    return weights
+
+
+def representative_weights(weights_path: str | Path) -> Path:
+    """``weights_path`` itself, or for an ensemble's record its first member's weights file (the
+    members trained on the same images with the same plan)."""
+    if Path(weights_path).name != ENSEMBLE_FILE:
+        return Path(weights_path)
+    record = read_ensemble(weights_path)
+    return member_weights(record["members"][0], record["which"])
 
 
 def read_training_info(weights_path: str | Path) -> dict[str, Any]:
@@ -184,8 +200,7 @@ def read_training_info(weights_path: str | Path) -> dict[str, Any]:
     file; `CheckpointFolder.info_path`); {} for a bare weights file without one. For an
     ensemble's record, the ensemble's info (`ensemble_info`)."""
     if Path(weights_path).name == ENSEMBLE_FILE:
-        record = read_ensemble(weights_path)
-        first = read_training_info(member_weights(record["members"][0], record["which"]))
+        first = read_training_info(representative_weights(weights_path))
         return ensemble_info(weights_path, first)
     info_path = CheckpointFolder(Path(weights_path).parent).info_path()
     if not info_path.is_file():
