@@ -58,6 +58,7 @@ from sagegan.commands.common import parse_overrides
 from sagegan.compare.reuse import copy_pretraining, reuse_record
 from sagegan.compare.run import EVAL_FOLDERS, TRAINED_FILE
 from sagegan.compare.splits import subset_split
+from sagegan.data.atomic_files import write_json_atomic
 from sagegan.data.bank import open_bank
 from sagegan.data.databar import DatabarWarning
 from sagegan.data.dataset import load_sample
@@ -70,7 +71,6 @@ from sagegan.generate.sources import read_mask_folder, simulator_config_for
 from sagegan.infer.device import resolve_device
 from sagegan.infer.options import PredictionOptions
 from sagegan.metrics.kid import KID_PATCHES, RealismFeatures, realism_scores
-from sagegan.models.checkpoint import write_json_atomic
 from sagegan.models.run_folder import RunFolder
 from sagegan.synth import write_dataset
 from sagegan.train import TrainConfig, config_from_cli, train

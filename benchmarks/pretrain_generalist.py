@@ -27,6 +27,7 @@ import os
 import shutil
 from pathlib import Path
 
+from sagegan.data.atomic_files import write_json_atomic
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import Split, load_split, save_split
@@ -38,7 +39,6 @@ from sagegan.models.checkpoint import (
     read_training_info,
     resolve_checkpoint,
     save_weights,
-    write_json_atomic,
 )
 from sagegan.models.run_folder import SEGMENTER_FILE, TRAINING_INFO_FILE, CheckpointFolder
 from sagegan.synth import write_dataset

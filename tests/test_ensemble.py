@@ -4,6 +4,7 @@ with the instance split chosen on their shared validation images."""
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -73,9 +74,18 @@ def test_ensemble_record_round_trip_and_bad_records(tmp_path):
     (tmp_path / "b").rmdir()
     with pytest.raises(DataError, match=r"member .*b does not exist"):
         read_ensemble(file)
-    file.write_text(json.dumps({"members": ["a"]}))
-    with pytest.raises(DataError, match="at least two members"):
-        read_ensemble(file)
+    (tmp_path / "b").mkdir()
+    malformed = {
+        "at least two members": {"members": ["a"]},
+        "must be a folder path": {"members": ["a", None]},
+        "unknown checkpoint 'newest'": {"members": ["a", "b"], "which": "newest"},
+        "'info' must be an object": {"members": ["a", "b"], "info": None},
+        "expected a JSON object": ["a", "b"],
+    }
+    for message, record in malformed.items():
+        file.write_text(json.dumps(record))
+        with pytest.raises(DataError, match=message):
+            read_ensemble(file)
     with pytest.raises(ConfigError, match="at least two members"):
         write_ensemble(tmp_path, [tmp_path / "a"], "best", {})
 
@@ -111,13 +121,17 @@ def test_train_ensemble_trains_members_on_one_split_and_tunes_its_split(trained_
         assert load_split(info["split"]).val == split.val
     assert seeds == [0, 1]
     tuned = record["info"][TUNED_SPLIT_KEY]
-    assert tuned["images"] == len(split.val) and tuned["chosen"]
+    assert tuned["images"] == len(split.val)
+    assert {"min_size_px", "min_depth_px", "min_distance_px"} <= set(tuned["chosen"])
 
 
 def test_an_ensemble_predicts_the_mean_of_its_members(trained_ensemble):
     _, folder = trained_ensemble
     ensemble, info = load_backend(folder, device="cpu")
-    assert info[TUNED_SPLIT_KEY]["images"] >= 1 and info["path"].endswith(ENSEMBLE_FILE)
+    assert info["path"].endswith(ENSEMBLE_FILE)
+    assert read_training_info(info["path"])[TUNED_SPLIT_KEY]["images"] >= 1
+    with pytest.raises(ConfigError, match="combines its members' 'best' checkpoints"):
+        load_backend(folder, which="last", device="cpu")
     members = [load_backend(folder / f"member-{i}", device="cpu")[0] for i in range(2)]
     batch = torch.randn(1, 1, 64, 64)
     with ensemble.prepared():
@@ -130,7 +144,7 @@ def test_an_ensemble_predicts_the_mean_of_its_members(trained_ensemble):
 def test_an_ensemble_is_a_model_for_segment_and_evaluate(trained_ensemble, tmp_path):
     data, folder = trained_ensemble
     result = evaluate_run(folder, data, out=tmp_path / "scores", split="val", progress=False)
-    assert len(result.rows) >= 1 and 0.0 <= result.summary["dice_mean"] <= 1.0
+    assert len(result.rows) >= 1 and result.summary["dice_mean"] > 0.0
     summary = segment_images([data / "images"], folder, tmp_path / "seg", progress=False)
     assert len(summary.results) == 6 and summary.ok
     with pytest.raises(DataError, match="is an ensemble of several networks"):
@@ -149,3 +163,47 @@ def test_compose_refuses_runs_trained_on_other_splits(trained_ensemble, tmp_path
         compose_ensemble([folder / "member-0", tmp_path / "other"], data, tmp_path / "ens")
     with pytest.raises(DataError, match="ensemble member cannot itself be an ensemble"):
         compose_ensemble([folder, folder / "member-0"], data, tmp_path / "ens2")
+
+
+def test_compose_refuses_repeated_members_an_out_among_them_and_other_data(
+    trained_ensemble, tmp_path
+):
+    data, folder = trained_ensemble
+    members = [folder / "member-0", folder / "member-1"]
+    with pytest.raises(ConfigError, match="named twice"):
+        compose_ensemble([members[0], members[0]], data, tmp_path / "ens")
+    with pytest.raises(ConfigError, match="is one of the members"):
+        compose_ensemble(members, data, members[1])
+    other = write_dataset(tmp_path / "other", n=6, size=(48, 48), seed=1, progress=False)
+    with pytest.raises(ConfigError, match="not the data this run trained on"):
+        compose_ensemble(members, other, tmp_path / "ens")
+
+
+def test_a_moved_ensemble_keeps_its_split(trained_ensemble, tmp_path):
+    _, folder = trained_ensemble
+    moved = shutil.copytree(folder, tmp_path / "moved")
+    (folder / "member-0" / "split.json").rename(folder / "member-0" / "split.json.away")
+    try:
+        info = read_training_info(moved / ENSEMBLE_FILE)
+    finally:
+        (folder / "member-0" / "split.json.away").rename(folder / "member-0" / "split.json")
+    assert info["split"] == str(moved / "member-0" / "split.json")
+
+
+def test_resuming_an_ensemble_trains_a_missing_member_as_the_first_was(trained_ensemble, tmp_path):
+    data, folder = trained_ensemble
+    copy = shutil.copytree(folder, tmp_path / "ens")
+    shutil.rmtree(copy / "member-1")
+    (copy / ENSEMBLE_FILE).unlink()
+    argv = ["train", str(data), "--out", str(copy), "--ensemble", "2", "--resume"]
+    assert main(argv) == 0  # no --preset: the members follow member-0's saved config
+    configs = [
+        read_training_info(resolve_checkpoint(copy / f"member-{i}") / "segmenter.safetensors")[
+            "config"
+        ]
+        for i in range(2)
+    ]
+    assert [config["seed"] for config in configs] == [0, 1]
+    assert configs[1]["model"] == configs[0]["model"]
+    assert configs[1]["pretrain"]["epochs"] == configs[0]["pretrain"]["epochs"]
+    assert read_ensemble(copy / ENSEMBLE_FILE)["members"] == [copy / "member-0", copy / "member-1"]

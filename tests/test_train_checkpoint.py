@@ -7,15 +7,10 @@ import json
 import pytest
 import torch
 
+from sagegan.data.atomic_files import write_bytes_atomic
 from sagegan.errors import DataError
 from sagegan.models import build_model
-from sagegan.models.checkpoint import (
-    load_model,
-    load_weights,
-    resolve_checkpoint,
-    save_weights,
-    write_bytes_atomic,
-)
+from sagegan.models.checkpoint import load_model, load_weights, resolve_checkpoint, save_weights
 from sagegan.train.checkpointing import Checkpointer
 from sagegan.train.runtime import Runtime
 
@@ -54,7 +49,7 @@ def test_failed_write_leaves_neither_partial_file_nor_temporary(tmp_path, monkey
     def broken_fsync(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr("sagegan.models.checkpoint.os.fsync", broken_fsync)
+    monkeypatch.setattr("sagegan.data.atomic_files.os.fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         write_bytes_atomic(target, b"new data that never lands")
     assert target.read_bytes() == b"old complete file"

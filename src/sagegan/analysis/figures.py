@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from skimage.segmentation import find_boundaries
 
 from sagegan.analysis.sizes import LogNormalFit
+from sagegan.data.atomic_files import write_bytes_atomic
 from sagegan.infer.overlays import PREDICTED_OUTLINE_RGB, TRUTH_OUTLINE_RGB
-from sagegan.models.checkpoint import write_bytes_atomic
 
 # measured particles follow the outline convention of every overlay: annotated cyan, predicted
 # yellow; particles excluded from the size statistics (touching the border) are magenta

@@ -21,8 +21,8 @@ from sagegan.analysis.figures import (
 )
 from sagegan.analysis.image import ImageAnalysis
 from sagegan.analysis.sizes import fit_lognormal
+from sagegan.data.atomic_files import write_bytes_atomic, write_json_atomic
 from sagegan.evaluate.outputs import json_ready
-from sagegan.models.checkpoint import write_bytes_atomic, write_json_atomic
 
 PARTICLES_CSV = "particles.csv"
 IMAGES_CSV = "images.csv"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sagegan.commands.common import (
-    CHECKPOINT_HELP,
-    SEGMENTER_CHECKPOINTS,
+    add_checkpoint_option,
     add_data_argument,
     add_device_option,
     add_mask_dir_option,
@@ -24,9 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="ensemble folder (ensemble.json): give it as --model to segment, evaluate, analyze",
     )
-    parser.add_argument(
-        "--checkpoint", choices=SEGMENTER_CHECKPOINTS, default="best", help=CHECKPOINT_HELP
-    )
+    add_checkpoint_option(parser)
     add_mask_dir_option(parser, help="mask folder name (default masks; e.g. labels)")
     add_device_option(parser)
 

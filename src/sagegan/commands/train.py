@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     elif not args.resume or args.config or args.set:
         config = config_from_cli(args.preset or "auto", args.config, overrides)
     if args.ensemble is not None:
-        config = config or config_from_cli(args.preset or "auto", None, overrides)
+        config = config or config_from_cli(args.preset or "auto", args.config, overrides)
         return _run_ensemble(args, config)
     if config is not None:
         config.check_trains(args.stage)

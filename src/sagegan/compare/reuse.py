@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sagegan.models.checkpoint import write_json_atomic
+from sagegan.data.atomic_files import write_json_atomic
 from sagegan.models.run_folder import RunFolder
 from sagegan.train import TrainConfig
 

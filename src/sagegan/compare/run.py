@@ -48,6 +48,7 @@ from sagegan.compare.tables import (
     aggregate,
     write_tables,
 )
+from sagegan.data.atomic_files import write_json_atomic
 from sagegan.data.splits import Split, SplitWarning, groups_from_pattern
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.evaluate import evaluate_run
@@ -55,7 +56,6 @@ from sagegan.evaluate.outputs import METRICS_FILE
 from sagegan.infer.classical import classical_instances
 from sagegan.infer.device import resolve_device
 from sagegan.infer.options import PredictionOptions
-from sagegan.models.checkpoint import write_json_atomic
 from sagegan.models.run_folder import RunFolder
 from sagegan.train import TrainConfig, config_from_cli, train
 

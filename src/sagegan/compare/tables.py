@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from sagegan.data.atomic_files import write_bytes_atomic, write_json_atomic
 from sagegan.evaluate.outputs import json_ready
-from sagegan.models.checkpoint import write_bytes_atomic, write_json_atomic
 
 # (label, per-image column): a run's score is the evaluation summary's "<column>_mean", the
 # test-set mean over images

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sagegan.data.atomic_files import write_bytes_atomic, write_json_atomic
 from sagegan.evaluate.tables import summary_markdown
-from sagegan.models.checkpoint import write_bytes_atomic, write_json_atomic
 
 METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"

@@ -23,8 +23,8 @@ PROBABILITY_EPS = 1e-6  # keeps the logit of an averaged probability of 0 or 1 f
 
 
 class EnsembleBackend(InferenceBackend):
-    """Members' sigmoid maps averaged; runs on the first member's device, pads to the largest
-    member stride."""
+    """Members' sigmoid maps averaged; runs on the first member's device; its ``stride`` is the
+    largest member's, so that the tiling pads inputs to suit every member."""
 
     name = "ensemble"
 
@@ -53,8 +53,8 @@ class EnsembleBackend(InferenceBackend):
         probability = torch.stack(
             [torch.sigmoid(output.logits.float().to(self.device)) for output in outputs]
         ).mean(0)
-        probability = probability.clamp(PROBABILITY_EPS, 1 - PROBABILITY_EPS)
-        return SegmentationOutput(torch.logit(probability), _mean_attention(outputs))
+        logits = torch.logit(probability, eps=PROBABILITY_EPS)
+        return SegmentationOutput(logits, _mean_attention(outputs))
 
 
 def _mean_attention(outputs: Sequence[SegmentationOutput]) -> list[Tensor]:

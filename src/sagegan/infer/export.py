@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 import sagegan
+from sagegan.data.atomic_files import write_bytes_atomic, write_json_atomic
 from sagegan.errors import ConfigError, DataError
 from sagegan.infer.backends import (
     ONNX_INPUT,
@@ -45,12 +46,7 @@ from sagegan.infer.backends import (
 )
 from sagegan.models.blocks import PaddedSegmenter
 from sagegan.models.builtin import builtin_cache, is_builtin
-from sagegan.models.checkpoint import (
-    load_model,
-    segmenter_weights,
-    write_bytes_atomic,
-    write_json_atomic,
-)
+from sagegan.models.checkpoint import load_model, segmenter_weights
 from sagegan.models.run_folder import SEGMENTER_FILE
 
 LOGGER = logging.getLogger("sagegan")

@@ -19,12 +19,7 @@ from sagegan.infer.backends import (
 from sagegan.infer.device import resolve_device
 from sagegan.infer.ensemble import EnsembleBackend
 from sagegan.infer.export import current_onnx_export, file_sha256
-from sagegan.models.checkpoint import (
-    load_model,
-    member_weights,
-    read_training_info,
-    require_segmenter,
-)
+from sagegan.models.checkpoint import load_model, member_weights, require_segmenter
 from sagegan.models.ensemble_record import ensemble_file, read_ensemble
 
 
@@ -63,7 +58,7 @@ def load_backend(
     if record is not None:
         if onnx_path is not None:
             raise ConfigError("--onnx names one network's file; an ensemble uses its members'")
-        return _load_ensemble(record, backend, precision, device)
+        return _load_ensemble(record, which, backend, precision, device)
     if backend == "onnx":
         require_onnx()
     model, info = load_model(model_path, which=which, map_location=device)
@@ -89,7 +84,7 @@ def load_members(
 ) -> tuple[EnsembleBackend, dict[str, Any]]:
     """The ``which`` segmenters of ``members`` on ``backend`` as one `EnsembleBackend`, and the
     first member's info."""
-    loaded = [
+    loaded = [  # a weights file has no checkpoints to choose from: "best" is not read
         load_backend(member_weights(member, which), "best", backend, precision, device)
         for member in members
     ]
@@ -97,10 +92,17 @@ def load_members(
 
 
 def _load_ensemble(
-    file: Path, backend: str, precision: str, device: torch.device
+    file: Path, which: str, backend: str, precision: str, device: torch.device
 ) -> tuple[InferenceBackend, dict[str, Any]]:
-    """The members of the ensemble record ``file`` as one backend, and the ensemble's info
-    (the first member's weights metadata, the ensemble's training info over it)."""
+    """The members of the ensemble record ``file`` as one backend, and its info (the first
+    member's weights metadata, ``path`` the record; `read_training_info` of it gives the
+    ensemble's training info). ConfigError when ``which`` asks for another checkpoint than the
+    ensemble was composed of."""
     record = read_ensemble(file)
+    if which not in ("best", record["which"]):
+        raise ConfigError(
+            f"the ensemble {file.parent} combines its members' {record['which']!r} checkpoints, "
+            f"not {which!r}: compose another with sagegan ensemble --checkpoint {which}"
+        )
     runner, first = load_members(record["members"], record["which"], backend, precision, device)
-    return runner, {**first, **read_training_info(file)}
+    return runner, {**first, "path": str(file)}

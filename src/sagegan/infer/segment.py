@@ -38,6 +38,7 @@ from PIL import Image
 from tqdm import tqdm
 
 import sagegan
+from sagegan.data.atomic_files import write_json_atomic
 from sagegan.data.dataset import Sample, load_sample
 from sagegan.data.io import write_image, write_labels, write_mask
 from sagegan.data.pairing import Pair, find_images
@@ -51,7 +52,7 @@ from sagegan.infer.options import PredictionOptions
 from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, outlines_rgb
 from sagegan.infer.scaleout import for_workers, map_in_order, process_cached, use_dask
 from sagegan.infer.tiling import Prediction
-from sagegan.models.checkpoint import read_training_info, write_json_atomic
+from sagegan.models.checkpoint import read_training_info
 
 LOGGER = logging.getLogger("sagegan")
 

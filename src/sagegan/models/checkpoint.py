@@ -9,7 +9,6 @@ config.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 from torch import Tensor, nn
 
+from sagegan.data.atomic_files import write_bytes_atomic
 from sagegan.errors import DataError
 from sagegan.models.builtin import model_location
 from sagegan.models.ensemble_record import (
@@ -31,45 +31,6 @@ from sagegan.models.registry import build_model, model_kind
 from sagegan.models.run_folder import CheckpointFolder, RunFolder
 
 METADATA_KEY = "sagegan"
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` so that readers see the old file or the whole new one, never a part.
-
-    The bytes go to a temporary file in the same folder, are flushed to disk (fsync), then renamed
-    over ``path``; on any failure the temporary file is removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def write_json_atomic(path: str | Path, values: dict[str, Any]) -> None:
-    """Atomically write a JSON file (see ``write_bytes_atomic``)."""
-    write_bytes_atomic(path, (json.dumps(values, indent=2, sort_keys=True) + "\n").encode())
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -195,13 +156,25 @@ def representative_weights(weights_path: str | Path) -> Path:
     return member_weights(record["members"][0], record["which"])
 
 
+def _ensemble_training_info(file: Path) -> dict[str, Any]:
+    """`ensemble_info` of the record ``file``, its split the first member's as that member's run
+    folder finds it (so a moved ensemble, members and all, keeps its split)."""
+    record = read_ensemble(file)
+    first_member = record["members"][0]
+    first = read_training_info(member_weights(first_member, record["which"]))
+    info = ensemble_info(file, record, first)
+    split = RunFolder(first_member).training_split(first)
+    if split is not None:
+        info["split"] = str(split)
+    return info
+
+
 def read_training_info(weights_path: str | Path) -> dict[str, Any]:
     """The training info saved next to a checkpoint's weights (config, epoch, metrics, split
     file; `CheckpointFolder.info_path`); {} for a bare weights file without one. For an
     ensemble's record, the ensemble's info (`ensemble_info`)."""
     if Path(weights_path).name == ENSEMBLE_FILE:
-        first = read_training_info(representative_weights(weights_path))
-        return ensemble_info(weights_path, first)
+        return _ensemble_training_info(Path(weights_path))
     info_path = CheckpointFolder(Path(weights_path).parent).info_path()
     if not info_path.is_file():
         return {}

@@ -5,7 +5,7 @@ the checkpoint of each it uses (``which``) and ``info``: training-info entries t
 ensemble as a whole (its instance split, chosen on the members' shared validation images), laid
 over the first member's training info. Prediction (`sagegan.infer.ensemble`) averages the
 members' maps; everything that reads a model's training info (split, databar, instance split)
-reads the ensemble's through `ensemble_info`.
+reads the ensemble's (`sagegan.models.checkpoint.read_training_info`, built by `ensemble_info`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sagegan.data.atomic_files import write_json_atomic
 from sagegan.errors import ConfigError, DataError
+from sagegan.models.run_folder import POINTERS
 
 ENSEMBLE_FILE = "ensemble.json"
 ENSEMBLE_KEY = "ensemble"  # in an ensemble's info: its record file and member weights
@@ -32,24 +34,31 @@ def ensemble_file(model: str | Path) -> Path | None:
 
 def read_ensemble(file: str | Path) -> dict[str, Any]:
     """The record of ``file`` with member paths resolved; DataError naming the file when it is
-    unreadable, lists no members or names a member that does not exist."""
+    unreadable or malformed (fewer than two members, a member that is not a path or does not
+    exist, an unknown checkpoint, an ``info`` that is not an object)."""
     file = Path(file)
     try:
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise DataError(file, f"unreadable ensemble record ({err})") from None
-    members = record.get("members") if isinstance(record, dict) else None
+    if not isinstance(record, dict):
+        raise DataError(file, f"expected a JSON object, got {type(record).__name__}")
+    members = record.get("members")
     if not isinstance(members, list) or len(members) < 2:
         raise DataError(file, "an ensemble record needs a list of at least two members")
+    if not all(isinstance(member, str) and member for member in members):
+        raise DataError(file, "every ensemble member must be a folder path (a string)")
+    which = record.get("which", "best")
+    if which not in POINTERS:
+        raise DataError(file, f"unknown checkpoint {which!r} (choose from {', '.join(POINTERS)})")
+    info = record.get("info", {})
+    if not isinstance(info, dict):
+        raise DataError(file, f"'info' must be an object, got {type(info).__name__}")
     resolved = [file.parent / member for member in members]
     for member in resolved:
         if not member.exists():
             raise DataError(file, f"member {member} does not exist")
-    return {
-        "members": resolved,
-        "which": str(record.get("which", "best")),
-        "info": dict(record.get("info", {})),
-    }
+    return {"members": resolved, "which": which, "info": info}
 
 
 def write_ensemble(
@@ -62,21 +71,21 @@ def write_ensemble(
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for member in members:
-        absolute = Path(member).absolute()
+        absolute = Path(member).resolve()
         try:
-            names.append(str(absolute.relative_to(folder.absolute())))
+            names.append(str(absolute.relative_to(folder.resolve())))
         except ValueError:
             names.append(str(absolute))
     file = folder / ENSEMBLE_FILE
-    record = {"members": names, "which": which, "info": info}
-    file.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_json_atomic(file, {"members": names, "which": which, "info": info})
     return file
 
 
-def ensemble_info(file: str | Path, first_member_info: dict[str, Any]) -> dict[str, Any]:
-    """An ensemble's training info: its first member's with the record's ``info`` laid over
-    it, ``path`` the record file and ``ensemble`` what it holds."""
-    record = read_ensemble(file)
+def ensemble_info(
+    file: str | Path, record: dict[str, Any], first_member_info: dict[str, Any]
+) -> dict[str, Any]:
+    """An ensemble's training info: its first member's with the ``record``'s ``info`` laid over
+    it, ``path`` the record ``file`` and ``ensemble`` what the record holds."""
     return {
         **first_member_info,
         **record["info"],

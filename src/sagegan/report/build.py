@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 import sagegan
+from sagegan.data.atomic_files import write_bytes_atomic
 from sagegan.errors import ConfigError, DataError, SageganError
-from sagegan.models.checkpoint import write_bytes_atomic
 from sagegan.report import html
 from sagegan.report.analysis_section import analysis_section
 from sagegan.report.detect import ResultFolder, detect_results

@@ -19,13 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from sagegan.data.atomic_files import write_bytes_atomic, write_json_atomic
 from sagegan.models.checkpoint import load_weights as load_weight_file
-from sagegan.models.checkpoint import (
-    save_weights,
-    unwrap,
-    write_bytes_atomic,
-    write_json_atomic,
-)
+from sagegan.models.checkpoint import save_weights, unwrap
 from sagegan.models.run_folder import POINTERS, CheckpointFolder, RunFolder, best_pointer
 from sagegan.train.runtime import Runtime, rng_state
 

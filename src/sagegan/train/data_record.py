@@ -8,10 +8,10 @@ import hashlib
 import json
 from pathlib import Path
 
+from sagegan.data.atomic_files import write_json_atomic
 from sagegan.data.pairing import Pair
 from sagegan.data.splits import Split
 from sagegan.errors import ConfigError
-from sagegan.models.checkpoint import write_json_atomic
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.runtime import Runtime
 
@@ -26,27 +26,34 @@ def data_fingerprint(pairs: list[Pair]) -> str:
     return digest.hexdigest()
 
 
+def check_recorded_data(run_dir: Path, data_dir: Path, pairs: list[Pair], what: str) -> None:
+    """ConfigError when ``run_dir`` records other data than ``pairs`` of ``data_dir`` (a moved
+    folder is fine); ``what`` ends the message (what to do instead). Nothing without a record."""
+    record_path = RunFolder(run_dir).data_record_path()
+    if not record_path.is_file():
+        return
+    recorded = json.loads(record_path.read_text(encoding="utf-8"))
+    if recorded.get("fingerprint") != data_fingerprint(pairs):
+        raise ConfigError(
+            f"{data_dir}: not the data this run trained on ({recorded.get('folder')}, "
+            f"{recorded.get('pairs')} pairs; here {len(pairs)} pairs or changed files): {what}"
+        )
+
+
 def check_same_data(
     run_dir: Path, data_dir: Path, pairs: list[Pair], resuming: bool, runtime: Runtime
 ) -> None:
     """Record the data a run trains on; a resumed run must see the same pairs (a moved folder is
     fine, other files are a ConfigError)."""
-    record_path = RunFolder(run_dir).data_record_path()
-    fingerprint = data_fingerprint(pairs)
-    if resuming and record_path.is_file():
-        recorded = json.loads(record_path.read_text(encoding="utf-8"))
-        if recorded.get("fingerprint") != fingerprint:
-            raise ConfigError(
-                f"{data_dir}: not the data this run trained on ({recorded.get('folder')}, "
-                f"{recorded.get('pairs')} pairs; here {len(pairs)} pairs or changed files); "
-                "resume with the same data or start a new run folder"
-            )
-        return
+    if resuming:
+        what = "resume with the same data or start a new run folder"
+        check_recorded_data(run_dir, data_dir, pairs, what)
+        if RunFolder(run_dir).data_record_path().is_file():
+            return
     if runtime.is_main:
         folder = str(data_dir.resolve())
-        write_json_atomic(
-            record_path, {"folder": folder, "pairs": len(pairs), "fingerprint": fingerprint}
-        )
+        record = {"folder": folder, "pairs": len(pairs), "fingerprint": data_fingerprint(pairs)}
+        write_json_atomic(RunFolder(run_dir).data_record_path(), record)
 
 
 SPLIT_PARTS = ("train", "val", "test")

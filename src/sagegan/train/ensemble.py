@@ -11,6 +11,7 @@ the split, the others reuse it; a time budget is shared between them) and compos
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -24,9 +25,11 @@ from sagegan.infer.instances import TUNED_SPLIT_KEY, run_split_options
 from sagegan.infer.loading import load_members
 from sagegan.infer.options import PredictionOptions
 from sagegan.models.checkpoint import member_weights, read_training_info, training_databar
-from sagegan.models.ensemble_record import write_ensemble
+from sagegan.models.ensemble_record import ENSEMBLE_FILE, write_ensemble
 from sagegan.models.run_folder import RunFolder
-from sagegan.train.config import TrainConfig
+from sagegan.train.api import train
+from sagegan.train.config import TrainConfig, load_yaml
+from sagegan.train.data_record import check_recorded_data
 from sagegan.train.split_tuning import SplitTuning, tune_split_of
 
 LOGGER = logging.getLogger("sagegan")
@@ -60,16 +63,32 @@ def _shared_split(members: list[Path], which: str) -> tuple[dict[str, Any], Spli
 
 
 def _validation_samples(
-    data_dir: Path, split: Split, info: dict[str, Any], mask_dir: str | None
+    data_dir: Path, members: list[Path], split: Split, info: dict[str, Any], mask_dir: str | None
 ) -> list[Sample]:
     """The split's validation pairs of ``data_dir``, loaded as the member of training ``info``
-    loaded them (databar, pixel size); DataError naming a validation image the folder lacks."""
+    loaded them (databar, pixel size); ConfigError when ``data_dir`` is not the data the
+    ``members`` recorded, DataError naming a validation image it lacks."""
     pixel_size_nm = info["config"].get("data", {}).get("pixel_size_nm")
-    pairs = {pair.stem: pair for pair in find_pairs(data_dir, mask_dir=mask_dir)}
+    found = find_pairs(data_dir, mask_dir=mask_dir)
+    for member in members:
+        check_recorded_data(member, data_dir, found, "give the folder the members trained on")
+    pairs = {pair.stem: pair for pair in found}
     missing = [stem for stem in split.val if stem not in pairs]
     if missing:
         raise DataError(data_dir, f"lacks the validation image(s) {', '.join(missing[:5])}")
     return [load_sample(pairs[stem], training_databar(info), pixel_size_nm) for stem in split.val]
+
+
+def _check_members(members: list[Path], out: Path) -> None:
+    """ConfigError for fewer than two members, a member named twice, or an ensemble folder
+    ``out`` that is one of them (its record would turn that run into an ensemble)."""
+    if len(members) < 2:
+        raise ConfigError(f"an ensemble needs at least two members, got {len(members)}")
+    resolved = [member.resolve() for member in members]
+    if len(set(resolved)) < len(resolved):
+        raise ConfigError("an ensemble member is named twice: give each run once")
+    if out.resolve() in resolved:
+        raise ConfigError(f"--out {out} is one of the members: give the ensemble its own folder")
 
 
 def compose_ensemble(
@@ -84,10 +103,9 @@ def compose_ensemble(
     instance split chosen on their validation images of ``data_dir``; returns the record file
     and the split choice."""
     paths = [Path(member) for member in members]
-    if len(paths) < 2:
-        raise ConfigError(f"an ensemble needs at least two members, got {len(paths)}")
+    _check_members(paths, Path(out))
     first_info, split = _shared_split(paths, which)
-    samples = _validation_samples(Path(data_dir), split, first_info, mask_dir)
+    samples = _validation_samples(Path(data_dir), paths, split, first_info, mask_dir)
     options = (options or PredictionOptions()).resolved()
     device = options.run_device()
     backend, _ = load_members(paths, which, options.backend, options.precision, device)
@@ -115,14 +133,16 @@ def train_ensemble(
     split_path: str | Path | None = None,
     mask_dir: str | None = None,
     resume: bool = False,
-) -> tuple[Path, SplitTuning]:
+) -> tuple[Path, SplitTuning | None]:
     """Train ``count`` members into ``out/member-<i>`` (`member_configs`; all on the first
-    member's split, or ``split_path``) and compose them into the ensemble folder ``out``."""
-    from sagegan.train.api import train
-
+    member's split, or ``split_path``) and compose them into the ensemble folder ``out`` (under
+    torchrun on rank 0 only: the other ranks return the record's path and no split choice)."""
     out = Path(out)
     members = []
-    for index, member_config in enumerate(member_configs(config, count)):
+    configs = member_configs(config, count)
+    if resume:
+        configs = _resumed_member_configs(out, configs)
+    for index, member_config in enumerate(configs):
         member = out / f"{MEMBER_PREFIX}{index}"
         resumed = resume and RunFolder(member).looks_like_run()
         LOGGER.info("ensemble member %d of %d: %s", index + 1, count, member)
@@ -138,4 +158,18 @@ def train_ensemble(
             )
         split_path = result.split_path
         members.append(member)
-    return compose_ensemble(members, data_dir, out, mask_dir=mask_dir)
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 composes
+        return out / ENSEMBLE_FILE, None
+    options = PredictionOptions(device=config.runtime.device)
+    return compose_ensemble(members, data_dir, out, mask_dir=mask_dir, options=options)
+
+
+def _resumed_member_configs(out: Path, planned: list[TrainConfig]) -> list[TrainConfig]:
+    """On resume, the configs of ``planned`` members as the first member was configured (its
+    saved config, budget share included, with the next seeds), so that members not yet started
+    train as the finished ones did; ``planned`` when the first member has not started."""
+    saved = RunFolder(out / f"{MEMBER_PREFIX}0").config_path()
+    if not saved.is_file():
+        return planned
+    first = TrainConfig.from_dict(load_yaml(saved))
+    return [replace(first, seed=first.seed + index) for index in range(len(planned))]

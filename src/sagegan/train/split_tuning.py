@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from sagegan.data.atomic_files import write_json_atomic
 from sagegan.infer.instances import SCALED_MIN_SIZE_FRACTION, TUNED_SPLIT_KEY, split_instances
 from sagegan.infer.tiling import Prediction
 from sagegan.metrics.objects import match_instances
-from sagegan.models.checkpoint import load_model, read_training_info, write_json_atomic
+from sagegan.models.checkpoint import load_model, read_training_info
 from sagegan.models.run_folder import CheckpointFolder, RunFolder
 from sagegan.train.config import InstanceConfig
 from sagegan.train.runtime import Runtime
