@@ -195,13 +195,13 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(data_dir, straight_run
 DYING_CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    import sagegan.models.checkpoint, sagegan.train.run_log
+    import sagegan.data.atomic_files, sagegan.train.run_log
     from sagegan.train.api import train
     from sagegan.train.config import config_from_cli
 
     data, run, kind, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     module, mode = {{
-        "checkpoint": (sagegan.models.checkpoint, "wb"),
+        "checkpoint": (sagegan.data.atomic_files, "wb"),
         "log": (sagegan.train.run_log, "a"),
     }}[kind]
     calls = [0]
@@ -237,12 +237,12 @@ DYING_CHILD = textwrap.dedent(
 
 def _record_writes(data_dir: Path, run: Path, monkeypatch) -> list[str]:
     """The kinds of the writes an uninterrupted run makes, in order ("checkpoint" or "log")."""
-    import sagegan.models.checkpoint
+    import sagegan.data.atomic_files
     import sagegan.train.run_log
 
     events = []
     for kind, module, mode in (
-        ("checkpoint", sagegan.models.checkpoint, "wb"),
+        ("checkpoint", sagegan.data.atomic_files, "wb"),
         ("log", sagegan.train.run_log, "a"),
     ):
 
