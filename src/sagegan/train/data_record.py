@@ -26,18 +26,20 @@ def data_fingerprint(pairs: list[Pair]) -> str:
     return digest.hexdigest()
 
 
-def check_recorded_data(run_dir: Path, data_dir: Path, pairs: list[Pair], what: str) -> None:
-    """ConfigError when ``run_dir`` records other data than ``pairs`` of ``data_dir`` (a moved
-    folder is fine); ``what`` ends the message (what to do instead). Nothing without a record."""
+def check_recorded_data(run_dir: Path, data_dir: Path, pairs: list[Pair], what: str) -> bool:
+    """Whether ``run_dir`` records its data; ConfigError when it records other data than
+    ``pairs`` of ``data_dir`` (a moved folder is fine), ``what`` ending the message (what to do
+    instead)."""
     record_path = RunFolder(run_dir).data_record_path()
     if not record_path.is_file():
-        return
+        return False
     recorded = json.loads(record_path.read_text(encoding="utf-8"))
     if recorded.get("fingerprint") != data_fingerprint(pairs):
         raise ConfigError(
             f"{data_dir}: not the data this run trained on ({recorded.get('folder')}, "
             f"{recorded.get('pairs')} pairs; here {len(pairs)} pairs or changed files): {what}"
         )
+    return True
 
 
 def check_same_data(
@@ -45,11 +47,9 @@ def check_same_data(
 ) -> None:
     """Record the data a run trains on; a resumed run must see the same pairs (a moved folder is
     fine, other files are a ConfigError)."""
-    if resuming:
-        what = "resume with the same data or start a new run folder"
-        check_recorded_data(run_dir, data_dir, pairs, what)
-        if RunFolder(run_dir).data_record_path().is_file():
-            return
+    what = "resume with the same data or start a new run folder"
+    if resuming and check_recorded_data(run_dir, data_dir, pairs, what):
+        return
     if runtime.is_main:
         folder = str(data_dir.resolve())
         record = {"folder": folder, "pairs": len(pairs), "fingerprint": data_fingerprint(pairs)}

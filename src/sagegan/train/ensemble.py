@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sagegan.data.dataset import Sample, load_sample
-from sagegan.data.pairing import find_pairs
+from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.splits import Split, SplitWarning, load_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.infer.instances import TUNED_SPLIT_KEY, run_split_options
@@ -63,15 +63,12 @@ def _shared_split(members: list[Path], which: str) -> tuple[dict[str, Any], Spli
 
 
 def _validation_samples(
-    data_dir: Path, members: list[Path], split: Split, info: dict[str, Any], mask_dir: str | None
+    data_dir: Path, found: list[Pair], split: Split, info: dict[str, Any]
 ) -> list[Sample]:
-    """The split's validation pairs of ``data_dir``, loaded as the member of training ``info``
-    loaded them (databar, pixel size); ConfigError when ``data_dir`` is not the data the
-    ``members`` recorded, DataError naming a validation image it lacks."""
+    """The split's validation pairs among the pairs ``found`` in ``data_dir``, loaded as the
+    member of training ``info`` loaded them (databar, pixel size); DataError naming a validation
+    image the folder lacks."""
     pixel_size_nm = info["config"].get("data", {}).get("pixel_size_nm")
-    found = find_pairs(data_dir, mask_dir=mask_dir)
-    for member in members:
-        check_recorded_data(member, data_dir, found, "give the folder the members trained on")
     pairs = {pair.stem: pair for pair in found}
     missing = [stem for stem in split.val if stem not in pairs]
     if missing:
@@ -105,7 +102,10 @@ def compose_ensemble(
     paths = [Path(member) for member in members]
     _check_members(paths, Path(out))
     first_info, split = _shared_split(paths, which)
-    samples = _validation_samples(Path(data_dir), paths, split, first_info, mask_dir)
+    found = find_pairs(data_dir, mask_dir=mask_dir)
+    for path in paths:
+        check_recorded_data(path, Path(data_dir), found, "give the folder the members trained on")
+    samples = _validation_samples(Path(data_dir), found, split, first_info)
     options = (options or PredictionOptions()).resolved()
     device = options.run_device()
     backend, _ = load_members(paths, which, options.backend, options.precision, device)
