@@ -134,7 +134,6 @@ def _resumed_config(args: argparse.Namespace, overrides: dict[str, object]):
 
 def run(args: argparse.Namespace) -> int:
     from sagegan.infer.device import resolve_device
-    from sagegan.models.run_folder import BEFORE_TRAINING
     from sagegan.train import config_from_cli, train
 
     if args.device is not None:
@@ -160,17 +159,31 @@ def run(args: argparse.Namespace) -> int:
         mask_dir=args.mask_dir,
     )
     if result.best is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 only
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.best.get("metrics", {}).items())
-        print(
-            f"best checkpoint: {Path(str(result.best.get('checkpoint', ''))).name} "
-            f"(validation {metrics}); run folder {result.run_dir}"
-        )
-        if result.best.get("epoch") == BEFORE_TRAINING:
-            print(
-                "no epoch validated better than the --init weights: the run keeps them, "
-                "with the instance split tuned on its validation images"
-            )
+        _print_best(result.best, result.run_dir)
     return 0
+
+
+def _print_best(best: dict, run_dir: Path) -> None:
+    """Which checkpoint the run keeps, with its validation scores and why."""
+    from sagegan.models.run_folder import BEFORE_TRAINING
+    from sagegan.train.final_choice import FINAL_CHOICE_KEY, TUNED_METRIC
+
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in best.get("metrics", {}).items())
+    name = Path(str(best.get("checkpoint", ""))).name
+    print(f"best checkpoint: {name} (validation {metrics}); run folder {run_dir}")
+    if best.get("epoch") == BEFORE_TRAINING:
+        print(
+            "no epoch validated better than the --init weights: the run keeps them, "
+            "with the instance split tuned on its validation images"
+        )
+    choice = best.get(FINAL_CHOICE_KEY)
+    if choice is not None:
+        over = choice["over"]
+        print(
+            f"kept over {over['stage']} epoch {over['epoch'] + 1}: validation F1@0.5 at each "
+            f"one's tuned instance split {choice[TUNED_METRIC]:.4f} against "
+            f"{over[TUNED_METRIC]:.4f}"
+        )
 
 
 def _run_ensemble(args: argparse.Namespace, config) -> int:

@@ -4,7 +4,9 @@ RUN/ holds ``config.yaml`` (resolved config), ``split.json`` (unless a split fil
 ``log.jsonl``, ``grids/``, ``attention/``, ``checkpoints/`` and the pointers ``last.json``,
 ``best.json``, ``best-pretrain.json``, ``best-gan.json`` (see ``sagegan.models.run_folder``).
 After training, each best checkpoint's instance split is chosen on the validation images and
-recorded in its ``info.json`` (``sagegan.train.split_tuning``; ``instances.tune``).
+recorded in its ``info.json`` (``sagegan.train.split_tuning``; ``instances.tune``), and the best
+pointers move to the last checkpoint when it scores higher at its own tuned split
+(``sagegan.train.final_choice``).
 
 Only the training and validation images of the split are ever read: the trainer receives those
 samples only, and a :class:`~sagegan.train.guards.SplitGuard` records every stem read and refuses
@@ -38,6 +40,7 @@ from sagegan.train.config import TrainConfig, deep_merge, load_yaml, nest_dotted
 from sagegan.train.data_record import check_same_data, check_same_split
 from sagegan.train.domain_fingerprint import fingerprint_run
 from sagegan.train.engine import RunContext, StageOutcome
+from sagegan.train.final_choice import choose_final_checkpoint
 from sagegan.train.guards import SplitGuard
 from sagegan.train.initial_weights import (
     read_initial_segmenter,
@@ -206,6 +209,7 @@ def _train(
     outcomes = run_stages(ctx, stage, resumed, train_samples, init_state)
     if runtime.is_main and outcomes and config.instances.tune:
         tune_run(run_dir, val_samples, runtime, config.instances)
+        choose_final_checkpoint(run_dir, val_samples, runtime, config.instances)
     if runtime.is_main and outcomes:
         fingerprint_run(run_dir, train_samples, val_samples)
     runtime.barrier()

@@ -165,23 +165,43 @@ def tune_split_of(
     return SplitTuning(choose_split(rows, planned), planned, rows, len(samples))
 
 
+def tune_checkpoint(
+    folder: Path, samples: Sequence[Any], runtime: Runtime, instances: InstanceConfig
+) -> SplitTuning | None:
+    """Tune the split of the checkpoint ``folder`` and record it in its ``info.json``; None when
+    it already holds a choice scored on every candidate of today (a resumed or shared one)."""
+    files = CheckpointFolder(folder)
+    info = read_training_info(files.weights())
+    if _tuned_with(info.get(TUNED_SPLIT_KEY), instances):
+        return None
+    model, _ = load_model(folder, map_location=runtime.device)
+    tuning = tune_split(model, samples, runtime, instances)
+    write_json_atomic(files.info_path(), {**info, TUNED_SPLIT_KEY: asdict(tuning)})
+    return tuning
+
+
 def tune_run(
     run_dir: str | Path, samples: Sequence[Any], runtime: Runtime, instances: InstanceConfig
 ) -> dict[str, SplitTuning]:
-    """Tune each best checkpoint of ``run_dir`` that has no choice yet and record it in its
-    ``info.json`` (call on rank 0). Returns the new choices by pointer name."""
+    """Tune each best checkpoint of ``run_dir`` that has no choice yet (call on rank 0).
+    Returns the new choices by pointer name."""
     tuned: dict[str, SplitTuning] = {}
     for which, folder in RunFolder(run_dir).best_checkpoints():
-        files = CheckpointFolder(folder)
-        info = read_training_info(files.weights())
-        if _tuned_with(info.get(TUNED_SPLIT_KEY), instances):  # a resumed or shared checkpoint
-            continue
-        model, _ = load_model(folder, map_location=runtime.device)
-        tuning = tune_split(model, samples, runtime, instances)
-        write_json_atomic(files.info_path(), {**info, TUNED_SPLIT_KEY: asdict(tuning)})
-        LOGGER.info("%s (%s)", tuning.summary(), which)
-        tuned[which] = tuning
+        tuning = tune_checkpoint(folder, samples, runtime, instances)
+        if tuning is not None:
+            LOGGER.info("%s (%s)", tuning.summary(), which)
+            tuned[which] = tuning
     return tuned
+
+
+def tuned_f1(info: dict[str, Any]) -> float | None:
+    """The validation F1@0.5 of a checkpoint's chosen split (``info``: its training info);
+    None when its split was not tuned."""
+    record = info.get(TUNED_SPLIT_KEY)
+    if record is None:
+        return None
+    chosen = _key(record["chosen"])
+    return next((float(row["f1@0.5"]) for row in record["rows"] if _key(row) == chosen), None)
 
 
 def _tuned_with(record: dict[str, Any] | None, instances: InstanceConfig) -> bool:
