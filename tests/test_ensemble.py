@@ -24,6 +24,7 @@ from sagegan.infer.segment import segment_images
 from sagegan.models.checkpoint import load_model, read_training_info, resolve_checkpoint
 from sagegan.models.ensemble_record import ENSEMBLE_FILE, read_ensemble, write_ensemble
 from sagegan.models.output import SegmentationOutput
+from sagegan.report.epochs import checkpoint_label
 from sagegan.synth import write_dataset
 from sagegan.train import config_from_cli, train
 from sagegan.train.ensemble import compose_ensemble, member_configs
@@ -147,6 +148,15 @@ def test_an_ensemble_is_a_model_for_segment_and_evaluate(trained_ensemble, tmp_p
     assert len(result.rows) >= 1 and result.summary["dice_mean"] > 0.0
     summary = segment_images([data / "images"], folder, tmp_path / "seg", progress=False)
     assert len(summary.results) == 6 and summary.ok
+    recorded = json.loads((tmp_path / "scores" / "metrics.json").read_text())["checkpoint"]
+    members = [str(folder / "member-0"), str(folder / "member-1")]
+    assert recorded == {  # not member 0's epoch
+        "ensemble": {"file": str(folder / ENSEMBLE_FILE), "which": "best", "members": members}
+    }
+    assert checkpoint_label(recorded) == "ensemble of 2 (best checkpoints)"
+    records = [json.loads(path.read_text()) for path in (tmp_path / "seg").rglob("*.json")]
+    per_image = [record for record in records if "stem" in record]
+    assert len(per_image) == 6 and all(r["checkpoint"] == recorded for r in per_image)
     with pytest.raises(DataError, match="is an ensemble of several networks"):
         load_model(folder)  # export, attention figures and --init need one network
     guard = DomainGuard.for_weights(folder / ENSEMBLE_FILE)

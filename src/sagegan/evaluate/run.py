@@ -29,6 +29,7 @@ from sagegan.evaluate.outputs import write_outputs
 from sagegan.evaluate.selection import select_pairs
 from sagegan.evaluate.tables import MEAN_F1
 from sagegan.infer.instances import split_instances
+from sagegan.infer.loading import checkpoint_record
 from sagegan.infer.options import PredictionOptions
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
@@ -237,7 +238,7 @@ def evaluate_run(
         "sagegan_version": sagegan.__version__,
         "protocol": protocol,
         "model": None if weights is None else str(weights),
-        "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
+        "checkpoint": checkpoint_record(info),
         "data_dir": str(data_dir),
         "split": split,
         "split_file": None if chosen_split is None else str(chosen_split),

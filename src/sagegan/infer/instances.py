@@ -47,6 +47,7 @@ a component larger than the block makes a window larger than the block.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,7 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import relabel_sequential, watershed
 
 from sagegan.errors import ConfigError
+from sagegan.infer.distance_maxima import h_maxima_by_component
 from sagegan.infer.watershed_pieces import EIGHT_CONNECTED, mark_unmarked, merge_small_pieces
 
 GAUSSIAN_TRUNCATE = 4.0  # scipy's default: the smoothing reaches 4 sigma
@@ -70,6 +72,7 @@ TUNED_SPLIT_KEY = "instances_tuned"  # a checkpoint's split chosen on validation
 # and fresh simulated images; split tuning offers it to trained runs
 SCALED_MIN_SIZE_FRACTION = 0.3
 MIN_SCALED_DEPTH_PX = 1.0  # the shallowest seed depth min_depth_fraction sets
+PASSES_KEPT = 2  # passes a ``passes_done`` dict keeps (split_instances)
 
 
 def check_split_options(
@@ -123,7 +126,8 @@ def _distance_markers(
     distance: np.ndarray, components: np.ndarray, min_distance_px: int, min_depth_px: float
 ) -> np.ndarray:
     """Marker labels: h-maxima regions of the distance holding a well-separated peak."""
-    regions, _ = ndimage.label(h_maxima(distance, min_depth_px) > 0, structure=EIGHT_CONNECTED)
+    maxima = h_maxima_by_component(distance, components, min_depth_px)
+    regions, _ = ndimage.label(maxima, structure=EIGHT_CONNECTED)
     peaks = peak_local_max(
         distance, min_distance=min_distance_px, labels=components, exclude_border=False
     )
@@ -146,6 +150,7 @@ def split_instances(
     boundary_threshold: float = DEFAULT_BOUNDARY_THRESHOLD,
     centre: np.ndarray | None = None,
     centre_threshold: float = DEFAULT_CENTRE_THRESHOLD,
+    passes_done: dict | None = None,
 ) -> np.ndarray:
     """Instance labels (int32, 0 background, 1..N) of a foreground probability map.
 
@@ -157,7 +162,10 @@ def split_instances(
     map) replaces that distance transform, seeded by its maxima above ``centre_threshold``.
     ``min_size_fraction`` > 0 raises the smallest object to that fraction of the image's typical
     particle, ``min_depth_fraction`` > 0 sets the seed depth to that fraction of its radius
-    (step 5).
+    (step 5). ``passes_done``, a dict shared by calls on the same maps (e.g. the candidate
+    splits of one image), keeps the last passes' results, so that consecutive calls sharing a
+    pass (same seed settings and smallest object) run it once; the labels returned may then be
+    shared between calls, so do not modify them.
     """
     probability = np.asarray(probability, dtype=np.float32)
     heads = {
@@ -184,7 +192,10 @@ def split_instances(
         boundary_threshold,
         centre_threshold,
     )
-    labels, radii = passes.run(probability, heads, min_size_px, block_px)
+    run = partial(_run_pass, probability=probability, heads=heads, block_px=block_px)
+    if passes_done is not None:
+        run = partial(run, done=passes_done)
+    labels, radii = run(passes, min_size_px)
     if min_size_fraction > 0 or min_depth_fraction > 0:
         radius = typical_radius(labels, radii)
         size = max(min_size_px, round(min_size_fraction * np.pi * radius**2))
@@ -192,9 +203,30 @@ def split_instances(
         if min_depth_fraction > 0:
             depth = max(MIN_SCALED_DEPTH_PX, min_depth_fraction * radius)
         if (size, depth) != (min_size_px, min_depth_px):
-            scaled = replace(passes, min_depth_px=depth)
-            labels, _ = scaled.run(probability, heads, size, block_px)
+            labels, _ = run(replace(passes, min_depth_px=depth), size)
     return labels
+
+
+def _run_pass(
+    passes: SplitPass,
+    min_size_px: int,
+    probability: np.ndarray,
+    heads: dict[str, np.ndarray | None],
+    block_px: int,
+    done: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``passes.run``, looked up in ``done`` when given: the ``PASSES_KEPT`` passes used last
+    are kept there (a first pass and a second one), so its memory stays bounded."""
+    if done is None:
+        return passes.run(probability, heads, min_size_px, block_px)
+    key = (passes, min_size_px, block_px)
+    result = done.pop(key, None)
+    if result is None:
+        result = passes.run(probability, heads, min_size_px, block_px)
+        while len(done) >= PASSES_KEPT:
+            done.pop(next(iter(done)))  # the least recently used
+    done[key] = result
+    return result
 
 
 def typical_radius(labels: np.ndarray, radii: np.ndarray) -> float:
@@ -254,8 +286,9 @@ class SplitPass:
             labels[window][own] = numbered[own]
             last = int(numbered.max(initial=next_label - 1))
             if last >= next_label:
-                index = np.arange(next_label, last + 1)
-                radii.append(np.asarray(ndimage.maximum(inscribed, numbered, index)))
+                peak = np.zeros(last + 1 - next_label)  # inscribed radii are >= 0
+                np.maximum.at(peak, numbered[own] - next_label, inscribed[own])
+                radii.append(peak)
             next_label = last + 1
         return labels, np.concatenate(radii) if radii else np.zeros(0)
 

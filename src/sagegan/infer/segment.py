@@ -48,6 +48,7 @@ from sagegan.infer.annotate import add_colour_bar, add_scale_bar
 from sagegan.infer.backends import InferenceBackend
 from sagegan.infer.domain import DomainGuard
 from sagegan.infer.instances import split_instances
+from sagegan.infer.loading import checkpoint_record
 from sagegan.infer.options import PredictionOptions
 from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, outlines_rgb
 from sagegan.infer.scaleout import for_workers, map_in_order, process_cached, use_dask
@@ -158,7 +159,7 @@ def segment_images(
         **options.settings(training_info, info.get("onnx")),
         "model": str(weights),
         "model_name": info.get("model"),
-        "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
+        "checkpoint": checkpoint_record(info),
     }
     summary = SegmentSummary(out=out, model=weights, failures=failures)
     for failure in failures:

@@ -90,9 +90,15 @@ def ensemble_info(
         **first_member_info,
         **record["info"],
         "path": str(file),
-        ENSEMBLE_KEY: {
-            "file": str(file),
-            "which": record["which"],
-            "members": [str(member) for member in record["members"]],
-        },
+        ENSEMBLE_KEY: ensemble_summary(file, record),
+    }
+
+
+def ensemble_summary(file: str | Path, record: dict[str, Any]) -> dict[str, Any]:
+    """What an ensemble's info holds under ``ENSEMBLE_KEY``: its record file, the members'
+    checkpoint and the members."""
+    return {
+        "file": str(file),
+        "which": record["which"],
+        "members": [str(member) for member in record["members"]],
     }

@@ -24,9 +24,13 @@ def checkpoint_name(stage: str, epoch: int) -> str:
 
 def checkpoint_label(checkpoint: object) -> str:
     """'gan epoch 3 (gan-e0003)' of a recorded {"stage", "epoch"} (a pointer, or the checkpoint
-    entry of an evaluation or segmentation record); "–" when it records none."""
+    entry of an evaluation or segmentation record), 'ensemble of 3 (best checkpoints)' of an
+    ensemble's; "–" when it records none."""
     if not isinstance(checkpoint, dict):
         return MISSING
+    ensemble = checkpoint.get("ensemble")
+    if isinstance(ensemble, dict) and isinstance(ensemble.get("members"), list):
+        return f"ensemble of {len(ensemble['members'])} ({ensemble.get('which')} checkpoints)"
     stage, epoch = checkpoint.get("stage"), checkpoint.get("epoch")
     if not isinstance(stage, str) or isinstance(epoch, bool) or not isinstance(epoch, int):
         return MISSING

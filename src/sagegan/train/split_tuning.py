@@ -151,11 +151,20 @@ def tune_split_of(
     candidates = candidate_splits(planned)
     f1 = np.zeros((len(candidates), len(samples)))
     predicted = np.zeros(len(candidates), dtype=np.int64)
+    # candidates whose first pass is the same one come one after another
+    order = sorted(range(len(candidates)), key=lambda row: _first_pass(candidates[row]))
     for column, sample in enumerate(samples):
         prediction = predict(sample.image)
         truth = np.asarray(sample.labels)
-        for row, options in enumerate(candidates):
-            labels = split_instances(prediction.probability, **prediction.instance_maps, **options)
+        passes_done: dict = {}  # candidates share passes (the scaled ones their first)
+        for row in order:
+            options = candidates[row]
+            labels = split_instances(
+                prediction.probability,
+                **prediction.instance_maps,
+                **options,
+                passes_done=passes_done,
+            )
             f1[row, column] = match_instances(truth, labels, thresh=0.5).f1
             predicted[row] += int(labels.max())
     rows = [
@@ -163,6 +172,12 @@ def tune_split_of(
         for row, options in enumerate(candidates)
     ]
     return SplitTuning(choose_split(rows, planned), planned, rows, len(samples))
+
+
+def _first_pass(options: dict[str, float]) -> tuple[float, float]:
+    """The smallest object and seed depth of a split's first pass (the scaled settings change
+    only its second)."""
+    return (options["min_size_px"], options["min_depth_px"])
 
 
 def tune_checkpoint(
