@@ -59,7 +59,7 @@ def two_checkpoints(tiny_run: tuple[Path, Path], tmp_path: Path) -> tuple[Path, 
     return data, run, later
 
 
-def _choose(data: Path, run: Path) -> list[str]:
+def _choose(data: Path, run: Path) -> str | None:
     samples = [load_sample(pair) for pair in find_pairs(data)][:2]
     instances = InstanceConfig(**_info(resolve_checkpoint(run, "best"))["config"]["instances"])
     return choose_final_checkpoint(run, samples, CPU, instances)
@@ -69,41 +69,72 @@ def test_the_last_checkpoint_is_tuned_when_it_is_not_the_best(two_checkpoints):
     data, run, later = two_checkpoints
     best_f1 = tuned_f1(_info(resolve_checkpoint(run, "best")))
 
-    moved = _choose(data, run)
+    chosen = _choose(data, run)
 
     assert _info(later)[TUNED_SPLIT_KEY]["images"] == 2
     last_f1 = tuned_f1(_info(later))
-    assert (moved == ["best-pretrain", "best"]) == (last_f1 >= best_f1 + MIN_GAIN)
+    assert (chosen == "last") == (last_f1 >= best_f1 + MIN_GAIN)
 
 
 @pytest.mark.parametrize(
     ("last_f1", "best_f1", "moves"),
     [(0.9, 0.2, True), (0.5 + MIN_GAIN / 2, 0.5, False), (0.4, 0.6, False)],
 )
-def test_the_pointers_move_only_for_a_gain_of_min_gain(two_checkpoints, last_f1, best_f1, moves):
+def test_best_moves_only_for_a_gain_of_min_gain(two_checkpoints, last_f1, best_f1, moves):
     data, run, later = two_checkpoints
     best = resolve_checkpoint(run, "best")
     _write_info(best, _scored(_info(best), best_f1))
-    _write_info(
-        later, _scored({**_info(later), TUNED_SPLIT_KEY: _info(best)[TUNED_SPLIT_KEY]}, last_f1)
-    )
+    tuned = _scored({**_info(later), TUNED_SPLIT_KEY: _info(best)[TUNED_SPLIT_KEY]}, last_f1)
+    _write_info(later, tuned)
     best_epoch = json.loads((run / "best.json").read_text())["epoch"]
 
-    moved = _choose(data, run)
+    chosen = _choose(data, run)
 
-    assert bool(moved) == moves
-    for which in ("best", "best-pretrain"):
-        assert (resolve_checkpoint(run, which) == later) == moves
+    assert (chosen == "last") == moves
+    assert (resolve_checkpoint(run, "best") == later) == moves
+    assert resolve_checkpoint(run, "best-pretrain") == best  # the GAN stage would start there
+    assert best.is_dir()
     if moves:
         choice = json.loads((run / "best.json").read_text())[FINAL_CHOICE_KEY]
         assert choice == {
             "f1@0.5": pytest.approx(last_f1),
             "over": {"stage": "pretrain", "epoch": best_epoch, "f1@0.5": pytest.approx(best_f1)},
         }
-        assert not best.exists()  # no pointer names it any more
-        assert _choose(data, run) == []  # the choice is made once
-    else:
-        assert best.is_dir()
+        assert _choose(data, run) is None  # the choice is made once
+
+
+def test_best_moves_to_the_highest_of_the_kept_checkpoints(two_checkpoints):
+    data, run, later = two_checkpoints
+    best = resolve_checkpoint(run, "best")
+    gan = run / "checkpoints/gan-e0003"
+    shutil.copytree(best, gan)
+    pointer = json.loads((run / "best.json").read_text())
+    gan_pointer = {**pointer, "checkpoint": "checkpoints/gan-e0003", "stage": "gan", "epoch": 3}
+    (run / "best-gan.json").write_text(json.dumps(gan_pointer))
+    for folder, f1 in ((best, 0.2), (later, 0.6), (gan, 0.8)):
+        record = {**_info(folder), TUNED_SPLIT_KEY: _info(best)[TUNED_SPLIT_KEY]}
+        _write_info(folder, _scored(record, f1))
+
+    assert _choose(data, run) == "best-gan"
+    assert resolve_checkpoint(run, "best") == gan
+    assert resolve_checkpoint(run, "last") == later
+
+
+def test_the_report_says_how_best_was_chosen(two_checkpoints):
+    from sagegan.report.headline import run_headline
+
+    data, run, later = two_checkpoints
+    best = resolve_checkpoint(run, "best")
+    _write_info(best, _scored(_info(best), 0.2))
+    _write_info(
+        later, _scored({**_info(later), TUNED_SPLIT_KEY: _info(best)[TUNED_SPLIT_KEY]}, 0.9)
+    )
+    assert _choose(data, run) == "last"
+
+    chosen_by = run_headline(run).run["chosen by"]
+
+    assert chosen_by.startswith("highest validation F1@0.5 at each checkpoint's tuned")
+    assert "(0.9 against 0.2 for pretrain epoch 0 (pretrain-e0000))" in chosen_by
 
 
 def test_a_run_selected_on_another_metric_is_left_alone(two_checkpoints):
@@ -112,7 +143,7 @@ def test_a_run_selected_on_another_metric_is_left_alone(two_checkpoints):
         path = run / f"{which}.json"
         path.write_text(json.dumps({**json.loads(path.read_text()), "metric": "dice"}))
 
-    assert _choose(data, run) == []
+    assert _choose(data, run) is None
     assert TUNED_SPLIT_KEY not in _info(later)  # not even tuned
     assert resolve_checkpoint(run, "best") != later
 

@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_best(best: dict, run_dir: Path) -> None:
     """Which checkpoint the run keeps, with its validation scores and why."""
     from sagegan.models.run_folder import BEFORE_TRAINING
-    from sagegan.train.final_choice import FINAL_CHOICE_KEY, TUNED_METRIC
+    from sagegan.train.final_choice import FINAL_CHOICE_KEY, TUNED_METRIC, pointer_label
 
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in best.get("metrics", {}).items())
     name = Path(str(best.get("checkpoint", ""))).name
@@ -180,9 +180,8 @@ def _print_best(best: dict, run_dir: Path) -> None:
     if choice is not None:
         over = choice["over"]
         print(
-            f"kept over {over['stage']} epoch {over['epoch'] + 1}: validation F1@0.5 at each "
-            f"one's tuned instance split {choice[TUNED_METRIC]:.4f} against "
-            f"{over[TUNED_METRIC]:.4f}"
+            f"kept over {pointer_label(over)}: validation F1@0.5 at each one's tuned instance "
+            f"split {choice[TUNED_METRIC]:.4f} against {over[TUNED_METRIC]:.4f}"
         )
 
 

@@ -26,5 +26,5 @@ def h_maxima_by_component(distance: np.ndarray, components: np.ndarray, h: float
         crop = np.pad(np.where(own, distance[box], 0.0), pad)
         maxima = local_maxima(crop) if h == 0 else h_maxima(crop, h)
         inner = maxima[pad : maxima.shape[0] - pad, pad : maxima.shape[1] - pad] > 0
-        found[box] |= inner & own
+        found[box] |= inner & own & (distance[box] > 0)  # h 0: not a cut-out zero patch
     return found

@@ -59,6 +59,10 @@ def best_pointer(stage: str) -> str:
 
 POINTERS = ("best", "last", *map(best_pointer, STAGES))
 BEST_POINTERS = ("best", *map(best_pointer, STAGES))
+# in ``best.json`` when the final choice moved it (`sagegan.train.final_choice`): the kept
+# checkpoint's and the replaced one's validation score at their tuned splits
+FINAL_CHOICE_KEY = "chosen_on_tuned_split"
+FINAL_CHOICE_METRIC = "f1@0.5"
 
 
 def epoch_file_name(stage: str, epoch: int, suffix: str = "") -> str:

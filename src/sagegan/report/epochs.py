@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sagegan.models.ensemble_record import ENSEMBLE_KEY
 from sagegan.models.run_folder import BEFORE_TRAINING, RunFolder
 from sagegan.report.html import MISSING
 
@@ -28,7 +29,7 @@ def checkpoint_label(checkpoint: object) -> str:
     ensemble's; "–" when it records none."""
     if not isinstance(checkpoint, dict):
         return MISSING
-    ensemble = checkpoint.get("ensemble")
+    ensemble = checkpoint.get(ENSEMBLE_KEY)
     if isinstance(ensemble, dict) and isinstance(ensemble.get("members"), list):
         return f"ensemble of {len(ensemble['members'])} ({ensemble.get('which')} checkpoints)"
     stage, epoch = checkpoint.get("stage"), checkpoint.get("epoch")

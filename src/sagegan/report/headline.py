@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sagegan.analysis.image import unit_name
-from sagegan.models.run_folder import RunFolder
+from sagegan.models.run_folder import FINAL_CHOICE_KEY, FINAL_CHOICE_METRIC, RunFolder
 from sagegan.report import html
 from sagegan.report.analysis_section import quantity_labels, read_analysis
 from sagegan.report.counts import COUNT_TOLERANCE, count_mismatches
@@ -70,6 +70,14 @@ def run_headline(path: Path) -> Headline:
         numbers[f"validation {name}"] = html.format_value(value)
     if isinstance(best.get("metric"), str):
         run["chosen by"] = f"highest validation {best['metric']}"
+    choice = best.get(FINAL_CHOICE_KEY)
+    if isinstance(choice, dict) and isinstance(choice.get("over"), dict):
+        run["chosen by"] = (
+            f"highest validation F1@0.5 at each checkpoint's tuned instance split "
+            f"({html.format_value(choice.get(FINAL_CHOICE_METRIC))} against "
+            f"{html.format_value(choice['over'].get(FINAL_CHOICE_METRIC))} for "
+            f"{checkpoint_label(choice['over'])})"
+        )
     return Headline("Training run", path, run, numbers)
 
 

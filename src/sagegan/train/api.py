@@ -4,8 +4,8 @@ RUN/ holds ``config.yaml`` (resolved config), ``split.json`` (unless a split fil
 ``log.jsonl``, ``grids/``, ``attention/``, ``checkpoints/`` and the pointers ``last.json``,
 ``best.json``, ``best-pretrain.json``, ``best-gan.json`` (see ``sagegan.models.run_folder``).
 After training, each best checkpoint's instance split is chosen on the validation images and
-recorded in its ``info.json`` (``sagegan.train.split_tuning``; ``instances.tune``), and the best
-pointers move to the last checkpoint when it scores higher at its own tuned split
+recorded in its ``info.json`` (``sagegan.train.split_tuning``; ``instances.tune``), and ``best``
+moves to the kept checkpoint that scores highest at its own tuned split
 (``sagegan.train.final_choice``).
 
 Only the training and validation images of the split are ever read: the trainer receives those

@@ -7,17 +7,17 @@ kept (``min_size_px``, fixed or scaled per image by ``min_size_fraction``) and t
 that leaves gaps between them needs none (EMPS gained 0.10 F1@0.5 from a 9 px depth, tio2_sem
 lost 0.10 with 6 px; docs/accuracy.md section 5).
 
-After training, each best checkpoint (``best``, ``best-pretrain``, ``best-gan``) predicts every
-validation image once; every candidate split (the run's sizes times ``SIZE_FACTORS``, the depths
+After training, each best checkpoint (``best``, ``best-pretrain``, ``best-gan``), and the last
+one when `sagegan.train.final_choice` compares it with them, predicts every validation image
+once; every candidate split (the run's sizes times ``SIZE_FACTORS``, the depths
 ``DEPTH_CANDIDATES_PX`` and the run's own, each depth with the run's size scaled per image by
 ``SCALED_MIN_SIZE_FRACTION``, and that scaled size with the seed depth scaled per image by each of
-``DEPTH_FRACTIONS``) is scored by mean object F1@0.5. The best candidate
-replaces the run's settings only when it beats them by ``MIN_GAIN`` (a few validation images are
-noisy). The choice and its table go into the checkpoint's ``info.json`` under
-``TUNED_SPLIT_KEY``, where `segment`, `evaluate` and `analyze` find it
-(`sagegan.infer.instances.run_split_options`); a choice made from fewer candidates than today's
-(before a kind of candidate was added) is made again when the run is resumed. The test split is
-never read.
+``DEPTH_FRACTIONS``) is scored by mean object F1@0.5. The best candidate replaces the run's
+settings only when it beats them by ``MIN_GAIN`` (a few validation images are noisy). The
+choice and its table go into the checkpoint's ``info.json`` under ``TUNED_SPLIT_KEY``, where
+`segment`, `evaluate` and `analyze` find it (`sagegan.infer.instances.run_split_options`); a
+choice made from fewer candidates than today's (before a kind of candidate was added) is made
+again when the run is resumed. The test split is never read.
 """
 
 from __future__ import annotations
