@@ -165,8 +165,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_best(best: dict, run_dir: Path) -> None:
     """Which checkpoint the run keeps, with its validation scores and why."""
-    from sagegan.models.run_folder import BEFORE_TRAINING
-    from sagegan.train.final_choice import FINAL_CHOICE_KEY, TUNED_METRIC, pointer_label
+    from sagegan.models.run_folder import BEFORE_TRAINING, FINAL_CHOICE_KEY, FINAL_CHOICE_METRIC
+    from sagegan.train.final_choice import pointer_label
 
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in best.get("metrics", {}).items())
     name = Path(str(best.get("checkpoint", ""))).name
@@ -181,7 +181,7 @@ def _print_best(best: dict, run_dir: Path) -> None:
         over = choice["over"]
         print(
             f"kept over {pointer_label(over)}: validation F1@0.5 at each one's tuned instance "
-            f"split {choice[TUNED_METRIC]:.4f} against {over[TUNED_METRIC]:.4f}"
+            f"split {choice[FINAL_CHOICE_METRIC]:.4f} against {over[FINAL_CHOICE_METRIC]:.4f}"
         )
 
 

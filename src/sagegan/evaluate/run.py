@@ -29,12 +29,11 @@ from sagegan.evaluate.outputs import write_outputs
 from sagegan.evaluate.selection import select_pairs
 from sagegan.evaluate.tables import MEAN_F1
 from sagegan.infer.instances import split_instances
-from sagegan.infer.loading import checkpoint_record
 from sagegan.infer.options import PredictionOptions
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
 from sagegan.metrics.scores import EMPTY_SCORE
-from sagegan.models.checkpoint import read_training_info, resolve_checkpoint
+from sagegan.models.checkpoint import checkpoint_record, read_training_info, resolve_checkpoint
 from sagegan.models.run_folder import SEGMENTER_FILE, RunFolder
 
 LOGGER = logging.getLogger("sagegan")

@@ -15,7 +15,7 @@ def h_maxima_by_component(distance: np.ndarray, components: np.ndarray, h: float
     one's maxima and their heights are its own; the box is padded with zeros when the map has
     any, so that each box sees the floor the whole map has. The same pixels as one call on the
     whole map, which sorts every pixel of it (background included) and cost 70 % of the split
-    tuning (docs/benchmarks.md, "Choosing the instance split").
+    tuning (docs/accuracy.md section 22.1).
     """
     found = np.zeros(distance.shape, dtype=bool)
     pad = 1 if (distance == 0).any() else 0

@@ -46,7 +46,7 @@ from sagegan.infer.backends import (
 )
 from sagegan.models.blocks import PaddedSegmenter
 from sagegan.models.builtin import builtin_cache, is_builtin
-from sagegan.models.checkpoint import load_model, segmenter_weights
+from sagegan.models.checkpoint import checkpoint_record, load_model, segmenter_weights
 from sagegan.models.run_folder import SEGMENTER_FILE
 
 LOGGER = logging.getLogger("sagegan")
@@ -147,7 +147,7 @@ def export_onnx(
         "outputs": graph.output_names,
         "weights": str(weights),
         "weights_sha256": file_sha256(weights),
-        "checkpoint": {"stage": info.get("stage"), "epoch": info.get("epoch")},
+        "checkpoint": checkpoint_record(info),
         "sagegan_version": sagegan.__version__,
     }
     payload = _export_bytes(graph, opset, metadata)

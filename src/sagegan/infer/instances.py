@@ -192,9 +192,9 @@ def split_instances(
         boundary_threshold,
         centre_threshold,
     )
-    run = partial(_run_pass, probability=probability, heads=heads, block_px=block_px)
-    if passes_done is not None:
-        run = partial(run, done=passes_done)
+    run = partial(
+        _run_pass, probability=probability, heads=heads, block_px=block_px, done=passes_done
+    )
     labels, radii = run(passes, min_size_px)
     if min_size_fraction > 0 or min_depth_fraction > 0:
         radius = typical_radius(labels, radii)

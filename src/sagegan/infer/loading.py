@@ -100,10 +100,10 @@ def _load_ensemble(
     file: Path, which: str, backend: str, precision: str, device: torch.device
 ) -> tuple[InferenceBackend, dict[str, Any]]:
     """The members of the ensemble record ``file`` as one backend, and its info (the first
-    member's weights metadata without its stage and epoch, ``path`` the record, ``ensemble`` its
-    `ensemble_summary`; `read_training_info` of the record gives the ensemble's
-    training info). ConfigError when ``which`` asks for another checkpoint than the ensemble
-    was composed of."""
+    member's weights metadata, ``path`` the record, ``ensemble`` its `ensemble_summary`, which
+    `checkpoint_record` reports instead of that member's epoch; `read_training_info` of the
+    record gives the ensemble's training info). ConfigError when ``which`` asks for another
+    checkpoint than the ensemble was composed of."""
     record = read_ensemble(file)
     if which not in ("best", record["which"]):
         raise ConfigError(
@@ -111,14 +111,4 @@ def _load_ensemble(
             f"not {which!r}: compose another with sagegan ensemble --checkpoint {which}"
         )
     runner, first = load_members(record["members"], record["which"], backend, precision, device)
-    own = {key: value for key, value in first.items() if key not in ("stage", "epoch")}
-    return runner, {**own, "path": str(file), ENSEMBLE_KEY: ensemble_summary(file, record)}
-
-
-def checkpoint_record(info: dict[str, Any]) -> dict[str, Any]:
-    """What outputs record as the checkpoint of a model's (loaded or training) ``info``: a run
-    checkpoint's stage and 0-based epoch, or an ensemble's record file, members and their
-    checkpoint (`ensemble_summary`), not its first member's epoch."""
-    if ENSEMBLE_KEY in info:
-        return {ENSEMBLE_KEY: dict(info[ENSEMBLE_KEY])}
-    return {"stage": info.get("stage"), "epoch": info.get("epoch")}
+    return runner, {**first, "path": str(file), ENSEMBLE_KEY: ensemble_summary(file, record)}

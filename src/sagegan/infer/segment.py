@@ -48,12 +48,11 @@ from sagegan.infer.annotate import add_colour_bar, add_scale_bar
 from sagegan.infer.backends import InferenceBackend
 from sagegan.infer.domain import DomainGuard
 from sagegan.infer.instances import split_instances
-from sagegan.infer.loading import checkpoint_record
 from sagegan.infer.options import PredictionOptions
 from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, outlines_rgb
 from sagegan.infer.scaleout import for_workers, map_in_order, process_cached, use_dask
 from sagegan.infer.tiling import Prediction
-from sagegan.models.checkpoint import read_training_info
+from sagegan.models.checkpoint import checkpoint_record, read_training_info
 
 LOGGER = logging.getLogger("sagegan")
 

@@ -23,6 +23,7 @@ from sagegan.errors import DataError
 from sagegan.models.builtin import model_location
 from sagegan.models.ensemble_record import (
     ENSEMBLE_FILE,
+    ENSEMBLE_KEY,
     ensemble_file,
     ensemble_info,
     read_ensemble,
@@ -190,3 +191,12 @@ def read_training_info(weights_path: str | Path) -> dict[str, Any]:
 def training_databar(info: dict[str, Any]) -> str | int:
     """The databar setting a run was trained with ("auto" when the info does not say)."""
     return info.get("config", {}).get("data", {}).get("databar", "auto")
+
+
+def checkpoint_record(info: dict[str, Any]) -> dict[str, Any]:
+    """What outputs record as the checkpoint of a model's (loaded or training) ``info``: a run
+    checkpoint's stage and 0-based epoch, or an ensemble's record file, members and their
+    checkpoint (`ensemble_summary`), not its first member's epoch."""
+    if ENSEMBLE_KEY in info:
+        return {ENSEMBLE_KEY: dict(info[ENSEMBLE_KEY])}
+    return {"stage": info.get("stage"), "epoch": info.get("epoch")}

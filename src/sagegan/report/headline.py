@@ -68,8 +68,6 @@ def run_headline(path: Path) -> Headline:
     metrics = best.get("metrics")
     for name, value in (metrics if isinstance(metrics, dict) else {}).items():
         numbers[f"validation {name}"] = html.format_value(value)
-    if isinstance(best.get("metric"), str):
-        run["chosen by"] = f"highest validation {best['metric']}"
     choice = best.get(FINAL_CHOICE_KEY)
     if isinstance(choice, dict) and isinstance(choice.get("over"), dict):
         run["chosen by"] = (
@@ -78,6 +76,8 @@ def run_headline(path: Path) -> Headline:
             f"{html.format_value(choice['over'].get(FINAL_CHOICE_METRIC))} for "
             f"{checkpoint_label(choice['over'])})"
         )
+    elif isinstance(best.get("metric"), str):
+        run["chosen by"] = f"highest validation {best['metric']}"
     return Headline("Training run", path, run, numbers)
 
 

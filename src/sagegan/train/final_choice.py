@@ -38,7 +38,6 @@ from sagegan.train.runtime import Runtime
 from sagegan.train.split_tuning import MIN_GAIN, tune_checkpoint, tuned_f1
 
 LOGGER = logging.getLogger("sagegan")
-TUNED_METRIC = FINAL_CHOICE_METRIC
 CANDIDATES = ("last", best_pointer("pretrain"), best_pointer("gan"))
 
 
@@ -57,7 +56,7 @@ def _candidates(run: RunFolder, best: dict[str, Any]) -> dict[str, dict[str, Any
         if (
             pointer is not None
             and pointer["checkpoint"] not in named
-            and pointer.get("metric") == TUNED_METRIC
+            and pointer.get("metric") == FINAL_CHOICE_METRIC
         ):
             found[which] = pointer
             named.add(pointer["checkpoint"])
@@ -72,21 +71,20 @@ def choose_final_checkpoint(
     rank 0). Returns the name of the pointer it now copies, or None when it stays."""
     run = RunFolder(run_dir)
     best = run.read_pointer("best")
-    if best is None or best.get("metric") != TUNED_METRIC:
+    if best is None or best.get("metric") != FINAL_CHOICE_METRIC:
         return None
     candidates = _candidates(run, best)
     for which in candidates:
         tune_checkpoint(run.checkpoint(which), samples, runtime, instances)
     best_f1 = _tuned_score(run, "best")
-    scores = {which: _tuned_score(run, which) for which in candidates}
-    ranked = [(score, which) for which, score in scores.items() if score is not None]
+    ranked = [(score, w) for w in candidates if (score := _tuned_score(run, w)) is not None]
     if best_f1 is None or not ranked:
         return None
     score, which = max(ranked, key=lambda item: item[0])  # ties: the first of CANDIDATES
     if score < best_f1 + MIN_GAIN:
         return None
-    over = {"stage": best["stage"], "epoch": best["epoch"], TUNED_METRIC: best_f1}
-    choice = {TUNED_METRIC: score, "over": over}
+    over = {"stage": best["stage"], "epoch": best["epoch"], FINAL_CHOICE_METRIC: best_f1}
+    choice = {FINAL_CHOICE_METRIC: score, "over": over}
     write_json_atomic(run.pointer_path("best"), {**candidates[which], FINAL_CHOICE_KEY: choice})
     LOGGER.info(
         "best is now the %s checkpoint (%s): validation F1@0.5 at its tuned split %.3f against "
