@@ -52,6 +52,15 @@ EPOCH_FILE_HINT = "<stage>_epoch_XXXX"
 SNAPSHOT_HINT = f"{ATTENTION_DIR}/{EPOCH_FILE_HINT}{SNAPSHOT_SUFFIX}"
 
 
+def epoch_label(stage: str, epoch: int, first: int = 0) -> str:
+    """'gan epoch 3' for ``epoch`` (0-based, as the file names count) shown counted from
+    ``first`` (1 where training's progress counts from 1); 'gan, before training' for
+    ``BEFORE_TRAINING``."""
+    if epoch == BEFORE_TRAINING:
+        return f"{stage}, before training"
+    return f"{stage} epoch {epoch + first}"
+
+
 def best_pointer(stage: str) -> str:
     """The pointer to the best checkpoint of one stage: ``best-<stage>``."""
     return f"best-{stage}"

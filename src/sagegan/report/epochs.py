@@ -7,15 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sagegan.models.ensemble_record import ENSEMBLE_KEY
-from sagegan.models.run_folder import BEFORE_TRAINING, RunFolder
+from sagegan.models.run_folder import RunFolder, epoch_label
 from sagegan.report.html import MISSING
-
-
-def epoch_label(stage: str, epoch: int) -> str:
-    """'gan epoch 3' for the 0-based ``epoch`` of the file names; 'gan, before training' for -1."""
-    if epoch == BEFORE_TRAINING:
-        return f"{stage}, before training"
-    return f"{stage} epoch {epoch}"
 
 
 def checkpoint_name(stage: str, epoch: int) -> str:

@@ -32,6 +32,7 @@ from sagegan.models.run_folder import (
     CheckpointFolder,
     RunFolder,
     best_pointer,
+    epoch_label,
 )
 from sagegan.train.config import InstanceConfig
 from sagegan.train.runtime import Runtime
@@ -101,6 +102,4 @@ def choose_final_checkpoint(
 def pointer_label(pointer: dict[str, Any]) -> str:
     """'pretrain epoch 7' (counted from 1, as training prints it) of a pointer or of the
     ``over`` record of a choice."""
-    if pointer["epoch"] < 0:
-        return f"{pointer['stage']}, before training"
-    return f"{pointer['stage']} epoch {pointer['epoch'] + 1}"
+    return epoch_label(pointer["stage"], pointer["epoch"], first=1)
