@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,12 @@ from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import load_split
 from sagegan.infer.instances import split_instances
+from sagegan.infer.scaling import predict_at_scale
 from sagegan.infer.tiling import predict_tiled
 from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
 from sagegan.models.builtin import is_builtin, model_location
-from sagegan.models.checkpoint import load_model, read_training_info
+from sagegan.models.checkpoint import load_model, read_training_info, training_scale
 from sagegan.models.run_folder import RunFolder
 
 
@@ -109,7 +111,8 @@ def score_run(
     """Per-setting mean F1@0.5 and object counts over the run's validation (or test) images
     (of ``split_file`` when given); ``chosen_settings``: the keyword arguments of
     :func:`settings` but ``heads``."""
-    model, _, stems = run_images(run, which, part, split_file)
+    model, training, stems = run_images(run, which, part, split_file)
+    scale = training_scale(training)  # the run's working resolution, maps back on the native grid
     pairs = {pair.stem: pair for pair in find_pairs(data)}
     chosen = settings(heads=model.head.out_channels, **chosen_settings)
     f1 = np.zeros((len(chosen), len(stems)))
@@ -118,7 +121,7 @@ def score_run(
     dice, true_count = [], 0
     for column, stem in enumerate(stems):
         sample = load_sample(pairs[stem])
-        prediction = predict_tiled(model, sample.image)
+        prediction = predict_at_scale(partial(predict_tiled, model), sample.image, scale)
         truth = np.asarray(sample.labels)
         true_count += len(np.unique(truth[truth > 0]))
         threshold_dice = {

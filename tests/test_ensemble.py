@@ -175,6 +175,17 @@ def test_compose_refuses_runs_trained_on_other_splits(trained_ensemble, tmp_path
         compose_ensemble([folder, folder / "member-0"], data, tmp_path / "ens2")
 
 
+def test_compose_refuses_members_trained_at_other_resolutions(trained_ensemble, tmp_path):
+    data, folder = trained_ensemble
+    other = shutil.copytree(folder / "member-1", tmp_path / "half")
+    info_file = resolve_checkpoint(other, "best") / "info.json"
+    info = json.loads(info_file.read_text())
+    info["config"]["data"]["scale"] = 0.5
+    info_file.write_text(json.dumps(info))
+    with pytest.raises(ConfigError, match=r"data\.scale 0\.5"):
+        compose_ensemble([folder / "member-0", other], data, tmp_path / "ens")
+
+
 def test_compose_refuses_repeated_members_an_out_among_them_and_other_data(
     trained_ensemble, tmp_path
 ):

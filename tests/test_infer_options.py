@@ -13,7 +13,7 @@ from sagegan.errors import ConfigError
 from sagegan.evaluate import evaluate_run
 from sagegan.infer import PredictionOptions, segment_images
 
-SETTINGS_KEYS = {"tile", "overlap", "tta", "threshold", "databar", "instances", "backend"}
+SETTINGS_KEYS = {"tile", "overlap", "tta", "threshold", "databar", "scale", "instances", "backend"}
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_settings_record_what_was_used() -> None:
     assert set(settings) == SETTINGS_KEYS
     assert settings["tile"] == [64, 96] and settings["overlap"] == 0.5
     assert settings["tta"] == "flips" and settings["threshold"] == 0.3
-    assert settings["databar"] == "none"
+    assert settings["databar"] == "none" and settings["scale"] == 1.0  # native unless trained so
     assert settings["instances"] == {
         "min_distance_px": 3,
         "min_size_px": 10,

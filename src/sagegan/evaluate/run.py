@@ -33,7 +33,12 @@ from sagegan.infer.options import PredictionOptions
 from sagegan.metrics import default_thresholds, evaluate_image, summarize, threshold_key
 from sagegan.metrics.protocol import PAPER_EMPTY_SCORE
 from sagegan.metrics.scores import EMPTY_SCORE
-from sagegan.models.checkpoint import checkpoint_record, read_training_info, resolve_checkpoint
+from sagegan.models.checkpoint import (
+    checkpoint_record,
+    read_training_info,
+    resolve_checkpoint,
+    training_scale,
+)
 from sagegan.models.run_folder import SEGMENTER_FILE, RunFolder
 
 LOGGER = logging.getLogger("sagegan")
@@ -84,9 +89,10 @@ def _model_predictor(
 ) -> tuple[Predictor, dict[str, Any]]:
     """The predictor of the model's ``options.which`` segmenter and its backend info."""
     runner, info = options.load(model)
+    scale = training_scale(read_training_info(Path(info["path"])))
 
     def predict(sample: Sample) -> np.ndarray:
-        prediction = options.predict(runner, sample.image)
+        prediction = options.predict(runner, sample.image, scale)
         return split_instances(
             prediction.probability,
             options.threshold,

@@ -30,8 +30,9 @@ from sagegan.infer.instances import (
     run_split_options,
 )
 from sagegan.infer.loading import backend_device, load_backend
+from sagegan.infer.scaling import predict_at_scale
 from sagegan.infer.tiling import Prediction, TtaMode, check_tiling_options, predict_tiled
-from sagegan.models.checkpoint import training_databar
+from sagegan.models.checkpoint import training_databar, training_scale
 
 
 @dataclass(frozen=True)
@@ -104,17 +105,24 @@ class PredictionOptions:
         run_on = self.device if device is None else device
         return load_backend(model, self.which, self.backend, self.precision, run_on, self.onnx_path)
 
-    def predict(self, runner: InferenceBackend | torch.nn.Module, image: np.ndarray) -> Prediction:
+    def predict(
+        self, runner: InferenceBackend | torch.nn.Module, image: np.ndarray, scale: float = 1.0
+    ) -> Prediction:
         """Tiled prediction of one [-1, 1] image with these tiling options (`predict_tiled`) by a
-        loaded backend or a plain module (run on its parameters' device)."""
+        loaded backend or a plain module (run on its parameters' device), at the model's working
+        resolution ``scale`` (`training_scale`), its maps on the image's grid."""
         if isinstance(runner, InferenceBackend):
             device = runner.device
         else:  # a module without parameters (a fixed stand-in) runs on the CPU
             parameter = next(runner.parameters(), None)
             device = torch.device("cpu") if parameter is None else parameter.device
-        return predict_tiled(
-            runner, image, self.tile, self.overlap, self.batch_size, self.tta, device=device
-        )
+
+        def tiled(pixels: np.ndarray) -> Prediction:
+            return predict_tiled(
+                runner, pixels, self.tile, self.overlap, self.batch_size, self.tta, device=device
+            )
+
+        return predict_at_scale(tiled, image, scale)
 
     def databar_for(self, training_info: dict[str, Any]) -> DatabarMode:
         """The databar mode: this override, else the model's training setting."""
@@ -144,6 +152,7 @@ class PredictionOptions:
             "tta": self.tta,
             "threshold": self.threshold,
             "databar": self.databar_for(training_info),
+            "scale": training_scale(training_info),
             "instances": self.split_options_for(training_info),
             "backend": {"name": used.backend, "precision": used.precision, "onnx": onnx},
         }

@@ -30,11 +30,13 @@ def overlay_panels(
     info: dict[str, Any],
     sample: Sample,
     options: PredictionOptions,
+    scale: float = 1.0,
 ) -> list[np.ndarray]:
     """[image, outlines, attention] of ``sample`` as predicted by ``model`` with the tiling of
-    ``options`` (predicted mask: ``probability > options.threshold``). ``info`` is the model's
-    (`load_model`): a segmenter without attention gates is a ConfigError naming its file."""
-    prediction = options.predict(model, sample.image)
+    ``options`` at the model's working resolution ``scale`` (predicted mask: ``probability >
+    options.threshold``). ``info`` is the model's (`load_model`): a segmenter without attention
+    gates is a ConfigError naming its file."""
+    prediction = options.predict(model, sample.image, scale)
     if prediction.attention is None:
         raise ConfigError(
             f"{info['path']}: the {info.get('model')} segmenter has no attention gates"

@@ -265,7 +265,7 @@ def _predict_one(
 ) -> tuple[Sample, Prediction, np.ndarray]:
     """One image loaded with the resolved databar mode, predicted and split into instances."""
     sample = load_sample(Pair(path.stem, path, None), settings["databar"], options.pixel_size_nm)
-    prediction = options.predict(runner, sample.image)
+    prediction = options.predict(runner, sample.image, settings["scale"])
     labels = split_instances(
         prediction.probability,
         options.threshold,

@@ -193,6 +193,12 @@ def training_databar(info: dict[str, Any]) -> str | int:
     return info.get("config", {}).get("data", {}).get("databar", "auto")
 
 
+def training_scale(info: dict[str, Any]) -> float:
+    """The working resolution a run was trained at (``data.scale``; 1 when the info does not
+    say): images are predicted at it and their maps taken back (`sagegan.infer.scaling`)."""
+    return float(info.get("config", {}).get("data", {}).get("scale", 1.0))
+
+
 def checkpoint_record(info: dict[str, Any]) -> dict[str, Any]:
     """What outputs record as the checkpoint of a model's (loaded or training) ``info``: a run
     checkpoint's stage and 0-based epoch, or an ensemble's record file, members and their

@@ -98,7 +98,7 @@ class Segmenter:
     ) -> ImagePrediction:
         """Predict the cropped, normalised ``image``, split it into instances and pad every map
         back to the source image's size."""
-        prediction: Prediction = self.options.predict(self.runner, image)
+        prediction: Prediction = self.options.predict(self.runner, image, self.settings["scale"])
         labels = split_instances(
             prediction.probability,
             self.options.threshold,

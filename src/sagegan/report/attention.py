@@ -34,7 +34,7 @@ from sagegan.evaluate.selection import select_pairs
 from sagegan.infer.device import resolve_device
 from sagegan.infer.options import PredictionOptions
 from sagegan.infer.overlays import OVERLAY_COLORMAP, attention_overlay, gray_rgb, overlay_panels
-from sagegan.models.checkpoint import load_model, read_training_info
+from sagegan.models.checkpoint import load_model, read_training_info, training_scale
 from sagegan.models.run_folder import AttentionSnapshot, RunFolder
 from sagegan.report.epochs import epoch_label
 from sagegan.report.snapshots import choose_snapshots, find_snapshots, read_snapshot
@@ -145,7 +145,7 @@ def attention_overlays(
     written, rows = [], []
     for pair in pairs:
         sample = load_sample(pair, databar)
-        row = overlay_panels(model, info, sample, options)
+        row = overlay_panels(model, info, sample, options, training_scale(training))
         rows.append((sample.stem, row))
         figure = _overlay_figure([(sample.stem, row)], SINGLE_PANEL_INCHES)
         written.append(_save(figure, out_dir / f"{sample.stem}_overlay.png"))

@@ -31,6 +31,7 @@ from sagegan.data.check import Finding, find_degenerate, mask_stats
 from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.mixing import BankMixDataset
 from sagegan.data.pairing import Pair, find_pairs
+from sagegan.data.resample import resample_sample
 from sagegan.data.splits import Split, load_or_create_split, load_split
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.models.checkpoint import resolve_checkpoint
@@ -167,7 +168,8 @@ def _train(
     check_same_split(run_dir, split_file, split, resume and last is not None, runtime)
     guard = SplitGuard(split.test)
     bank = _bank(config, data_dir, split)
-    train_samples, val_samples = _training_samples(pairs, split, config, guard)
+    native_train, val_samples = _training_samples(pairs, split, config, guard)
+    train_samples = [resample_sample(s, config.data.scale) for s in native_train]  # data.scale
     stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
     init = read_initial_segmenter(config)  # None without model.init
@@ -211,7 +213,7 @@ def _train(
         tune_run(run_dir, val_samples, runtime, config.instances)
         choose_final_checkpoint(run_dir, val_samples, runtime, config.instances)
     if runtime.is_main and outcomes:
-        fingerprint_run(run_dir, train_samples, val_samples)
+        fingerprint_run(run_dir, native_train, val_samples)
     runtime.barrier()
     return RunResult(
         run_dir=run_dir,
@@ -367,11 +369,8 @@ def _load_samples(
             errors.append(str(err))
     if errors:
         shown = "; ".join(errors[:MAX_LISTED_ERRORS])
-        more = (
-            f" (and {len(errors) - MAX_LISTED_ERRORS} more)"
-            if len(errors) > MAX_LISTED_ERRORS
-            else ""
-        )
+        extra = len(errors) - MAX_LISTED_ERRORS
+        more = f" (and {extra} more)" if extra > 0 else ""
         raise DataError(None, f"{len(errors)} {part} pair(s) cannot be used: {shown}{more}")
     if part == "training" and not any(sample.labels.any() for sample in samples):
         raise DataError(None, "every training mask is empty: there is nothing to learn")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from sagegan.data.resample import check_scale
 from sagegan.data.separation import check_boundary, check_separation
 from sagegan.errors import ConfigError
 from sagegan.infer.device import check_device_name
@@ -43,6 +44,7 @@ def check_config(config: TrainConfig) -> None:
     _check_stages(config)
     check_separation(config.data.gap_px, config.data.contact_weight)
     check_boundary(config.data.boundary_px)
+    check_scale(config.data.scale)
     planned_head = config.plan.enabled and not kept_by_plan("data.boundary_px", config.plan.keep)
     if config.data.centre_map and config.data.boundary_px == 0 and not planned_head:
         raise ConfigError("data.centre_map needs the instance head: set data.boundary_px >= 1")

@@ -36,6 +36,10 @@ class DataConfig:
     cores seed the instance split instead of the mask's distance transform.
     ``bank``: a folder of synthetic image/mask pairs (``sagegan generate`` or ``sagegan synth``
     output, or any dataset layout; None = no bank) that pretraining also draws patches from.
+    ``scale``: the working resolution, a factor in [0.25, 4]: training resamples its images by
+    it (0.5: half the resolution, so a patch covers four times the area at the same cost), and
+    validation and inference predict at it and take the maps back to the native grid
+    (`sagegan.data.resample`); sizes, scores and split options stay in native pixels.
     ``bank_fraction``: the share of each pretraining epoch's patches cut from the bank, in [0, 1);
     the rest come from the real training images, so ``samples_per_epoch`` (the compute) stays the
     same with or without a bank. Bank pairs are training samples only (`sagegan.data.bank`); the
@@ -55,6 +59,7 @@ class DataConfig:
     contact_weight: float = 1.0
     boundary_px: int = 0
     centre_map: bool = False
+    scale: float = 1.0
     bank: str | None = None
     bank_fraction: float = 0.5
 

@@ -329,7 +329,9 @@ def _validate(stage: TrainingStage, ctx: RunContext) -> dict[str, float]:
     runtime = ctx.runtime
     metrics = None
     if runtime.is_main:
-        metrics = validate(stage.segmenter, ctx.val_samples, runtime, ctx.config.instances)
+        metrics = validate(
+            stage.segmenter, ctx.val_samples, runtime, ctx.config.instances, ctx.config.data.scale
+        )
     return runtime.from_main(metrics)
 
 

@@ -24,7 +24,12 @@ from sagegan.errors import ConfigError, DataError
 from sagegan.infer.instances import TUNED_SPLIT_KEY, run_split_options
 from sagegan.infer.loading import load_members
 from sagegan.infer.options import PredictionOptions
-from sagegan.models.checkpoint import member_weights, read_training_info, training_databar
+from sagegan.models.checkpoint import (
+    member_weights,
+    read_training_info,
+    training_databar,
+    training_scale,
+)
 from sagegan.models.ensemble_record import ENSEMBLE_FILE, write_ensemble
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.api import train
@@ -53,11 +58,18 @@ def _shared_split(members: list[Path], which: str) -> tuple[dict[str, Any], Spli
     first_info, first_file = _member_split(members[0], which)
     split = load_split(first_file)
     for member in members[1:]:
-        other = load_split(_member_split(member, which)[1])
+        info, split_file = _member_split(member, which)
+        other = load_split(split_file)
         if (other.train, other.val, other.test) != (split.train, split.val, split.test):
             raise ConfigError(
                 f"{member} was trained on another split than {members[0]}: ensemble members "
                 "must share one (train them with --split)"
+            )
+        if training_scale(info) != training_scale(first_info):
+            raise ConfigError(
+                f"{member} was trained at data.scale {training_scale(info)} and {members[0]} at "
+                f"{training_scale(first_info)}: ensemble members must share one (their maps are "
+                "averaged window by window)"
             )
     return first_info, split
 
@@ -110,7 +122,8 @@ def compose_ensemble(
     device = options.run_device()
     backend, _ = load_members(paths, which, options.backend, options.precision, device)
     planned = run_split_options({"config": first_info["config"]})
-    tuning = tune_split_of(lambda image: options.predict(backend, image), samples, planned)
+    scale = training_scale(first_info)
+    tuning = tune_split_of(lambda image: options.predict(backend, image, scale), samples, planned)
     file = write_ensemble(out, paths, which, {TUNED_SPLIT_KEY: asdict(tuning)})
     LOGGER.info("%s (ensemble of %d)", tuning.summary(), len(paths))
     return file, tuning

@@ -189,16 +189,19 @@ def make_plan(
     step_seconds: float | None = None,
     budget_seconds: float | None = None,
     validation_seconds: float = 0.0,
+    scale: float = 1.0,
 ) -> Plan:
     """The plan: shape from the fingerprint, ``iterations`` (or as many as fit ``budget_seconds``
-    at ``step_seconds``, after ``VALIDATIONS + 1`` validations of ``validation_seconds``)."""
+    at ``step_seconds``, after ``VALIDATIONS + 1`` validations of ``validation_seconds``).
+    ``fp`` is taken at the working resolution ``scale``; the smallest object is planned in
+    native pixels, where the instance split runs."""
     depth, patch, reasons = plan_shape(fp, device)
     invert = 0.5 if fp.mixed_polarity else 0.0
     boundary_px, reason = plan_boundary(fp)
     if reason:
         reasons.append(reason)
     contact_weight = CONTACT_WEIGHT if fp.near_share >= CONTACT_SHARE else 1.0
-    small_area = math.pi / 4 * fp.diameter_px["p10"] ** 2
+    small_area = math.pi / 4 * (fp.diameter_px["p10"] / scale) ** 2
     min_size_px = max(MIN_SIZE_FLOOR_PX, round(small_area / 2))
     reasons.append(
         f"10 % of the particles are under {small_area:.0f} px: the instance split keeps objects "
@@ -273,9 +276,10 @@ def load_plan_overrides(run_dir: Path) -> dict[str, Any] | None:
 def plan_run(
     config: TrainConfig, train: list[Sample], val: list[Sample], device: torch.device
 ) -> tuple[Plan, dict[str, Any]]:
-    """The plan of a run and its dotted config overrides, from its training and validation
-    samples; training steps are timed only to choose the precision on a CPU with native bf16
-    and when a budget asks for the step time."""
+    """The plan of a run and its dotted config overrides, from its training samples (at the
+    working resolution ``data.scale``) and validation samples (native); training steps are
+    timed only to choose the precision on a CPU with native bf16 and when a budget asks for the
+    step time."""
     fp = fingerprint([s.image for s in train], [s.labels for s in train])
     batch = config.pretrain.batch_size
     patch, step_seconds = _step_timer(config, fp, device)
@@ -287,7 +291,7 @@ def plan_run(
         dataset = SegmentationDataset(train, (patch, patch), config.data.augment)
         step += data_seconds(dataset, batch)
         # a forward pass costs about a third of a training step; whole images, plus the split
-        val_pixels = sum(s.image.size for s in val)
+        val_pixels = sum(s.image.size for s in val) * config.data.scale**2
         validation = val_pixels / (patch * patch * batch) * step / 3 * 2
     plan = make_plan(
         fp,
@@ -296,8 +300,16 @@ def plan_run(
         step_seconds=step,
         budget_seconds=None if step is None else 60.0 * config.plan.budget_minutes,
         validation_seconds=validation,
+        scale=config.data.scale,
     )
     plan.amp = amp
+    if config.data.scale != 1.0:
+        plan.reasons.insert(
+            0,
+            f"images read at {config.data.scale:g}x their resolution (data.scale): particle "
+            "sizes, depth, patch and bands are at that resolution, the smallest object in "
+            "native px",
+        )
     if amp_reason:
         plan.reasons.append(amp_reason)
     overrides = plan.overrides(batch)

@@ -35,7 +35,7 @@ from sagegan.data.atomic_files import write_json_atomic
 from sagegan.infer.instances import SCALED_MIN_SIZE_FRACTION, TUNED_SPLIT_KEY, split_instances
 from sagegan.infer.tiling import Prediction
 from sagegan.metrics.objects import match_instances
-from sagegan.models.checkpoint import load_model, read_training_info
+from sagegan.models.checkpoint import load_model, read_training_info, training_scale
 from sagegan.models.run_folder import CheckpointFolder, RunFolder
 from sagegan.train.config import InstanceConfig
 from sagegan.train.runtime import Runtime
@@ -129,13 +129,17 @@ def choose_split(rows: Sequence[dict[str, float]], planned: dict[str, float]) ->
 
 
 def tune_split(
-    segmenter: nn.Module, samples: Sequence[Any], runtime: Runtime, instances: InstanceConfig
+    segmenter: nn.Module,
+    samples: Sequence[Any],
+    runtime: Runtime,
+    instances: InstanceConfig,
+    scale: float = 1.0,
 ) -> SplitTuning:
     """Score every candidate split of ``instances`` on ``samples`` (with ``image`` and
-    ``labels``); the network runs once per image."""
+    ``labels``); the network runs once per image, at the working resolution ``scale``."""
     model = inference_copy(segmenter)
     return tune_split_of(
-        lambda image: predict_probabilities(model, image, runtime),
+        lambda image: predict_probabilities(model, image, runtime, scale),
         samples,
         instances.split_options(),
     )
@@ -190,7 +194,7 @@ def tune_checkpoint(
     if _tuned_with(info.get(TUNED_SPLIT_KEY), instances):
         return None
     model, _ = load_model(folder, map_location=runtime.device)
-    tuning = tune_split(model, samples, runtime, instances)
+    tuning = tune_split(model, samples, runtime, instances, training_scale(info))
     write_json_atomic(files.info_path(), {**info, TUNED_SPLIT_KEY: asdict(tuning)})
     return tuning
 

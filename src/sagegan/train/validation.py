@@ -1,7 +1,8 @@
-"""Validation of the segmenter on whole validation images (no patches, no resizing).
+"""Validation of the segmenter on whole validation images (no patches).
 
-Each image is segmented at native size (the networks pad internally to their size multiple and crop
-back); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5, computed by
+Each image is segmented whole (the networks pad internally to their size multiple and crop back)
+at the run's working resolution (``data.scale``; native by default, the maps taken back to the
+native grid); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5, computed by
 ``sagegan.metrics``. Instances are counted as ``sagegan evaluate`` counts them: the truth's labels
 as annotated, the prediction split by `split_instances` with the run's ``instances`` options (the
 boundary channel's bands cut out when the segmenter has an instance head), so touching particles
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from sagegan.infer.instances import split_instances
+from sagegan.infer.scaling import predict_at_scale
 from sagegan.infer.tiling import Prediction
 from sagegan.metrics.objects import match_instances
 from sagegan.metrics.pixel import pixel_scores
@@ -44,11 +46,18 @@ def predict_logits(model: nn.Module, image: np.ndarray, runtime: Runtime) -> tor
     return logits[0].float().cpu()
 
 
-def predict_probabilities(model: nn.Module, image: np.ndarray, runtime: Runtime) -> Prediction:
+def predict_probabilities(
+    model: nn.Module, image: np.ndarray, runtime: Runtime, scale: float = 1.0
+) -> Prediction:
     """Foreground probability (H x W) of one whole image, with the boundary probability and
-    centre map of an instance head (None where the segmenter has no such channel)."""
-    channels = torch.sigmoid(predict_logits(model, image, runtime)).numpy()
-    return Prediction.from_channels(channels, attention=None)
+    centre map of an instance head (None where the segmenter has no such channel), predicted
+    at the working resolution ``scale`` and returned on the image's grid."""
+
+    def predict(pixels: np.ndarray) -> Prediction:
+        channels = torch.sigmoid(predict_logits(model, pixels, runtime)).numpy()
+        return Prediction.from_channels(channels, attention=None)
+
+    return predict_at_scale(predict, image, scale)
 
 
 def validate(
@@ -56,14 +65,16 @@ def validate(
     samples: Sequence[Any],
     runtime: Runtime,
     instances: InstanceConfig | None = None,
+    scale: float = 1.0,
 ) -> dict[str, float]:
     """Mean pixel Dice and object F1@0.5 over ``samples`` (with ``image`` and ``labels``), the
-    prediction split into instances with the ``instances`` options."""
+    prediction (at the working resolution ``scale``) split into instances with the
+    ``instances`` options."""
     instances = instances or InstanceConfig()
     model = inference_copy(segmenter)
     dice, f1 = [], []
     for sample in samples:
-        prediction = predict_probabilities(model, sample.image, runtime)
+        prediction = predict_probabilities(model, sample.image, runtime, scale)
         truth = np.asarray(sample.labels)
         dice.append(pixel_scores(prediction.probability > 0.5, truth > 0)["dice"])
         labels = split_instances(
