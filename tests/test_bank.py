@@ -132,6 +132,22 @@ def test_training_with_a_bank_draws_its_pairs_in_pretraining_only(
     assert info["config"]["data"]["bank"] == str(bank)
 
 
+def test_a_run_at_half_resolution_draws_its_bank_at_half_resolution(
+    bank, data_dir, tmp_path, monkeypatch
+):
+    shapes = {}
+    original_item = SegmentationDataset.item
+
+    def item(self, sample, rng):
+        shapes.setdefault(sample.stem.startswith("bank:"), set()).add(sample.image.shape)
+        return original_item(self, sample, rng)
+
+    monkeypatch.setattr(SegmentationDataset, "item", item)
+    half = {"data.scale": 0.5, "data.patch_size": [32, 32], "pretrain.epochs": 1}
+    train(data_dir, tmp_path / "run", tiny(bank, **half))
+    assert shapes == {True: {(32, 32)}, False: {(32, 32)}}  # 64-px bank and real images
+
+
 def test_a_bank_run_never_reads_a_test_image(data_dir, split, tmp_path, monkeypatch):
     bank_dir = _generated_bank(tmp_path / "generated", data_dir, split.train[:3])
     read: list[Path] = []

@@ -23,10 +23,11 @@ from sagegan.models.run_folder import PLAN_FILE
 from sagegan.synth import write_dataset
 from sagegan.train import planning, pretrain, replanning, step_timing
 from sagegan.train.api import train
-from sagegan.train.config import config_from_cli
+from sagegan.train.config import TrainConfig, config_from_cli
 from sagegan.train.config_sections import PLANNED_KEYS
 from sagegan.train.dataset_fingerprint import fingerprint
-from sagegan.train.planning import STEP_MARGIN, make_plan, plan_shape, receptive_field
+from sagegan.train.planning import STEP_MARGIN, make_plan
+from sagegan.train.planning_rules import plan_shape, receptive_field
 from sagegan.train.pretrain import poly_factor
 from sagegan.train.stopping import BudgetClock
 
@@ -137,6 +138,27 @@ def test_auto_run_writes_its_plan_and_follows_it(data_dir, tmp_path):
     (run / PLAN_FILE).write_text(json.dumps({**document, "plan": "not planned again"}))
     train(data_dir, run, None, resume=True)
     assert json.loads((run / PLAN_FILE).read_text())["plan"] == "not planned again"
+
+
+def test_the_gan_stage_follows_pretrainings_plan_and_plan_keep_never_blocks_a_resume(
+    data_dir, tmp_path
+):
+    run = tmp_path / "run"
+    config = _auto(**{"plan.iterations": 4, "gan.epochs": 1, "instances.tune": False})
+    train(data_dir, run, config, stage="pretrain")
+    document = json.loads((run / PLAN_FILE).read_text())
+    document["overrides"]["data.contact_weight"] = 3.0  # not what a new plan would choose
+    (run / PLAN_FILE).write_text(json.dumps(document))
+    train(data_dir, run, config, stage="gan")
+    info = json.loads((resolve_checkpoint(run, "last") / "info.json").read_text())
+    assert info["stage"] == "gan" and info["config"]["data"]["contact_weight"] == 3.0
+    # plan.keep steers only a new plan: a later version pinning more keys still resumes
+    pinned, changed = config.to_dict(), config.to_dict()
+    pinned["plan"]["keep"] = ["data.scale"]
+    train(data_dir, run, TrainConfig.from_dict(pinned), resume=True)
+    changed["pretrain"]["lr"] = 0.5
+    with pytest.raises(ConfigError, match=r"pretrain\.lr differs"):
+        train(data_dir, run, TrainConfig.from_dict(changed), resume=True)
 
 
 def test_budget_stops_stage_one_in_time(data_dir, tmp_path):

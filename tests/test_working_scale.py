@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+import torch
 
 from conftest import train_tiny
 from sagegan.data.calibration import PixelSize
@@ -20,7 +21,9 @@ from sagegan.infer.scaling import predict_at_scale
 from sagegan.infer.tiling import Prediction
 from sagegan.train import config_from_cli
 from sagegan.train.dataset_fingerprint import fingerprint
-from sagegan.train.planning import make_plan
+from sagegan.train.initial_weights import read_initial_segmenter, with_init_architecture
+from sagegan.train.planning import make_plan, plan_run
+from sagegan.train.planning_rules import plan_scale
 
 
 def _discs(shape=(64, 96), radius=9, spacing=24) -> np.ndarray:
@@ -103,3 +106,51 @@ def test_a_run_trained_at_half_resolution_segments_on_the_native_grid(tmp_path):
     assert tifffile.imread(out / f"{stem}_prob.tif").shape == (64, 64)
     assert tifffile.imread(out / f"{stem}_labels.tif").shape == (64, 64)
     assert json.loads((out / f"{stem}.json").read_text())["scale"] == 0.5
+    # fine-tuning it keeps the resolution it was trained at, unless the config sets one
+    init = read_initial_segmenter(config_from_cli("auto", None, {"model.init": str(run)}))
+    assert init.scale == 0.5
+    planned = with_init_architecture(config_from_cli("auto"), init)
+    assert planned.data.scale == 0.5 and "data.scale" in planned.plan.keep
+    given = with_init_architecture(config_from_cli("auto", None, {"data.scale": 1.0}), init)
+    assert given.data.scale == 1.0
+
+
+def _grid_of_squares(side: int, gap: int, shape=(512, 512)) -> np.ndarray:
+    """Instance labels of ``side``-px squares in rows, ``gap`` px apart in each row (1: the
+    binary masks' way of keeping touching particles apart) and 8 px between rows."""
+    labels = np.zeros(shape, np.int32)
+    index = 0
+    for row in range(4, shape[0] - side, side + 8):
+        for col in range(4, shape[1] - side, side + gap):
+            index += 1
+            labels[row : row + side, col : col + side] = index
+    return labels
+
+
+def _planned_scale(labels: np.ndarray) -> tuple[float, str | None]:
+    return plan_scale(fingerprint([_sample(labels).image], [labels]))
+
+
+def test_the_plan_halves_the_resolution_only_for_large_particles_without_gaps():
+    scale, reason = _planned_scale(_grid_of_squares(18, gap=8))  # 20-px particles, apart
+    assert scale == 0.5 and "half resolution" in reason
+    assert _planned_scale(_grid_of_squares(8, gap=8)) == (1.0, None)  # 9-px particles
+    scale, reason = _planned_scale(_grid_of_squares(18, gap=1))  # touching, kept apart by gaps
+    assert scale == 1.0 and "1-px gaps" in reason
+    small_images = _grid_of_squares(18, gap=8, shape=(384, 512))  # under two patches high
+    assert _planned_scale(small_images) == (1.0, None)
+
+
+def test_a_run_plans_at_the_resolution_it_chooses_unless_the_user_sets_one():
+    labels = _grid_of_squares(18, gap=8)
+    native = [_sample(labels)]
+    fixed_precision = {"runtime.amp": "none"}  # kept: no step is timed
+    config = config_from_cli("auto", None, {**fixed_precision, "plan.iterations": 10})
+    plan, overrides = plan_run(config, native, native, torch.device("cpu"))
+    assert overrides["data.scale"] == plan.scale == 0.5
+    assert "half resolution" in plan.reasons[0]
+    assert plan.fingerprint.median_shape == (256, 256)  # planned on the resampled images
+    config = config_from_cli("auto", None, {**fixed_precision, "data.scale": 1.0})
+    plan, overrides = plan_run(config, native, native, torch.device("cpu"))
+    assert "data.scale" not in overrides and plan.scale == 1.0
+    assert plan.fingerprint.median_shape == (512, 512)

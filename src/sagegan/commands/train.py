@@ -32,10 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run folder for checkpoints, logs and figures")
     add_preset_option(
         parser,
-        help="auto (default: depth, patch size, augmentation and iterations planned from your "
-        "training set, written to RUN/plan.json), cpu-small (the fixed CPU recipe: ~8 min for "
-        "the demo's 40 images), paper (the paper's sizes, for a GPU), tiny (smoke tests); with "
-        "--resume the run's own settings are kept",
+        help="auto (default: resolution, depth, patch size, augmentation and iterations planned "
+        "from your training set, written to RUN/plan.json), cpu-small (the fixed CPU recipe: "
+        "~8 min for the demo's 40 images), paper (the paper's sizes, for a GPU), tiny (smoke "
+        "tests); with --resume the run's own settings are kept",
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument(

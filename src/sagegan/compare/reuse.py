@@ -56,8 +56,9 @@ def copy_pretraining(
     pretrain_outcome: dict[str, Any],
 ) -> dict[str, Any]:
     """Copy the finished ``donor``'s pretraining into the fresh ``run_dir``: its best pretrained
-    checkpoint, the ``best-pretrain`` and ``best`` pointers (naming ``config``), the log and the
-    figures; then mark the folder (``pretraining.json``): training starts at the GAN stage.
+    checkpoint, the ``best-pretrain`` and ``best`` pointers (naming ``config``), the log, the
+    plan and the figures; then mark the folder (``pretraining.json``): training starts at the
+    GAN stage.
     Returns the mark's record (see `reuse_record`)."""
     source, target = RunFolder(donor), RunFolder(run_dir)
     pointer = json.loads(source.pointer_path("best-pretrain").read_text(encoding="utf-8"))
@@ -69,6 +70,8 @@ def copy_pretraining(
         if copied.is_dir():
             shutil.copytree(copied, copy, dirs_exist_ok=True)
     shutil.copyfile(source.log_path(), target.log_path())
+    if source.plan_path().is_file():  # the GAN stage follows the donor's plan
+        shutil.copyfile(source.plan_path(), target.plan_path())
     write_json_atomic(target.pointer_path("best-pretrain"), pointer)
     write_json_atomic(target.pointer_path("best"), pointer)
     record = {"donor": donor_name, "pretrain": pretrain_outcome}

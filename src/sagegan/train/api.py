@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sagegan.data.bank import Bank, open_bank
+from sagegan.data.bank import Bank
 from sagegan.data.check import Finding, find_degenerate, mask_stats
 from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
 from sagegan.data.mixing import BankMixDataset
 from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.resample import resample_sample
-from sagegan.data.splits import Split, load_or_create_split, load_split
+from sagegan.data.splits import Split, load_or_create_split
 from sagegan.errors import ConfigError, DataError, SageganError
 from sagegan.models.checkpoint import resolve_checkpoint
 from sagegan.models.run_folder import RunFolder
@@ -49,6 +49,7 @@ from sagegan.train.initial_weights import (
     with_init_head,
 )
 from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
+from sagegan.train.run_bank import open_run_bank
 from sagegan.train.run_log import RunLog
 from sagegan.train.run_stages import run_stages
 from sagegan.train.runtime import Runtime, resolve_amp, setup_runtime, shutdown
@@ -117,8 +118,9 @@ def _resolve_config(run_dir: Path, config: TrainConfig | None, resume: bool) -> 
     saved_path = RunFolder(run_dir).config_path()
     if resume and saved_path.is_file():
         saved = TrainConfig.from_dict(load_yaml(saved_path))
-        if config is not None and config.to_dict() != saved.to_dict():
-            key = _first_difference(config.to_dict(), saved.to_dict())
+        given, kept = _without_plan_keep(config), _without_plan_keep(saved)
+        if config is not None and given != kept:
+            key = _first_difference(given, kept)
             raise ConfigError(
                 f"{saved_path}: resuming needs the run's own config, but {key} differs "
                 "(start a new run folder to change settings)"
@@ -132,6 +134,14 @@ def _resolve_config(run_dir: Path, config: TrainConfig | None, resume: bool) -> 
             )
         raise ConfigError("a config is needed to start a run (e.g. config_from_cli('cpu-small'))")
     return config
+
+
+def _without_plan_keep(config: TrainConfig | None) -> dict[str, Any]:
+    """``config`` as a dict less ``plan.keep``, which steers only a new plan (a resumed run reads
+    its plan back), so that a run resumes whatever keys a later version pins."""
+    values = {} if config is None else config.to_dict()
+    values.get("plan", {}).pop("keep", None)
+    return values
 
 
 def _first_difference(first: dict[str, Any], second: dict[str, Any], prefix: str = "") -> str:
@@ -167,20 +177,17 @@ def _train(
     split = _load_split(split_file, pairs, config, runtime)
     check_same_split(run_dir, split_file, split, resume and last is not None, runtime)
     guard = SplitGuard(split.test)
-    bank = _bank(config, data_dir, split)
+    bank = open_run_bank(config, data_dir, split)
     native_train, val_samples = _training_samples(pairs, split, config, guard)
-    train_samples = [resample_sample(s, config.data.scale) for s in native_train]  # data.scale
-    stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
+    stats = [mask_stats(s.stem, s.labels) for s in [*native_train, *val_samples]]
     _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
     init = read_initial_segmenter(config)  # None without model.init
     config = with_init_architecture(config, init)  # planned and timed as it is trained
-    if config.plan.enabled:
-        config = _planned(config, train_samples, val_samples, run_dir, runtime, resume)
+    if config.plan.enabled:  # the plan may choose the working resolution (data.scale)
+        reuse_plan = resume or stage == "gan"  # the GAN stage follows pretraining's plan
+        config = _planned(config, native_train, val_samples, run_dir, runtime, reuse_plan)
         runtime.amp_dtype = resolve_amp(config.runtime.amp, runtime.device)  # bf16 if planned
-    findings = find_degenerate(stats, config.data.patch_size, split.val)  # the final patch
-    _raise_data_errors(data_dir, findings)
-    if runtime.is_main:
-        _log_data_warnings(findings)
+    train_samples = _working_samples(native_train, val_samples, config, data_dir, split, runtime)
     config = with_init_head(config, init)
     dataset = _training_dataset(train_samples, config, bank)
     log = RunLog(run_dir, enabled=runtime.is_main)
@@ -234,40 +241,31 @@ def _training_samples(
     return train_samples, val_samples
 
 
-def _bank(config: TrainConfig, data_dir: Path, split: Split) -> Bank | None:
-    """The run's checked synthetic bank (``data.bank``; None without one): refused before any
-    image is read when it could carry a validation or test image (`sagegan.data.bank`)."""
-    if config.data.bank is None:
-        return None
-    held_out = frozenset([*split.val, *split.test])
-    bank = open_bank(config.data.bank, data_dir, held_out)
-    _check_bank_generator(bank, held_out)
-    return bank
-
-
-def _check_bank_generator(bank: Bank, held_out: frozenset[str]) -> None:
-    """A bank rendered by a generator whose run trained on a held-out image could show it: when
-    the bank's manifest names a run folder with a split file, its training images are checked."""
-    if bank.generator is None:
-        return
-    split_file = RunFolder(bank.generator).split_path()
-    if not split_file.is_file():
-        return
-    overlap = sorted(set(load_split(split_file).train) & held_out)
-    if overlap:
-        raise DataError(
-            bank.folder,
-            f"data.bank: the bank's generator ({bank.generator}) trained on {overlap[0]!r}, a "
-            "validation or test image of this run; use a generator trained on this run's split",
-        )
+def _working_samples(
+    native_train: list[Sample],
+    val_samples: list[Sample],
+    config: TrainConfig,
+    data_dir: Path,
+    split: Split,
+    runtime: Runtime,
+) -> list[Sample]:
+    """The training samples at the working resolution (``data.scale``), checked with the final
+    patch size: errors raised, warnings logged (rank 0)."""
+    train_samples = [resample_sample(s, config.data.scale) for s in native_train]
+    stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
+    findings = find_degenerate(stats, config.data.patch_size, split.val)
+    _raise_data_errors(data_dir, findings)
+    if runtime.is_main:
+        _log_data_warnings(findings)
+    return train_samples
 
 
 def _training_dataset(
     samples: list[Sample], config: TrainConfig, bank: Bank | None = None
 ) -> SegmentationDataset | BankMixDataset:
     """The patches, augmentation and targets both stages train on; with a bank, pretraining's
-    patches are cut from it with probability ``data.bank_fraction`` (the GAN stage trains on
-    ``.real``, the real images alone)."""
+    patches are cut from it with probability ``data.bank_fraction``, at the working resolution
+    (the GAN stage trains on ``.real``, the real images alone)."""
     data = config.data
     real = SegmentationDataset(
         samples,
@@ -283,7 +281,8 @@ def _training_dataset(
     )
     if bank is None:
         return real
-    return BankMixDataset(real, bank.load(), data.bank_fraction)
+    synthetic = [resample_sample(sample, data.scale) for sample in bank.load()]
+    return BankMixDataset(real, synthetic, data.bank_fraction)
 
 
 def _planned(
@@ -292,11 +291,12 @@ def _planned(
     val_samples: list[Sample],
     run_dir: Path,
     runtime: Runtime,
-    resume: bool,
+    reuse_plan: bool,
 ) -> TrainConfig:
-    """``config`` with its plan applied: the run's ``plan.json`` when resuming, else a new plan
-    made on rank 0 (written, logged and shared with every rank)."""
-    overrides = load_plan_overrides(run_dir) if resume else None
+    """``config`` with its plan applied: the run's ``plan.json`` when ``reuse_plan`` and it has
+    one (resuming, or the GAN stage after pretraining), else a new plan made on rank 0 from the
+    native training samples (written, logged and shared with every rank)."""
+    overrides = load_plan_overrides(run_dir) if reuse_plan else None
     if overrides is None:
         if runtime.is_main:
             plan, overrides = plan_run(config, train_samples, val_samples, runtime.device)

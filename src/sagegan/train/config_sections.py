@@ -39,7 +39,8 @@ class DataConfig:
     ``scale``: the working resolution, a factor in [0.25, 4]: training resamples its images by
     it (0.5: half the resolution, so a patch covers four times the area at the same cost), and
     validation and inference predict at it and take the maps back to the native grid
-    (`sagegan.data.resample`); sizes, scores and split options stay in native pixels.
+    (`sagegan.data.resample`); sizes, scores and split options stay in native pixels. The
+    ``auto`` preset's plan chooses it (`sagegan.train.planning_rules.plan_scale`) unless set.
     ``bank_fraction``: the share of each pretraining epoch's patches cut from the bank, in [0, 1);
     the rest come from the real training images, so ``samples_per_epoch`` (the compute) stays the
     same with or without a bank. Bank pairs are training samples only (`sagegan.data.bank`); the
@@ -246,11 +247,11 @@ class RuntimeConfig:
 class PlanConfig:
     """Self-configuration from the training set (``sagegan.train.planning``).
 
-    ``enabled``: depth, patch size, inversion augmentation, separation targets and the iteration
-    count are planned from the data and override the config's values for those keys
-    (`PLANNED_KEYS`). ``iterations``: stage-1 iterations; ``budget_minutes``: instead, as many as
-    fit that wall time at the measured step time (re-fitted to the loop's own speed after the first
-    epoch and when it changes: `sagegan.train.replanning`), and stage 1 stops at the budget.
+    ``enabled``: working resolution, depth, patch size, inversion augmentation, separation targets
+    and the iteration count are planned from the data and override the config's values for those
+    keys (`PLANNED_KEYS`). ``iterations``: stage-1 iterations; ``budget_minutes``: instead, as many
+    as fit that wall time at the measured step time (re-fitted to the loop's own speed after the
+    first epoch and when it changes: `sagegan.train.replanning`), and stage 1 stops at the budget.
     ``keep``: dotted keys (or sections holding them) that the plan leaves as configured;
     `config_from_cli` adds every planned key that a config file or an override sets.
     """
@@ -263,6 +264,7 @@ class PlanConfig:
 
 # the config keys a plan sets (`sagegan.train.planning.Plan.overrides`)
 PLANNED_KEYS = (
+    "data.scale",
     "data.patch_size",
     "data.samples_per_epoch",
     "data.augment.invert",

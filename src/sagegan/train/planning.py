@@ -2,13 +2,17 @@
 
 A :class:`~sagegan.train.dataset_fingerprint.Fingerprint` summarises the training images and
 masks: image sizes, particle sizes, foreground fraction, contrast polarity and how close the
-particles lie. :func:`make_plan` turns it into the settings that depend on the data:
+particles lie. :func:`make_plan` turns it into the settings that depend on the data (the
+rules for single aspects live in `sagegan.train.planning_rules`):
 
+* **working resolution** (``data.scale``): half when the particles are large for the network
+  (10th-percentile diameter at least 12 px, the median image at least 512 px on its short side,
+  no 1-px gaps in the masks), else native; everything below is planned at that resolution;
 * **depth** so that the network's receptive field spans twice the 90th-percentile particle
   diameter (a network that sees only the inside of a large particle cannot tell it from the
   background: it then paints edges), between 4 and 6 levels, widths capped so that depth is cheap;
 * **patch size**: the receptive field (at least 256 px), at most the median image's short side
-  and ``MAX_PATCH_PX`` (CPU cost grows with the patch area);
+  and ``planning_rules.MAX_PATCH_PX`` (CPU cost grows with the patch area);
 * **intensity inversion** in the augmentation when the training set mixes bright-on-dark and
   dark-on-bright particles;
 * **an instance head** when particles touch: a second output channel trained on the bands where
@@ -43,26 +47,26 @@ from typing import Any
 import torch
 
 from sagegan.data.dataset import Sample, SegmentationDataset
+from sagegan.data.resample import resample_sample
 from sagegan.errors import ConfigError, DataError
 from sagegan.infer.instances import DEFAULT_MIN_SIZE_PX
 from sagegan.models.run_folder import RunFolder
 from sagegan.train.config import TrainConfig
 from sagegan.train.config_sections import kept_by_plan
 from sagegan.train.dataset_fingerprint import Fingerprint, fingerprint
+from sagegan.train.planning_rules import (
+    CONTACT_SHARE,
+    plan_boundary,
+    plan_scale,
+    plan_shape,
+    receptive_field,
+)
 from sagegan.train.step_timing import data_seconds, measure_step_seconds, planned_amp
 
-MIN_DEPTH, MAX_DEPTH = 4, 6
-MIN_PATCH_PX = 256
-MAX_PATCH_PX = {"cpu": 384, "cuda": 768}
 MAX_WIDTH = 128
 VALIDATIONS = 10
-CONTACT_SHARE = 0.05  # particles that touch (or nearly touch) before separation targets are used
 CONTACT_WEIGHT = 5.0
 MIN_SIZE_FLOOR_PX = 3
-# particles at least this wide (p10 of the diameters) get a 2-px boundary band, smaller ones 1 px
-WIDE_BOUNDARY_DIAMETER_PX = 12.0
-# near particles at least this many times as common as touching ones: the masks annotate gaps
-GAPPED_RATIO = 2.0
 WARMUP_SHARE = 0.05
 # the loop's steps run slower than the timed ones (loader, logging, a busy machine): plan for it
 STEP_MARGIN = 1.2
@@ -86,12 +90,14 @@ class Plan:
     step_seconds: float | None = None
     budget_seconds: float | None = None
     amp: str = "auto"  # runtime.amp: "bf16" when measured faster on this CPU
+    scale: float = 1.0  # data.scale: the working resolution
     reasons: list[str] = field(default_factory=list)
 
     def overrides(self, batch_size: int) -> dict[str, Any]:
         """The dotted config overrides that carry out the plan."""
         epochs = math.ceil(self.iterations / self.iterations_per_epoch)
         return {
+            "data.scale": self.scale,
             "data.patch_size": [self.patch_px, self.patch_px],
             "data.samples_per_epoch": self.iterations_per_epoch * batch_size,
             "data.augment.invert": self.invert,
@@ -113,8 +119,9 @@ class Plan:
         """One paragraph for the console."""
         fp = self.fingerprint
         d = fp.diameter_px
+        at = "" if self.scale == 1.0 else f" at {self.scale:g}x their resolution"
         lines = [
-            f"plan from {fp.images} training images ({fp.particles} particles, diameter "
+            f"plan from {fp.images} training images{at} ({fp.particles} particles, diameter "
             f"p10/median/p90 {d['p10']:.0f}/{d['median']:.0f}/{d['p90']:.0f} px, "
             f"{100 * fp.foreground_fraction:.0f} % foreground, "
             f"{100 * fp.bright_share:.0f} % bright-on-dark):",
@@ -132,54 +139,6 @@ class Plan:
                 f"{self.iterations * self.step_seconds / 60:.0f} min of training"
             )
         return "\n".join(lines + [f"  - {reason}" for reason in self.reasons])
-
-
-def receptive_field(depth: int) -> int:
-    """Receptive field (px) of a U-Net encoder with two 3x3 convolutions per level and 2x2
-    pooling between levels, ``depth`` poolings deep."""
-    convs = sum(4 * 2**level for level in range(depth + 1))
-    pools = sum(2**level for level in range(depth))
-    return 1 + convs + pools
-
-
-def plan_shape(fp: Fingerprint, device: str) -> tuple[int, int, list[str]]:
-    """(depth, patch side, reasons) for the fingerprint on ``device`` ("cpu" or "cuda")."""
-    target = 2.0 * fp.diameter_px["p90"]
-    depth = next(
-        (d for d in range(MIN_DEPTH, MAX_DEPTH + 1) if receptive_field(d) >= target), MAX_DEPTH
-    )
-    reasons = [f"receptive field >= 2 x p90 particle diameter ({target:.0f} px) sets depth {depth}"]
-    if receptive_field(depth) < target:
-        reasons.append("the largest particles exceed even the deepest network's receptive field")
-    multiple = 2**depth
-    ceiling = min(MAX_PATCH_PX.get(device, MAX_PATCH_PX["cpu"]), min(fp.median_shape))
-    patch = min(max(MIN_PATCH_PX, receptive_field(depth)), ceiling)
-    patch = max(multiple * 4, patch // multiple * multiple)
-    reasons.append(
-        f"patch {patch} px: the receptive field or {MIN_PATCH_PX}, at most {ceiling} "
-        f"(the median image's short side or the {device} cap)"
-    )
-    return depth, patch, reasons
-
-
-def plan_boundary(fp: Fingerprint) -> tuple[int, str | None]:
-    """(instance head band width in px, reason or None): none when particles are apart; when the
-    masks keep most near particles apart by a 1-px gap (binary masks of touching particles), a
-    2-px band, which reaches across the gap (a 1-px band marks only diagonal contacts there); when
-    instances touch, 2 px for particles at least ``WIDE_BOUNDARY_DIAMETER_PX`` wide, else 1."""
-    if fp.near_share >= CONTACT_SHARE and fp.near_share >= GAPPED_RATIO * fp.touching_share:
-        return 2, (
-            f"{100 * fp.near_share:.0f} % of the particles lie within 2 px of another, most of "
-            "them behind a 1-px gap in the masks: an instance head learns the 2-px bands that "
-            "reach across the gaps, which the instance split cuts"
-        )
-    if fp.touching_share < CONTACT_SHARE:
-        return 0, None
-    width = 2 if fp.diameter_px["p10"] >= WIDE_BOUNDARY_DIAMETER_PX else 1
-    return width, (
-        f"{100 * fp.touching_share:.0f} % of the particles touch another: an instance head "
-        f"learns the {width}-px bands where they meet, which the instance split cuts"
-    )
 
 
 def make_plan(
@@ -248,6 +207,7 @@ def make_plan(
         warmup_iterations=max(1, int(WARMUP_SHARE * iterations)),
         step_seconds=step_seconds,
         budget_seconds=budget_seconds,
+        scale=scale,
         reasons=reasons,
     )
 
@@ -276,11 +236,14 @@ def load_plan_overrides(run_dir: Path) -> dict[str, Any] | None:
 def plan_run(
     config: TrainConfig, train: list[Sample], val: list[Sample], device: torch.device
 ) -> tuple[Plan, dict[str, Any]]:
-    """The plan of a run and its dotted config overrides, from its training samples (at the
-    working resolution ``data.scale``) and validation samples (native); training steps are
-    timed only to choose the precision on a CPU with native bf16 and when a budget asks for the
-    step time."""
-    fp = fingerprint([s.image for s in train], [s.labels for s in train])
+    """The plan of a run and its dotted config overrides, from its training samples (native;
+    planned at the working resolution it chooses, `planning_rules.plan_scale`, or at
+    ``data.scale`` when kept) and validation samples (native); training steps are timed only to
+    choose the precision on a CPU with native bf16 and when a budget asks for the step time."""
+    native = None if kept_by_plan("data.scale", config.plan.keep) else _fingerprint(train)
+    scale, scale_reason = _working_scale(config, native)
+    train = [resample_sample(sample, scale) for sample in train]
+    fp = native if native is not None and scale == 1.0 else _fingerprint(train)
     batch = config.pretrain.batch_size
     patch, step_seconds = _step_timer(config, fp, device)
     amp, amp_reason = planned_amp(config, step_seconds, device)
@@ -291,7 +254,7 @@ def plan_run(
         dataset = SegmentationDataset(train, (patch, patch), config.data.augment)
         step += data_seconds(dataset, batch)
         # a forward pass costs about a third of a training step; whole images, plus the split
-        val_pixels = sum(s.image.size for s in val) * config.data.scale**2
+        val_pixels = sum(s.image.size for s in val) * scale**2
         validation = val_pixels / (patch * patch * batch) * step / 3 * 2
     plan = make_plan(
         fp,
@@ -300,16 +263,11 @@ def plan_run(
         step_seconds=step,
         budget_seconds=None if step is None else 60.0 * config.plan.budget_minutes,
         validation_seconds=validation,
-        scale=config.data.scale,
+        scale=scale,
     )
     plan.amp = amp
-    if config.data.scale != 1.0:
-        plan.reasons.insert(
-            0,
-            f"images read at {config.data.scale:g}x their resolution (data.scale): particle "
-            "sizes, depth, patch and bands are at that resolution, the smallest object in "
-            "native px",
-        )
+    if scale_reason:
+        plan.reasons.insert(0, scale_reason)
     if amp_reason:
         plan.reasons.append(amp_reason)
     overrides = plan.overrides(batch)
@@ -325,6 +283,23 @@ def plan_run(
         plan.reasons.append(f"kept as configured (plan.keep): {', '.join(kept)}")
         _record_kept_shape(plan, config, kept)
     return plan, {key: value for key, value in overrides.items() if key not in kept}
+
+
+def _fingerprint(samples: list[Sample]) -> Fingerprint:
+    return fingerprint([s.image for s in samples], [s.labels for s in samples])
+
+
+def _working_scale(config: TrainConfig, native: Fingerprint | None) -> tuple[float, str | None]:
+    """(working resolution, reason or None): the one `plan_scale` chooses from the native
+    training set's fingerprint ``native``, or ``data.scale`` when ``plan.keep`` holds it (set,
+    or the resolution ``model.init`` was trained at; ``native`` is then None)."""
+    if native is not None:
+        return plan_scale(native)
+    scale = config.data.scale
+    return scale, None if scale == 1.0 else (
+        f"images read at {scale:g}x their resolution (data.scale, kept): particle sizes, depth, "
+        "patch and bands are at that resolution, the smallest object in native px"
+    )
 
 
 def _step_timer(

@@ -1,12 +1,12 @@
 """Validation of the segmenter on whole validation images (no patches).
 
-Each image is segmented whole (the networks pad internally to their size multiple and crop back)
-at the run's working resolution (``data.scale``; native by default, the maps taken back to the
-native grid); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5, computed by
-``sagegan.metrics``. Instances are counted as ``sagegan evaluate`` counts them: the truth's labels
-as annotated, the prediction split by `split_instances` with the run's ``instances`` options (the
-boundary channel's bands cut out when the segmenter has an instance head), so touching particles
-are separate objects in validation as on the test split. The images run through an
+Each image is segmented whole (the networks pad internally to their size multiple and crop back) at
+the run's working resolution (``data.scale``, which the ``auto`` plan may halve; the maps taken back
+to the native grid); scores are the per-image mean of pixel Dice and of object F1 at IoU 0.5,
+computed by ``sagegan.metrics``. Instances are counted as ``sagegan evaluate`` counts them: the
+truth's labels as annotated, the prediction split by `split_instances` with the run's ``instances``
+options (the boundary channel's bands cut out when the segmenter has an instance head), so touching
+particles are separate objects in validation as on the test split. The images run through an
 eval-mode channels_last copy of the segmenter: on the CPU that is faster than NCHW (see
 docs/benchmarks.md, equal within 1e-6 in probability), and the training module keeps its layout.
 """
