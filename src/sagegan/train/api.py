@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sagegan.data.bank import Bank
-from sagegan.data.check import Finding, find_degenerate, mask_stats
-from sagegan.data.dataset import Sample, SegmentationDataset, load_sample
+from sagegan.data.dataset import Sample, SegmentationDataset
 from sagegan.data.mixing import BankMixDataset
 from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.resample import resample_sample
@@ -51,13 +50,13 @@ from sagegan.train.initial_weights import (
 from sagegan.train.planning import load_plan_overrides, plan_run, save_plan
 from sagegan.train.run_bank import open_run_bank
 from sagegan.train.run_log import RunLog
+from sagegan.train.run_samples import check_native_samples, load_run_samples, working_samples
 from sagegan.train.run_stages import run_stages
 from sagegan.train.runtime import Runtime, resolve_amp, setup_runtime, shutdown
 from sagegan.train.split_tuning import tune_run
 
 LOGGER = logging.getLogger("sagegan")
 STAGES = ("all", "pretrain", "gan")
-MAX_LISTED_ERRORS = 5
 
 
 @dataclass
@@ -178,16 +177,15 @@ def _train(
     check_same_split(run_dir, split_file, split, resume and last is not None, runtime)
     guard = SplitGuard(split.test)
     bank = open_run_bank(config, data_dir, split)
-    native_train, val_samples = _training_samples(pairs, split, config, guard)
-    stats = [mask_stats(s.stem, s.labels) for s in [*native_train, *val_samples]]
-    _raise_data_errors(data_dir, find_degenerate(stats, None, split.val))
+    native_train, val_samples = load_run_samples(pairs, split, config, guard)
+    stats = check_native_samples(native_train, val_samples, data_dir, split)
     init = read_initial_segmenter(config)  # None without model.init
     config = with_init_architecture(config, init)  # planned and timed as it is trained
     if config.plan.enabled:  # the plan may choose the working resolution (data.scale)
         reuse_plan = resume or stage == "gan"  # the GAN stage follows pretraining's plan
         config = _planned(config, native_train, val_samples, run_dir, runtime, reuse_plan)
         runtime.amp_dtype = resolve_amp(config.runtime.amp, runtime.device)  # bf16 if planned
-    train_samples = _working_samples(native_train, val_samples, config, data_dir, split, runtime)
+    train_samples = working_samples(native_train, stats, config, data_dir, split, runtime.is_main)
     config = with_init_head(config, init)
     dataset = _training_dataset(train_samples, config, bank)
     log = RunLog(run_dir, enabled=runtime.is_main)
@@ -229,35 +227,6 @@ def _train(
         best=checkpointer.read_pointer("best"),
         stems_read=frozenset(guard.read),
     )
-
-
-def _training_samples(
-    pairs: list[Pair], split: Split, config: TrainConfig, guard: SplitGuard
-) -> tuple[list[Sample], list[Sample]]:
-    """The loaded training and validation samples (the guard records every stem read)."""
-    by_stem = {pair.stem: pair for pair in pairs}
-    train_samples = _load_samples([by_stem[s] for s in split.train], config, guard, "training")
-    val_samples = _load_samples([by_stem[s] for s in split.val], config, guard, "validation")
-    return train_samples, val_samples
-
-
-def _working_samples(
-    native_train: list[Sample],
-    val_samples: list[Sample],
-    config: TrainConfig,
-    data_dir: Path,
-    split: Split,
-    runtime: Runtime,
-) -> list[Sample]:
-    """The training samples at the working resolution (``data.scale``), checked with the final
-    patch size: errors raised, warnings logged (rank 0)."""
-    train_samples = [resample_sample(s, config.data.scale) for s in native_train]
-    stats = [mask_stats(s.stem, s.labels) for s in [*train_samples, *val_samples]]
-    findings = find_degenerate(stats, config.data.patch_size, split.val)
-    _raise_data_errors(data_dir, findings)
-    if runtime.is_main:
-        _log_data_warnings(findings)
-    return train_samples
 
 
 def _training_dataset(
@@ -350,49 +319,3 @@ def _load_split(
             split_file, "the split has no validation images (model selection needs some)"
         )
     return split
-
-
-def _load_samples(
-    pairs: list[Pair], config: TrainConfig, guard: SplitGuard, part: str
-) -> list[Sample]:
-    """Load every pair (recording its stem); all failures are reported together in one error."""
-    samples, errors = [], []
-    for pair in pairs:
-        guard.allow(pair.stem)
-        try:
-            samples.append(
-                load_sample(
-                    pair, databar=config.data.databar, pixel_size_nm=config.data.pixel_size_nm
-                )
-            )
-        except DataError as err:
-            errors.append(str(err))
-    if errors:
-        shown = "; ".join(errors[:MAX_LISTED_ERRORS])
-        extra = len(errors) - MAX_LISTED_ERRORS
-        more = f" (and {extra} more)" if extra > 0 else ""
-        raise DataError(None, f"{len(errors)} {part} pair(s) cannot be used: {shown}{more}")
-    if part == "training" and not any(sample.labels.any() for sample in samples):
-        raise DataError(None, "every training mask is empty: there is nothing to learn")
-    return samples
-
-
-def _raise_data_errors(data_dir: Path, findings: list[Finding]) -> None:
-    """One `DataError` naming the dataset folder for the errors among `find_degenerate`'s
-    findings (before any training)."""
-    errors = [str(f) for f in findings if f.severity == "error"]
-    if errors:
-        raise DataError(data_dir, "; ".join(errors))
-
-
-def _log_data_warnings(findings: list[Finding]) -> None:
-    """Log the warnings among `find_degenerate`'s findings, one line each, at most
-    ``MAX_LISTED_ERRORS`` of them and an "and N more" line."""
-    found = [f for f in findings if f.severity == "warning"]
-    for finding in found[:MAX_LISTED_ERRORS]:
-        LOGGER.warning("%s", finding)
-    if len(found) > MAX_LISTED_ERRORS:
-        LOGGER.warning(
-            "... and %d more data warnings (`sagegan check` lists them all)",
-            len(found) - MAX_LISTED_ERRORS,
-        )
