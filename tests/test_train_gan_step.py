@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -73,6 +75,25 @@ def test_online_augmentation_trains_the_segmenter_on_generated_pairs():
     generator = list(objective.nets["generator"].parameters())
     grads = torch.autograd.grad(terms["rec_mask"], generator, allow_unused=True)
     assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0  # segmentability
+
+
+def test_the_real_pairs_train_the_instance_head_and_generated_pairs_the_foreground():
+    stage, batch = _objective("soft")
+    headed, _ = tiny_gan_stage(**{"data.boundary_px": 1})  # same seed: same G, S's body
+    boundary = torch.zeros_like(batch.mask)
+    boundary[:, :, 8:14, 8] = 1.0
+    random = GanRandomSources(
+        np.random.default_rng(1), np.random.default_rng(1), torch.Generator().manual_seed(1)
+    )
+    plan = StepPlan(warmup=False, augment=True, sources=["real", "real"])
+    values = []
+    for target in (boundary, 1.0 - boundary):  # only the boundary target differs
+        terms = headed.generator_losses(replace(batch, boundary=target), plan, random).terms
+        values.append(float(terms["id_mask"]))
+        assert _segmenter_gradient(headed, terms["rec_mask"]) > 0
+    assert values[0] != pytest.approx(values[1])  # the boundary channel is supervised
+    assert headed.nets["segmenter"](batch.image).logits.shape[1] == 2
+    assert stage.nets["segmenter"](batch.image).logits.shape[1] == 1
 
 
 def test_straight_through_is_hard_forward_with_sigmoid_gradient():

@@ -5,13 +5,14 @@ pixels), with D_I and D_M frozen while S and G train:
 
 * mask -> image -> mask: ``fake = G(m, z)``; G is pulled towards x (L1 + perceptual, ``id_img_*``)
   and towards realism (LSGAN through D_I on DiffAugmented images, ``adv_image``).
-* image -> mask -> image: ``S(x)`` is supervised by m (``id_mask``); its prediction ``s`` goes
+* image -> mask -> image: ``S(x)`` is supervised by m (``id_mask``; with an instance head by the
+  batch's boundary and centre targets too, as in pretraining); its prediction ``s`` goes
   through G again, ``G(s, z')`` is pulled back to x (``rec_img_*``), and ``s`` is judged by D_M
   (``adv_mask``). With ``mask_mode`` "soft" or "straight_through" these two terms reach S;
   "faithful_argmax" is the reference's detached argmax (no gradient to S).
 * online augmentation (paper eqs. 12-13): with the scheduled probability, S also trains on generated
-  pairs ``(G(m', z''), m')`` (``rec_mask``), m' being the batch's masks or new masks from
-  :class:`~sagegan.train.mask_sources.MaskSources`; the loss also trains G unless
+  pairs ``(G(m', z''), m')`` (``rec_mask``, on the foreground only), m' being the batch's masks
+  or new masks from :class:`~sagegan.train.mask_sources.MaskSources`; the loss also trains G unless
   ``seg_feedback_to_generator`` is off.
 * D_I and D_M are then trained with the LSGAN loss on real vs generated (detached) inputs.
 
@@ -57,7 +58,12 @@ from sagegan.train.gan_realism import RealismProbe
 from sagegan.train.guards import CollapseDetector
 from sagegan.train.mask_sources import MaskSources
 from sagegan.train.runtime import Runtime, evaluating
-from sagegan.train.stage_setup import net_spec, plateau_scheduler, segmenter_spec
+from sagegan.train.stage_setup import (
+    net_spec,
+    plateau_scheduler,
+    segmentation_criterion,
+    segmenter_spec,
+)
 from sagegan.train.training_stage import (
     StageBase,
     StageSettings,
@@ -145,7 +151,8 @@ class GanStage(StageBase):
         }
         self.scalers = {name: runtime.make_scaler() for name in ("gen_seg", *DISCRIMINATORS)}
         seg_loss = build_segmentation_loss(config.pretrain.loss, **config.pretrain.loss_kwargs)
-        self.seg_loss = seg_loss.to(runtime.device)
+        self.seg_loss = seg_loss.to(runtime.device)  # generated pairs: their masks only
+        self.head_loss = segmentation_criterion(config).to(runtime.device)  # real: every channel
         self.perceptual = build_perceptual_loss(**c.perceptual.loss_options()).to(runtime.device)
         self.collapse = CollapseDetector(config.runtime.collapse_window)
         self.random: GanRandomSources  # the epoch's, set by start_epoch
@@ -205,8 +212,9 @@ class GanStage(StageBase):
             "id_img_l1": l1_image_loss(fake, image, valid),
             "id_img_perceptual": self.perceptual(fake, image),
         }
-        logits = segmenter(image).foreground
-        terms["id_mask"] = self.seg_loss(logits, mask, valid)
+        outputs = segmenter(image)
+        logits = outputs.foreground
+        terms["id_mask"] = self.head_loss(outputs.logits, batch.target, valid)
         predicted = cycle_mask(logits, c.mask_mode)
         if plan.warmup:
             predicted = predicted.detach()

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from sagegan.losses import BoundaryAwareLoss, build_segmentation_loss
 from sagegan.models import build_model
 from sagegan.models.checkpoint import unwrap
 from sagegan.train.config import TrainConfig
 from sagegan.train.runtime import Runtime, evaluating
-from sagegan.train.stage_setup import plateau_scheduler, segmenter_spec
+from sagegan.train.stage_setup import plateau_scheduler, segmentation_criterion, segmenter_spec
 from sagegan.train.training_stage import (
     StageBase,
     StageSettings,
@@ -59,13 +58,6 @@ def poly_factor(total: int, warmup: int) -> Callable[[int], float]:
         return max(0.0, 1.0 - progress) ** POLY_EXPONENT
 
     return factor
-
-
-def segmentation_criterion(config: TrainConfig) -> torch.nn.Module:
-    """The configured segmentation loss; on the boundary channel too, and BCE on the centre map,
-    when the segmenter has an instance head."""
-    loss = build_segmentation_loss(config.pretrain.loss, **config.pretrain.loss_kwargs)
-    return BoundaryAwareLoss(loss) if config.data.boundary_px > 0 else loss
 
 
 class PretrainStage(StageBase):

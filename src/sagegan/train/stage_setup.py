@@ -1,4 +1,5 @@
-"""What both training stages build the same way: network specs and the plateau scheduler."""
+"""What both training stages build the same way: network specs, the segmenter's loss and the
+plateau scheduler."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import torch
 
+from sagegan.losses import BoundaryAwareLoss, build_segmentation_loss
 from sagegan.train.config import TrainConfig
 
 
@@ -21,6 +23,13 @@ def segmenter_spec(config: TrainConfig) -> dict[str, Any]:
     if config.data.boundary_px > 0:
         kwargs["out_channels"] = 3 if config.data.centre_map else 2
     return net_spec(config.model.segmenter, kwargs)
+
+
+def segmentation_criterion(config: TrainConfig) -> torch.nn.Module:
+    """The configured segmentation loss; on the boundary channel too, and BCE on the centre map,
+    when the segmenter has an instance head."""
+    loss = build_segmentation_loss(config.pretrain.loss, **config.pretrain.loss_kwargs)
+    return BoundaryAwareLoss(loss) if config.data.boundary_px > 0 else loss
 
 
 def plateau_scheduler(
