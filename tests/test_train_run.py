@@ -128,11 +128,11 @@ class _NanLoss:
 
 
 def _patch_loss(monkeypatch, bad_calls):
-    from sagegan.train import pretrain
+    from sagegan.train import stage_setup
 
-    original = pretrain.build_segmentation_loss
+    original = stage_setup.build_segmentation_loss
     monkeypatch.setattr(
-        pretrain,
+        stage_setup,
         "build_segmentation_loss",
         lambda *a, **k: _NanLoss(original(*a, **k), bad_calls),
     )
