@@ -122,7 +122,7 @@ class PretrainConfig:
 def reference_loss_weights() -> dict[str, float]:
     """The reference code's generator-side weights (audit 2.3)."""
     return {
-        "id_mask": 100.0,  # S(real image) vs its mask
+        "id_mask": 100.0,  # S(real image) vs its mask (and instance head targets, if any)
         "rec_mask": 200.0,  # S(G(mask)) vs mask: the online augmentation term
         "rec_img_l1": 50.0,  # G(S(real image)) vs real image
         "rec_img_perceptual": 100.0,

@@ -214,7 +214,7 @@ class GanStage(StageBase):
         }
         outputs = segmenter(image)
         logits = outputs.foreground
-        terms["id_mask"] = self.head_loss(outputs.logits, batch.target, valid)
+        terms["id_mask"] = self.head_loss(outputs.logits.float(), batch.target, valid)
         predicted = cycle_mask(logits, c.mask_mode)
         if plan.warmup:
             predicted = predicted.detach()
