@@ -14,7 +14,7 @@ from sagegan.data.pairing import (
     find_label_files,
     find_pairs,
 )
-from sagegan.errors import DataError
+from sagegan.errors import MAX_LISTED_NAMES, DataError
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -76,6 +76,18 @@ def test_unpaired_files_listed_in_one_warning(tmp_path):
     assert "3 unpaired" in message and "b.png" in message and "c.png" in message
     assert "z.png" in message
     assert [p.stem for p in pairs] == ["a"]
+
+
+def test_many_unpaired_files_are_named_up_to_the_limit_then_counted(tmp_path):
+    images = [f"images/img{i:02d}.png" for i in range(MAX_LISTED_NAMES + 3)]
+    _touch(tmp_path, *images, "images/a.png", "masks/a.png", "masks/unrelated.png")
+    with pytest.warns(UnpairedFilesWarning) as record:
+        find_pairs(tmp_path)
+    message = str(record[0].message)
+    assert f"{MAX_LISTED_NAMES + 4} unpaired" in message
+    assert f"img{MAX_LISTED_NAMES - 1:02d}.png" in message
+    assert f"img{MAX_LISTED_NAMES:02d}.png" not in message
+    assert "(and 4 more)" in message  # 13 images and one mask without a partner, 10 named
 
 
 def test_strict_raises_listing_unpaired(tmp_path):

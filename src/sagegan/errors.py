@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+MAX_LISTED_NAMES = 10  # file names or stems an error names before "(and N more)"
+MAX_LISTED_ERRORS = 5  # whole error messages one error gathers before "(and N more)"
 
 
 class SageganError(Exception):
@@ -24,3 +28,10 @@ class DataError(SageganError, ValueError):
 
 class ConfigError(SageganError, ValueError):
     """Invalid configuration value or command-line option."""
+
+
+def listing(items: Sequence[str], limit: int = MAX_LISTED_NAMES, separator: str = ", ") -> str:
+    """The first ``limit`` items joined, then "(and N more)" when there are more."""
+    shown = separator.join(items[:limit])
+    more = len(items) - limit
+    return f"{shown} (and {more} more)" if more > 0 else shown

@@ -20,12 +20,11 @@ from typing import Any
 
 from sagegan.data.dataset import Sample, load_sample
 from sagegan.data.pairing import Pair, find_pairs, mask_image_stems
-from sagegan.errors import DataError
+from sagegan.errors import MAX_LISTED_ERRORS, DataError, listing
 
 OPTION = "data.bank"
 MANIFEST = "meta.json"
 STEM_PREFIX = "bank:"
-MAX_LISTED_ERRORS = 5
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,7 @@ class Bank:
                 continue
             samples.append(dataclasses.replace(sample, stem=f"{STEM_PREFIX}{sample.stem}"))
         if errors:
-            more = len(errors) - MAX_LISTED_ERRORS
-            listed = "; ".join(errors[:MAX_LISTED_ERRORS]) + (
-                f" (and {more} more)" if more > 0 else ""
-            )
+            listed = listing(errors, MAX_LISTED_ERRORS, "; ")
             raise DataError(
                 self.folder, f"{OPTION}: {len(errors)} pair(s) cannot be used: {listed}"
             )

@@ -22,13 +22,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sagegan.errors import DataError
+from sagegan.errors import DataError, listing
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 MASK_SUFFIXES = ("_masks", "_mask", "_labels", "_label")
 IMAGE_SUFFIXES = ("_image", "_img")
 MASK_FOLDERS = ("masks", "labels")
-_MAX_LISTED = 10
 
 
 class UnpairedFilesWarning(UserWarning):
@@ -79,9 +78,7 @@ def _index_unique(files: Iterable[tuple[str, Path]], root: Path, what: str) -> d
 
 def _listing(paths: Sequence[Path], root: Path) -> str:
     names = [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in paths]
-    shown = ", ".join(names[:_MAX_LISTED])
-    more = len(names) - _MAX_LISTED
-    return f"{shown} (and {more} more)" if more > 0 else shown
+    return listing(names)
 
 
 def _match(

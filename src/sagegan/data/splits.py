@@ -18,11 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sagegan.errors import ConfigError, DataError
+from sagegan.errors import ConfigError, DataError, listing
 
 SPLIT_FORMAT = "sagegan-split"
 SPLIT_VERSION = 1
-_MAX_LISTED = 10
 
 
 class SplitWarning(UserWarning):
@@ -234,11 +233,6 @@ def load_split(path: str | Path) -> Split:
     )
 
 
-def _listing(stems: Sequence[str]) -> str:
-    shown = ", ".join(stems[:_MAX_LISTED])
-    return f"{shown} (and {len(stems) - _MAX_LISTED} more)" if len(stems) > _MAX_LISTED else shown
-
-
 def load_or_create_split(
     path: str | Path,
     stems: Sequence[str],
@@ -262,12 +256,12 @@ def load_or_create_split(
     missing = sorted(set(split.stems) - dataset)
     if missing:
         raise DataError(
-            path, f"{len(missing)} split stems are not in the dataset: {_listing(missing)}"
+            path, f"{len(missing)} split stems are not in the dataset: {listing(missing)}"
         )
     new = sorted(dataset - set(split.stems))
     if new:
         warnings.warn(
-            f"{path}: {len(new)} images are not in any part of the split: {_listing(new)}",
+            f"{path}: {len(new)} images are not in any part of the split: {listing(new)}",
             SplitWarning,
             stacklevel=2,
         )

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from sagegan.data.pairing import Pair, find_pairs
 from sagegan.data.splits import load_split
-from sagegan.errors import ConfigError, DataError
+from sagegan.errors import ConfigError, DataError, listing
 
 SPLIT_PARTS = ("test", "val", "train", "all")
-_MAX_LISTED = 10
 
 
 def split_stems(split: str, split_file: Path | None) -> list[str] | None:
@@ -45,10 +44,9 @@ def select_pairs(
         stems = sorted(pairs)
     missing = [stem for stem in stems if stem not in pairs]
     if missing:
-        shown = ", ".join(missing[:_MAX_LISTED])
-        more = f" (and {len(missing) - _MAX_LISTED} more)" if len(missing) > _MAX_LISTED else ""
         raise DataError(
-            split_file, f"{len(missing)} {split} stems have no image in {data_dir}: {shown}{more}"
+            split_file,
+            f"{len(missing)} {split} stems have no image in {data_dir}: {listing(missing)}",
         )
     if not stems:
         where = f" of {split_file}" if split_file is not None else ""

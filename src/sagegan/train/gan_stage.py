@@ -42,7 +42,6 @@ from torch import Tensor
 from sagegan.data.dataset import Sample
 from sagegan.losses import (
     build_perceptual_loss,
-    build_segmentation_loss,
     diff_augment,
     l1_image_loss,
     lsgan_d_loss,
@@ -59,6 +58,7 @@ from sagegan.train.guards import CollapseDetector
 from sagegan.train.mask_sources import MaskSources
 from sagegan.train.runtime import Runtime, evaluating
 from sagegan.train.stage_setup import (
+    foreground_criterion,
     net_spec,
     plateau_scheduler,
     segmentation_criterion,
@@ -150,9 +150,8 @@ class GanStage(StageBase):
             for name, optimizer in self.optimizers.items()
         }
         self.scalers = {name: runtime.make_scaler() for name in ("gen_seg", *DISCRIMINATORS)}
-        seg_loss = build_segmentation_loss(config.pretrain.loss, **config.pretrain.loss_kwargs)
-        self.seg_loss = seg_loss.to(runtime.device)  # generated pairs: their masks only
         self.head_loss = segmentation_criterion(config).to(runtime.device)  # real: every channel
+        self.seg_loss = foreground_criterion(self.head_loss)  # generated pairs: their masks only
         self.perceptual = build_perceptual_loss(**c.perceptual.loss_options()).to(runtime.device)
         self.collapse = CollapseDetector(config.runtime.collapse_window)
         self.random: GanRandomSources  # the epoch's, set by start_epoch

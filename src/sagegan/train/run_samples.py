@@ -12,12 +12,11 @@ from sagegan.data.dataset import Sample, load_sample
 from sagegan.data.pairing import Pair
 from sagegan.data.resample import resample_sample
 from sagegan.data.splits import Split
-from sagegan.errors import DataError
+from sagegan.errors import MAX_LISTED_ERRORS, DataError, listing
 from sagegan.train.config import TrainConfig
 from sagegan.train.guards import SplitGuard
 
 LOGGER = logging.getLogger("sagegan")
-MAX_LISTED_ERRORS = 5
 
 
 def load_run_samples(
@@ -81,10 +80,8 @@ def _load_samples(
         except DataError as err:
             errors.append(str(err))
     if errors:
-        shown = "; ".join(errors[:MAX_LISTED_ERRORS])
-        extra = len(errors) - MAX_LISTED_ERRORS
-        more = f" (and {extra} more)" if extra > 0 else ""
-        raise DataError(None, f"{len(errors)} {part} pair(s) cannot be used: {shown}{more}")
+        shown = listing(errors, MAX_LISTED_ERRORS, "; ")
+        raise DataError(None, f"{len(errors)} {part} pair(s) cannot be used: {shown}")
     if part == "training" and not any(sample.labels.any() for sample in samples):
         raise DataError(None, "every training mask is empty: there is nothing to learn")
     return samples
