@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from conftest import GAN_SIZE, tiny_gan_stage
+from sagegan.data.separation import training_targets
 from sagegan.train.batchnorm_guard import guarded_batchnorm
 from sagegan.train.config import GanConfig
 from sagegan.train.gan_plan import StepPlan, mix_probability
@@ -90,16 +91,38 @@ def _seeded_sources() -> GanRandomSources:
     )
 
 
-def test_the_real_pairs_train_the_instance_head_and_generated_pairs_the_foreground():
+def _stage_with_instance_head() -> tuple[GanStage, StepBatch]:
+    """The tiny GAN stage with a boundary and a centre channel, and a batch with their targets."""
     objective, batch = tiny_gan_stage(**{"data.boundary_px": 1, "data.centre_map": True})
     boundary = torch.zeros_like(batch.mask)
     boundary[:, :, 8:14, 8] = 1.0
-    batch = replace(batch, boundary=boundary, centre=0.5 * batch.mask)
-    plan = StepPlan(warmup=False, augment=True, sources=["real", "real"])
+    return objective, replace(batch, boundary=boundary, centre=0.5 * batch.mask)
+
+
+@pytest.mark.parametrize("sources", [["real", "real"], ["rearranged", "simulator"]])
+def test_real_and_generated_pairs_train_every_channel_of_the_instance_head(sources):
+    objective, batch = _stage_with_instance_head()
+    plan = StepPlan(warmup=False, augment=True, sources=sources)
     terms = objective.generator_losses(batch, plan, _seeded_sources()).terms
     assert (_head_gradient(objective, terms["id_mask"]) > 0).all()  # foreground, boundary, centre
-    generated = _head_gradient(objective, terms["rec_mask"])
-    assert generated[0] > 0 and (generated[1:] == 0).all()
+    assert (_head_gradient(objective, terms["rec_mask"]) > 0).all()
+
+
+def test_a_new_mask_brings_the_targets_of_its_instances(monkeypatch):
+    objective, batch = _stage_with_instance_head()
+    labels = np.zeros((GAN_SIZE, GAN_SIZE), np.int32)
+    labels[4:12, 4:10], labels[4:12, 10:16] = 1, 2  # two touching particles
+    monkeypatch.setattr(objective.sources, "make", lambda source, rng: labels)
+    fake = torch.zeros_like(batch.image)
+    _, targets, valid, new = objective._augmented_pairs(
+        fake, batch, ["real", "simulator"], _seeded_sources()
+    )
+    assert torch.equal(targets[0], batch.target[0]) and new.shape[0] == 1
+    made = training_targets(labels, boundary_px=1, centre_map=True)
+    assert made["boundary"][4:12, 9:11].all() and made["boundary"].sum() == 16  # the contact
+    expected = np.stack([made["mask"], made["boundary"], made["centre"]])
+    assert np.array_equal(targets[1].numpy(), expected)
+    assert np.array_equal(valid[1, 0].numpy(), made["weights"])
 
 
 def test_without_an_instance_head_the_real_pairs_train_the_foreground_as_the_paper_does():

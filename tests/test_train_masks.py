@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from sagegan.train.mask_sources import MaskSources, extract_instances, rearranged_mask
+from sagegan.train.mask_sources import MaskSources, extract_instances, rearranged_labels
 
 
 def _label_map(seed: int, size: int = 96) -> np.ndarray:
@@ -30,18 +30,20 @@ def test_instances_touching_the_border_are_left_out():
     assert instances[0].shape == (4, 5)
 
 
-def test_rearranged_mask_is_separate_particles_up_to_the_target_fraction():
+def test_rearranged_labels_are_separate_particles_up_to_the_target_fraction():
     instances = extract_instances([_label_map(0), _label_map(1)])
     areas = sorted(int(crop.sum()) for crop in instances)
-    mask = rearranged_mask(instances, (64, 80), 0.15, np.random.default_rng(3))
-    assert mask.shape == (64, 80) and mask.dtype == np.float32
-    assert set(np.unique(mask)) <= {0.0, 1.0}
+    labels = rearranged_labels(instances, (64, 80), 0.15, np.random.default_rng(3))
+    assert labels.shape == (64, 80) and labels.dtype == np.int32
+    mask = labels > 0
     assert 0.15 <= mask.mean() < 0.15 + max(areas) / mask.size + 1e-9
-    # pasted particles never touch: every component has the area of some real instance
-    components, count = ndimage.label(mask)
-    component_areas = np.bincount(components.ravel())[1:]
-    assert count >= 5
-    assert set(component_areas.tolist()) <= set(areas)
+    # one label per pasted particle, each the area of some real instance
+    count = int(labels.max())
+    assert count >= 5 and set(np.unique(labels).tolist()) == set(range(count + 1))
+    assert set(np.bincount(labels.ravel())[1:].tolist()) <= set(areas)
+    # and pasted particles never touch: the mask's components are the labels
+    _, found = ndimage.label(mask)
+    assert found == count
 
 
 def test_sources_are_deterministic_and_follow_the_weights():
@@ -51,7 +53,7 @@ def test_sources_are_deterministic_and_follow_the_weights():
     again = [sources.make(s, np.random.default_rng(5)) for s in ("rearranged", "simulator")]
     for a, b in zip(first, again, strict=True):
         assert np.array_equal(a, b)
-        assert a.shape == (64, 64) and a.any()
+        assert a.shape == (64, 64) and a.dtype == np.int32 and a.any()  # instance labels
     picks = sources.choose(np.random.default_rng(0), 400)
     assert set(picks) == {"rearranged", "simulator"}
     assert 150 < picks.count("simulator") < 250

@@ -16,12 +16,7 @@ from sagegan.data.io import MaskKind, read_image, read_mask_with_kind
 from sagegan.data.normalize import normalize_image
 from sagegan.data.pairing import Pair
 from sagegan.data.patches import sample_patch
-from sagegan.data.separation import (
-    boundary_target,
-    centre_target,
-    check_boundary,
-    separation_target,
-)
+from sagegan.data.separation import HEAD_TARGETS, check_boundary, training_targets
 from sagegan.errors import ConfigError, DataError
 
 
@@ -160,23 +155,17 @@ class SegmentationDataset(Dataset):
             )
         if self.augment is not None:
             image, labels, valid = augment(image, labels, valid, self.augment, rng)
-        mask = labels > 0
-        if self.gap_px > 0 or self.contact_weight > 1.0:
-            mask, weights = separation_target(labels, self.gap_px, self.contact_weight)
-            valid = valid * weights
+        targets = training_targets(
+            labels, self.gap_px, self.contact_weight, self.boundary_px, self.centre_map
+        )
         item = {
             "image": torch.from_numpy(np.array(image, dtype=np.float32))[None],
-            "mask": torch.from_numpy(mask.astype(np.float32))[None],
-            "valid": torch.from_numpy(np.array(valid, dtype=np.float32))[None],
+            "mask": torch.from_numpy(targets["mask"])[None],
+            "valid": torch.from_numpy(np.array(valid * targets["weights"], dtype=np.float32))[None],
             "labels": torch.from_numpy(labels.astype(np.int64))[None],
             "stem": sample.stem,
         }
-        kept = np.where(mask, labels, 0)
-        boundary = None
-        if self.boundary_px > 0:
-            boundary = boundary_target(kept, self.boundary_px)
-            item["boundary"] = torch.from_numpy(boundary.astype(np.float32))[None]
-        if self.centre_map:
-            contacts = boundary if self.boundary_px == 1 else None  # the same 1-px bands
-            item["centre"] = torch.from_numpy(centre_target(kept, contacts))[None]
+        for head in HEAD_TARGETS:
+            if head in targets:
+                item[head] = torch.from_numpy(targets[head])[None]
         return item

@@ -120,3 +120,34 @@ def contact_shares(labels: np.ndarray, radius: int = 2) -> tuple[int, int, int]:
         return int(np.unique(labels[other]).size)
 
     return int(present.size), meeting(1), meeting(radius)
+
+
+HEAD_TARGETS = ("boundary", "centre")  # the instance head's channels after the mask, in order
+
+
+def training_targets(
+    labels: np.ndarray,
+    gap_px: int = 0,
+    contact_weight: float = 1.0,
+    boundary_px: int = 0,
+    centre_map: bool = False,
+) -> dict[str, np.ndarray]:
+    """The segmenter's targets from an int instance label map, float32 each: ``mask`` (with
+    gaps between touching instances, ``separation_target``), ``weights`` (per-pixel loss
+    weights), and of the instances left in the mask ``boundary`` when ``boundary_px`` > 0 and
+    ``centre`` with ``centre_map``."""
+    labels = np.asarray(labels, dtype=np.int32)
+    if gap_px > 0 or contact_weight > 1.0:
+        mask, weights = separation_target(labels, gap_px, contact_weight)
+    else:
+        mask, weights = labels > 0, np.ones(labels.shape, np.float32)
+    targets = {"mask": mask.astype(np.float32), "weights": weights}
+    kept = np.where(mask, labels, 0)
+    boundary = None
+    if boundary_px > 0:
+        boundary = boundary_target(kept, boundary_px)
+        targets["boundary"] = boundary.astype(np.float32)
+    if centre_map:
+        contacts = boundary if boundary_px == 1 else None  # the same 1-px bands
+        targets["centre"] = centre_target(kept, contacts)
+    return targets

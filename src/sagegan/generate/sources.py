@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from sagegan.data.io import read_mask
 from sagegan.data.pairing import is_image_file, mask_image_stems
@@ -20,7 +19,11 @@ from sagegan.data.splits import load_split
 from sagegan.errors import ConfigError, DataError
 from sagegan.synth import sample_layout
 from sagegan.synth.config import SimulatorConfig
-from sagegan.train.mask_sources import extract_instances, matched_simulator_config, rearranged_mask
+from sagegan.train.mask_sources import (
+    extract_instances,
+    matched_simulator_config,
+    rearranged_labels,
+)
 
 LOGGER = logging.getLogger("sagegan")
 SOURCE_KEYS = {"rearranged": 1, "simulator": 2}
@@ -64,7 +67,7 @@ def training_masks(masks: list[SourceMask], split_file: str | Path) -> list[Sour
 def rearranged_masks(
     real: list[SourceMask], count: int, size: tuple[int, int], seed: int
 ) -> list[SourceMask]:
-    """``count`` masks of real particles pasted apart at random (``rearranged_mask``), filled to a
+    """``count`` masks of real particles pasted apart at random (``rearranged_labels``), filled to a
     foreground fraction drawn from the real masks' range; instances are the pasted particles."""
     label_maps = [mask.labels for mask in real]
     instances = extract_instances(label_maps)
@@ -74,9 +77,9 @@ def rearranged_masks(
     made = []
     for index in range(count):
         rng = np.random.default_rng([seed, SOURCE_KEYS["rearranged"], index])
-        binary = rearranged_mask(instances, size, rng.uniform(min(fractions), max(fractions)), rng)
-        labels, _ = ndimage.label(binary > 0)
-        made.append(SourceMask(f"rearranged_{index:04d}", "rearranged", labels.astype(np.int32)))
+        fraction = rng.uniform(min(fractions), max(fractions))
+        labels = rearranged_labels(instances, size, fraction, rng)
+        made.append(SourceMask(f"rearranged_{index:04d}", "rearranged", labels))
     return made
 
 

@@ -11,8 +11,10 @@ pixels), with D_I and D_M frozen while S and G train:
   (``adv_mask``). With ``mask_mode`` "soft" or "straight_through" these two terms reach S;
   "faithful_argmax" is the reference's detached argmax (no gradient to S).
 * online augmentation (paper eqs. 12-13): with the scheduled probability, S also trains on generated
-  pairs ``(G(m', z''), m')`` (``rec_mask``, on the foreground only), m' being the batch's masks
-  or new masks from :class:`~sagegan.train.mask_sources.MaskSources`; the loss also trains G unless
+  pairs ``(G(m', z''), m')`` (``rec_mask``), m' being the batch's masks or new masks from
+  :class:`~sagegan.train.mask_sources.MaskSources`; with an instance head every channel is
+  supervised, the new masks' targets made from their instance labels as the loader makes the real
+  ones (`sagegan.data.separation.training_targets`); the loss also trains G unless
   ``seg_feedback_to_generator`` is off.
 * D_I and D_M are then trained with the LSGAN loss on real vs generated (detached) inputs.
 
@@ -40,6 +42,7 @@ import torch
 from torch import Tensor
 
 from sagegan.data.dataset import Sample
+from sagegan.data.separation import HEAD_TARGETS, training_targets
 from sagegan.losses import (
     build_perceptual_loss,
     diff_augment,
@@ -58,7 +61,6 @@ from sagegan.train.guards import CollapseDetector
 from sagegan.train.mask_sources import MaskSources
 from sagegan.train.runtime import Runtime, evaluating
 from sagegan.train.stage_setup import (
-    foreground_criterion,
     net_spec,
     plateau_scheduler,
     segmentation_criterion,
@@ -150,8 +152,7 @@ class GanStage(StageBase):
             for name, optimizer in self.optimizers.items()
         }
         self.scalers = {name: runtime.make_scaler() for name in ("gen_seg", *DISCRIMINATORS)}
-        self.head_loss = segmentation_criterion(config).to(runtime.device)  # real: every channel
-        self.seg_loss = foreground_criterion(self.head_loss)  # generated pairs: their masks only
+        self.seg_loss = segmentation_criterion(config).to(runtime.device)  # every channel
         self.perceptual = build_perceptual_loss(**c.perceptual.loss_options()).to(runtime.device)
         self.collapse = CollapseDetector(config.runtime.collapse_window)
         self.random: GanRandomSources  # the epoch's, set by start_epoch
@@ -213,7 +214,7 @@ class GanStage(StageBase):
         }
         outputs = segmenter(image)
         logits = outputs.foreground
-        terms["id_mask"] = self.head_loss(outputs.logits.float(), batch.target, valid)
+        terms["id_mask"] = self.seg_loss(outputs.logits.float(), batch.target, valid)
         predicted = cycle_mask(logits, c.mask_mode)
         if plan.warmup:
             predicted = predicted.detach()
@@ -223,14 +224,14 @@ class GanStage(StageBase):
         terms["adv_mask"] = lsgan_g_loss(self.nets["d_mask"](predicted))
         fakes = fake
         if plan.augment:
-            aug_images, aug_masks, aug_valid, new_fakes = self._augmented_pairs(
+            aug_images, aug_targets, aug_valid, new_fakes = self._augmented_pairs(
                 fake, batch, plan.sources, random
             )
             if not c.seg_feedback_to_generator:
                 aug_images = aug_images.detach()
             with guarded_batchnorm(segmenter, c.bn_guard):
-                aug_logits = segmenter(aug_images).foreground
-            terms["rec_mask"] = self.seg_loss(aug_logits, aug_masks, aug_valid)
+                aug_logits = segmenter(aug_images).logits.float()
+            terms["rec_mask"] = self.seg_loss(aug_logits, aug_targets, aug_valid)
             if new_fakes is not None:
                 fakes = torch.cat([fake, new_fakes])
         augmented = self._augment_d(fakes, random.tensors)
@@ -241,21 +242,33 @@ class GanStage(StageBase):
     def _augmented_pairs(
         self, fake: Tensor, batch: StepBatch, sources: list[str], random: GanRandomSources
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        """Generated (image, mask, valid) pairs: batch masks reuse ``fake``, new masks get new
-        images. Also returns the newly generated images (None when all were batch masks)."""
-        mask, valid = batch.mask, batch.valid
+        """Generated (image, target, valid) pairs: batch masks reuse ``fake`` and the batch's
+        targets, new masks get new images and targets. Also returns the newly generated images
+        (None when all were batch masks)."""
+        target, valid = batch.target, batch.valid
         from_batch = [i for i, source in enumerate(sources) if source == "real"]
         new = [i for i, source in enumerate(sources) if source != "real"]
-        images, masks, valids = [fake[from_batch]], [mask[from_batch]], [valid[from_batch]]
+        images, targets, valids = [fake[from_batch]], [target[from_batch]], [valid[from_batch]]
         new_fakes = None
         if new:
-            made = np.stack([self.sources.make(sources[i], random.masks) for i in new])[:, None]
-            new_masks = torch.from_numpy(made).to(device=mask.device, dtype=mask.dtype)
-            new_fakes = self._generate(new_masks, random.tensors)
+            made = [self._new_targets(self.sources.make(sources[i], random.masks)) for i in new]
+            new_targets, new_valid = (
+                torch.from_numpy(np.stack(arrays)).to(device=target.device, dtype=target.dtype)
+                for arrays in zip(*made, strict=True)
+            )
+            new_fakes = self._generate(new_targets[:, :1], random.tensors)
             images.append(new_fakes)
-            masks.append(new_masks)
-            valids.append(torch.ones_like(new_masks))
-        return torch.cat(images), torch.cat(masks), torch.cat(valids), new_fakes
+            targets.append(new_targets)
+            valids.append(new_valid)
+        return torch.cat(images), torch.cat(targets), torch.cat(valids), new_fakes
+
+    def _new_targets(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(C x H x W target, 1 x H x W loss weights) of a new mask's label map, made as the
+        loader makes a real patch's: the mask, then the instance head's channels."""
+        d = self.config.data
+        made = training_targets(labels, d.gap_px, d.contact_weight, d.boundary_px, d.centre_map)
+        channels = [made["mask"], *(made[head] for head in HEAD_TARGETS if head in made)]
+        return np.stack(channels), made["weights"][None]
 
     def discriminator_losses(
         self, batch: StepBatch, passed: GeneratorPass, source: torch.Generator

@@ -1,7 +1,8 @@
 """Masks for online augmentation: batch masks, re-arranged real particles, simulator layouts.
 
 The generator turns each mask into an image, and the segmenter trains on the pair (paper eqs.
-12-13). New masks widen what the segmenter sees beyond the few annotated layouts:
+12-13). New masks widen what the segmenter sees beyond the few annotated layouts, and come as
+instance label maps, so that their pairs also train an instance head:
 
 * ``real``: the current batch's own masks (the reference's only source);
 * ``rearranged``: particle instances cut from the training label maps and pasted, randomly flipped
@@ -64,13 +65,13 @@ class MaskSources:
         return [self.names[i] for i in picks]
 
     def make(self, source: str, rng: np.random.Generator) -> np.ndarray:
-        """A new binary float32 mask (H x W, {0, 1}) from ``rearranged`` or ``simulator``."""
+        """A new int32 instance label map (H x W, 0 background) from ``rearranged`` or
+        ``simulator``."""
         if source == "rearranged":
             low, high = self.fraction_range
-            return rearranged_mask(self.instances, self.size, rng.uniform(low, high), rng)
+            return rearranged_labels(self.instances, self.size, rng.uniform(low, high), rng)
         if source == "simulator":
-            labels = sample_layout(rng, self.simulator_config)
-            return (np.asarray(labels) > 0).astype(np.float32)
+            return np.asarray(sample_layout(rng, self.simulator_config), dtype=np.int32)
         raise ValueError(f"mask source {source!r} makes no new mask (use the batch mask)")
 
 
@@ -122,20 +123,22 @@ def extract_instances(label_maps: Sequence[np.ndarray]) -> list[np.ndarray]:
     return whole or cut
 
 
-def rearranged_mask(
+def rearranged_labels(
     instances: Sequence[np.ndarray],
     size: tuple[int, int],
     target_fraction: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Paste randomly chosen, flipped and rotated instances at free positions up to a fraction.
+    """Paste randomly chosen, flipped and rotated instances at free positions up to a fraction;
+    the int32 label map of the pasted instances (1, 2, ... in pasting order).
 
     A candidate is placed only where it and a one-pixel ring around it are background, so pasted
     particles stay separate instances. Stops at ``target_fraction`` or after
     ``MAX_FAILED_PLACEMENTS`` consecutive rejected candidates.
     """
     height, width = size
-    mask = np.zeros((height, width), dtype=bool)
+    labels = np.zeros((height, width), dtype=np.int32)
+    pasted = 0
     target = target_fraction * height * width
     area = 0
     failures = 0
@@ -150,7 +153,7 @@ def rearranged_mask(
             continue
         top = int(rng.integers(height - h + 1))
         left = int(rng.integers(width - w + 1))
-        ring = mask[max(top - 1, 0) : top + h + 1, max(left - 1, 0) : left + w + 1]
+        ring = labels[max(top - 1, 0) : top + h + 1, max(left - 1, 0) : left + w + 1] > 0
         grown = ndimage.binary_dilation(
             np.pad(crop, 1), structure=ndimage.generate_binary_structure(2, 1)
         )
@@ -159,7 +162,8 @@ def rearranged_mask(
         if np.any(ring & grown):
             failures += 1
             continue
-        mask[top : top + h, left : left + w] |= crop
+        pasted += 1
+        labels[top : top + h, left : left + w][crop] = pasted
         area += int(crop.sum())
         failures = 0
-    return mask.astype(np.float32)
+    return labels

@@ -32,11 +32,6 @@ def segmentation_criterion(config: TrainConfig) -> torch.nn.Module:
     return BoundaryAwareLoss(loss) if config.data.boundary_px > 0 else loss
 
 
-def foreground_criterion(criterion: torch.nn.Module) -> torch.nn.Module:
-    """The part of ``segmentation_criterion``'s loss that scores the foreground channel alone."""
-    return criterion.base if isinstance(criterion, BoundaryAwareLoss) else criterion
-
-
 def plateau_scheduler(
     optimizer: torch.optim.Optimizer, factor: float, patience: int, faithful: bool
 ) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
