@@ -123,7 +123,7 @@ def reference_loss_weights() -> dict[str, float]:
     """The reference code's generator-side weights (audit 2.3)."""
     return {
         "id_mask": 100.0,  # S(real image) vs its mask (and instance head targets, if any)
-        "rec_mask": 200.0,  # S(G(mask)) vs mask: the online augmentation term
+        "rec_mask": 200.0,  # S(G(mask)) vs mask (and instance head targets): online augmentation
         "rec_img_l1": 50.0,  # G(S(real image)) vs real image
         "rec_img_perceptual": 100.0,
         "id_img_l1": 25.0,  # G(real mask) vs the real image of that mask

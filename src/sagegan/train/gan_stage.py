@@ -243,8 +243,9 @@ class GanStage(StageBase):
         self, fake: Tensor, batch: StepBatch, sources: list[str], random: GanRandomSources
     ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Generated (image, target, valid) pairs: batch masks reuse ``fake`` and the batch's
-        targets, new masks get new images and targets. Also returns the newly generated images
-        (None when all were batch masks)."""
+        targets and loss weights, new masks get new images, targets and contact weights (G draws
+        the target's mask, with the planned gaps). Also returns the newly generated images (None
+        when all were batch masks)."""
         target, valid = batch.target, batch.valid
         from_batch = [i for i, source in enumerate(sources) if source == "real"]
         new = [i for i, source in enumerate(sources) if source != "real"]

@@ -6,9 +6,9 @@ instance label maps, so that their pairs also train an instance head:
 
 * ``real``: the current batch's own masks (the reference's only source);
 * ``rearranged``: particle instances cut from the training label maps and pasted, randomly flipped
-  and rotated by multiples of 90 degrees, at random positions that neither overlap nor touch earlier
-  ones, until a foreground fraction drawn from the training maps' range is reached (cGAN-Seg's
-  dense-mask idea);
+  and rotated by multiples of 90 degrees, at random positions that neither overlap nor share a side
+  with earlier ones (corners may meet), until a foreground fraction drawn from the training maps'
+  range is reached (cGAN-Seg's dense-mask idea);
 * ``simulator``: particle layouts of ``sagegan.synth.sample_layout``.
 
 Everything is drawn from the ``np.random.Generator`` passed in, so a seeded run repeats exactly.
