@@ -34,6 +34,8 @@ from scipy import ndimage
 
 from sagegan.errors import ConfigError
 
+HEAD_TARGETS = ("boundary", "centre")  # the instance head's channels after the mask, in order
+
 
 def _neighbour_labels(labels: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """Largest and smallest non-zero label within ``radius`` (Chebyshev) of each pixel; the
@@ -120,9 +122,6 @@ def contact_shares(labels: np.ndarray, radius: int = 2) -> tuple[int, int, int]:
         return int(np.unique(labels[other]).size)
 
     return int(present.size), meeting(1), meeting(radius)
-
-
-HEAD_TARGETS = ("boundary", "centre")  # the instance head's channels after the mask, in order
 
 
 def training_targets(

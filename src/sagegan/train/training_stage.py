@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
+from sagegan.data.separation import HEAD_TARGETS
 from sagegan.train.guards import CollapseDetector, NonFiniteGuard
 from sagegan.train.runtime import Runtime
 
@@ -67,8 +68,10 @@ class StepBatch:
 
     @property
     def target(self) -> Tensor:
-        """The segmenter's target: the mask, then the boundary and the centre map if any."""
-        heads = [head for head in (self.boundary, self.centre) if head is not None]
+        """The segmenter's target: the mask, then the instance head's targets if any (boundary,
+        centre: the `HEAD_TARGETS` order, which generated pairs' targets follow too)."""
+        heads = [getattr(self, name) for name in HEAD_TARGETS]
+        heads = [head for head in heads if head is not None]
         return torch.cat([self.mask, *heads], dim=1) if heads else self.mask
 
 
