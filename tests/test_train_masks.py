@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from sagegan.train.mask_sources import MaskSources, extract_instances, rearranged_labels
+from sagegan.train.mask_sources import (
+    MaskSources,
+    extract_instances,
+    foreground_fraction_range,
+    rearranged_labels,
+)
 
 
 def _label_map(seed: int, size: int = 96) -> np.ndarray:
@@ -62,3 +67,12 @@ def test_sources_are_deterministic_and_follow_the_weights():
 def test_without_instances_rearranging_is_not_offered():
     sources = MaskSources([np.zeros((32, 32), np.int32)], {"rearranged": 1.0}, (32, 32))
     assert sources.choose(np.random.default_rng(0), 5) == ["real"] * 5
+
+
+def test_the_foreground_fraction_range_spans_the_sparsest_and_densest_map():
+    quarter = np.zeros((4, 4), np.int32)
+    quarter[:2, :2] = 1
+    half = np.zeros((4, 4), np.int32)
+    half[:2] = [[1, 1, 2, 2], [1, 1, 2, 2]]
+    assert foreground_fraction_range([half, quarter]) == (0.25, 0.5)
+    assert foreground_fraction_range([]) == (0.0, 0.0)

@@ -21,6 +21,7 @@ from sagegan.synth import sample_layout
 from sagegan.synth.config import SimulatorConfig
 from sagegan.train.mask_sources import (
     extract_instances,
+    foreground_fraction_range,
     matched_simulator_config,
     rearranged_labels,
 )
@@ -73,11 +74,11 @@ def rearranged_masks(
     instances = extract_instances(label_maps)
     if not instances:
         raise DataError(None, "the given masks hold no particles to re-arrange")
-    fractions = [float(np.mean(labels > 0)) for labels in label_maps]
+    low, high = foreground_fraction_range(label_maps)
     made = []
     for index in range(count):
         rng = np.random.default_rng([seed, SOURCE_KEYS["rearranged"], index])
-        fraction = rng.uniform(min(fractions), max(fractions))
+        fraction = rng.uniform(low, high)
         labels = rearranged_labels(instances, size, fraction, rng)
         made.append(SourceMask(f"rearranged_{index:04d}", "rearranged", labels))
     return made
@@ -89,10 +90,9 @@ def simulator_config_for(real: list[SourceMask], size: tuple[int, int]) -> Simul
     if not real:
         return SimulatorConfig(size=size)
     label_maps = [mask.labels for mask in real]
-    fractions = [float(np.mean(labels > 0)) for labels in label_maps]
     try:
         return matched_simulator_config(
-            extract_instances(label_maps), (min(fractions), max(fractions)), size
+            extract_instances(label_maps), foreground_fraction_range(label_maps), size
         )
     except ConfigError as err:
         LOGGER.warning("simulator masks use default settings: cannot match the masks (%s)", err)

@@ -43,8 +43,7 @@ class MaskSources:
     ) -> None:
         self.size = (int(size[0]), int(size[1]))
         self.instances = extract_instances(label_maps)
-        fractions = [float(np.mean(labels > 0)) for labels in label_maps]
-        self.fraction_range = (min(fractions), max(fractions)) if fractions else (0.0, 0.0)
+        self.fraction_range = foreground_fraction_range(label_maps)
         active = {name: w for name, w in weights.items() if w > 0}
         if not self.instances:
             active.pop("rearranged", None)
@@ -73,6 +72,12 @@ class MaskSources:
         if source == "simulator":
             return np.asarray(sample_layout(rng, self.simulator_config), dtype=np.int32)
         raise ValueError(f"mask source {source!r} makes no new mask (use the batch mask)")
+
+
+def foreground_fraction_range(label_maps: Sequence[np.ndarray]) -> tuple[float, float]:
+    """The smallest and largest foreground fraction of ``label_maps`` ((0, 0) for none)."""
+    fractions = [float(np.mean(np.asarray(labels) > 0)) for labels in label_maps]
+    return (min(fractions), max(fractions)) if fractions else (0.0, 0.0)
 
 
 def matched_simulator_config(
