@@ -139,6 +139,8 @@ def _check_stages(config: TrainConfig) -> None:
         raise ConfigError(f"pretrain.ema must be in [0, 1), got {config.pretrain.ema}")
     if not 0.0 <= config.gan.mix_max <= 1.0:
         raise ConfigError(f"gan.mix_max must be in [0, 1], got {config.gan.mix_max}")
+    if not 0.0 <= config.gan.judge_min_dice <= 1.0:
+        raise ConfigError(f"gan.judge_min_dice must be in [0, 1], got {config.gan.judge_min_dice}")
     _check_realism(config)
 
 

@@ -187,7 +187,10 @@ class GanConfig:
     (KID on the builtin model's features plus network-free distances,
     `sagegan.train.gan_realism`; 0 = never). ``realism_gate_kid``: online augmentation stays off
     until a measured KID is at most this value, and the ``mix_*`` ramp starts at the epoch after
-    (None: no gate, the ramp starts after the warm-up).
+    (None: no gate, the ramp starts after the warm-up). ``judge_min_dice``: when > 0, a frozen
+    copy of the segmenter the stage starts from judges every generated pair, and pairs whose mask
+    it reads back from the drawing with a foreground Dice under this value are left out of the
+    online-augmentation loss (`sagegan.train.gan_judge`; 0 = every pair counts).
     """
 
     epochs: int = 500
@@ -210,6 +213,7 @@ class GanConfig:
     generator_ema: float = 0.0
     realism_every: int = 1
     realism_gate_kid: float | None = None
+    judge_min_dice: float = 0.0
     diffaugment_policy: str = "color,translation,cutout"
     diffaugment_p: float = 0.2
     perceptual: PerceptualConfig = field(default_factory=PerceptualConfig)

@@ -15,7 +15,8 @@ pixels), with D_I and D_M frozen while S and G train:
   :class:`~sagegan.train.mask_sources.MaskSources`; with an instance head every channel is
   supervised, the new masks' targets made from their instance labels as the loader makes the real
   ones (`sagegan.data.separation.training_targets`); the loss also trains G unless
-  ``seg_feedback_to_generator`` is off.
+  ``seg_feedback_to_generator`` is off. With ``judge_min_dice``, pairs that a frozen copy of the
+  starting S does not read as their masks are left out of it (`sagegan.train.gan_judge`).
 * D_I and D_M are then trained with the LSGAN loss on real vs generated (detached) inputs.
 
 S's BatchNorm statistics are guarded from generated images (``bn_guard``). During the generator
@@ -34,7 +35,7 @@ have their own backward pass and scaler; every scaler is updated once per iterat
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,7 @@ from sagegan.models import build_model
 from sagegan.models.checkpoint import unwrap
 from sagegan.train.batchnorm_guard import freeze_batchnorm, guarded_batchnorm
 from sagegan.train.config import TrainConfig
+from sagegan.train.gan_judge import PairJudge
 from sagegan.train.gan_plan import StepPlan, mix_probability, plan_step
 from sagegan.train.gan_random import GanRandomSources, generator_inputs
 from sagegan.train.gan_realism import RealismProbe
@@ -87,12 +89,14 @@ def gan_settings(config: TrainConfig) -> StageSettings:
 
 @dataclass
 class GeneratorPass:
-    """Generator-side loss terms and the tensors the discriminator step reuses."""
+    """Generator-side loss terms, the tensors the discriminator step reuses, and counts to log
+    (``stats``: with the judge, the generated pairs and those it rejected)."""
 
     terms: dict[str, Tensor]
     fakes: Tensor
     cycle_mask: Tensor
     fake_std: float
+    stats: dict[str, float] = field(default_factory=dict)
 
 
 def cycle_mask(logits: Tensor, mode: str) -> Tensor:
@@ -132,6 +136,9 @@ class GanStage(StageBase):
         if segmenter_state is not None:
             built["segmenter"].load_state_dict(segmenter_state)
         self.nets = {name: runtime.wrap(module) for name, module in built.items()}
+        self.judge = None  # a frozen copy of the starting S (gan.judge_min_dice)
+        if c.judge_min_dice > 0:
+            self.judge = PairJudge(unwrap(self.nets["segmenter"]), c.judge_min_dice)
         if c.generator_ema > 0:  # not wrapped: it has no gradient, every rank updates its own
             self.specs["generator_ema"] = dict(self.specs["generator"])
             self.nets["generator_ema"] = copy.deepcopy(built["generator"]).requires_grad_(False)
@@ -198,7 +205,7 @@ class GanStage(StageBase):
             return None
         for name, loss in d_losses.items():
             scaled_step(loss.float(), self.scalers[name], [self.optimizers[name]])
-        losses = {**g_values, **d_values, "augmented": float(plan.augment)}
+        losses = {**g_values, **d_values, **passed.stats, "augmented": float(plan.augment)}
         return StepResult(losses, collapse_signals=(sum(d_values.values()), passed.fake_std))
 
     def generator_losses(
@@ -222,11 +229,14 @@ class GanStage(StageBase):
         terms["rec_img_l1"] = l1_image_loss(rebuilt, image, valid)
         terms["rec_img_perceptual"] = self.perceptual(rebuilt, image)
         terms["adv_mask"] = lsgan_g_loss(self.nets["d_mask"](predicted))
-        fakes = fake
+        fakes, stats = fake, {}
         if plan.augment:
             aug_images, aug_targets, aug_valid, new_fakes = self._augmented_pairs(
                 fake, batch, plan.sources, random
             )
+            if self.judge is not None:
+                aug_valid, rejected = self.judge.judged_valid(aug_images, aug_targets, aug_valid)
+                stats = {"generated_pairs": float(len(aug_images)), "judge_rejected": rejected}
             if not c.seg_feedback_to_generator:
                 aug_images = aug_images.detach()
             with guarded_batchnorm(segmenter, c.bn_guard):
@@ -237,7 +247,7 @@ class GanStage(StageBase):
         augmented = self._augment_d(fakes, random.tensors)
         terms["adv_image"] = lsgan_g_loss(self.nets["d_image"](augmented))
         fake_std = float(fakes.detach().float().flatten(1).std(dim=1).mean())
-        return GeneratorPass(terms, fakes, predicted, fake_std)
+        return GeneratorPass(terms, fakes, predicted, fake_std, stats)
 
     def _augmented_pairs(
         self, fake: Tensor, batch: StepBatch, sources: list[str], random: GanRandomSources
