@@ -32,10 +32,16 @@ from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.resample import resample_sample
 from sagegan.data.separation import training_targets
-from sagegan.generate.pairs import load_generator
+from sagegan.generate.pairs import GENERATOR_NET
 from sagegan.infer.tiling import predict_tiled
 from sagegan.metrics.pixel import pixel_scores
-from sagegan.models.checkpoint import training_scale
+from sagegan.models.checkpoint import (
+    load_model,
+    resolve_checkpoint,
+    training_databar,
+    training_scale,
+)
+from sagegan.models.run_folder import CheckpointFolder
 from sagegan.train.gan_random import generator_inputs
 
 MAX_TILES_PER_IMAGE = 4
@@ -52,14 +58,28 @@ def tiles(height: int, width: int, patch: tuple[int, int]) -> list[tuple[slice, 
 
 
 def padded(array: np.ndarray, patch: tuple[int, int], mode: str) -> np.ndarray:
-    """``array`` padded at the bottom and right up to ``patch``."""
+    """``array`` padded at the bottom and right up to ``patch`` (``np.pad`` mode ``mode``)."""
     extra = [(0, max(0, want - have)) for want, have in zip(patch, array.shape, strict=True)]
     return np.pad(array, extra, mode=mode)
 
 
-def tile_scores(segmenter: Any, image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """The segmenter's pixel scores on ``image`` against ``mask``, and both foreground areas."""
-    predicted = predict_tiled(segmenter, image).probability > 0.5
+def online_generator(run: Path, which: str) -> tuple[Any, Path]:
+    """G itself from a run's checkpoint ``which`` (not its moving average, which `sagegan
+    generate` prefers: online augmentation draws from G)."""
+    file = CheckpointFolder(resolve_checkpoint(run, which)).weights(GENERATOR_NET)
+    if not file.is_file():
+        raise SystemExit(f"{run}: checkpoint {which} has no generator")
+    generator, _ = load_model(file)
+    return generator.eval(), file
+
+
+def tile_scores(
+    segmenter: Any, image: np.ndarray, mask: np.ndarray, region: tuple[int, int]
+) -> dict[str, float]:
+    """The segmenter's pixel scores on ``image`` against ``mask`` in the top-left ``region``
+    (the tile without its padding), and both foreground areas there."""
+    predicted = predict_tiled(segmenter, image).probability[: region[0], : region[1]] > 0.5
+    mask = mask[: region[0], : region[1]]
     scores = pixel_scores(predicted, mask)
     return {
         "dice": scores["dice"],
@@ -81,19 +101,20 @@ def image_rows(
     source = torch.Generator().manual_seed(args.seed)
     rows = []
     for window in tiles(*sample.image.shape, patch):
+        region = gaps[window].shape
         mask = padded(gaps[window], patch, "constant")
         if not mask.any():
             continue
-        real = padded(sample.image[window], patch, "reflect")
+        real = padded(sample.image[window], patch, "edge")
         masks = torch.from_numpy(mask.astype(np.float32))[None, None].repeat(args.styles, 1, 1, 1)
         z, noise = generator_inputs(generator, masks, source)
         with torch.no_grad():
             drawings = generator(masks, z=z, noise=noise)
-        drawn = [tile_scores(segmenter, d[0].float().numpy(), mask) for d in drawings]
+        drawn = [tile_scores(segmenter, d[0].float().numpy(), mask, region) for d in drawings]
         rows.append(
             {
                 "stem": sample.stem,
-                "real": tile_scores(segmenter, real, mask),
+                "real": tile_scores(segmenter, real, mask, region),
                 "generated": {key: float(np.mean([d[key] for d in drawn])) for key in drawn[0]},
             }
         )
@@ -112,14 +133,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     segmenter, training, stems = run_images(args.run, args.segmenter, "val")
-    generator, checkpoint = load_generator(args.run, args.generator, "cpu")
-    generator.eval()
-    scale = training_scale(training)
+    generator, checkpoint = online_generator(args.run, args.generator)
+    scale, databar = training_scale(training), training_databar(training)
     pairs = {pair.stem: pair for pair in find_pairs(args.data)}
     rows = []
     for stem in stems:
-        sample = resample_sample(load_sample(pairs[stem]), scale)
+        sample = resample_sample(load_sample(pairs[stem], databar), scale)
         rows += image_rows(segmenter, generator, sample, training["config"], args)
+    if not rows:
+        raise SystemExit(f"{args.run}: no validation tile holds a particle")
     print(f"{len(rows)} validation tiles of {len(stems)} images; G from {checkpoint}")
     print("| images | Dice | precision | recall | predicted / true foreground |")
     print("|---|---|---|---|---|")

@@ -9,7 +9,6 @@ import numpy as np
 from conftest import benchmark_script
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
-from sagegan.generate.pairs import load_generator
 from sagegan.models.checkpoint import load_model, read_training_info
 
 
@@ -31,10 +30,11 @@ def test_real_tiles_and_drawings_of_one_mask_are_scored_against_it(tiny_run):
     data, run = tiny_run
     segmenter, info = load_model(run, "best-pretrain")
     config = read_training_info(info["path"])["config"]
-    generator, _ = load_generator(run, "last", "cpu")
+    generator, file = script.online_generator(run, "last")
+    assert file.name == "generator.safetensors"
     sample = load_sample(find_pairs(data)[0])
     options = SimpleNamespace(styles=2, seed=0)
-    rows = script.image_rows(segmenter, generator.eval(), sample, config, options)
+    rows = script.image_rows(segmenter, generator, sample, config, options)
     assert rows and all(row["stem"] == sample.stem for row in rows)
     for row in rows:
         assert row["real"]["true_px"] == row["generated"]["true_px"] > 0

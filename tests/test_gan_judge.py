@@ -51,10 +51,7 @@ def test_pairs_whose_drawing_does_not_show_their_mask_are_rejected():
     valid = torch.ones_like(targets) * 2.0  # loss weights, kept as they are for kept pairs
     judge = PairJudge(Threshold(), min_dice=0.6)
     assert judge.dice(images, targets, valid).tolist() == pytest.approx([1.0, 0.0, 0.5])
-    judged, rejected = judge.judged_valid(images, targets, valid)
-    assert rejected == 2
-    assert torch.equal(judged[0], valid[0])
-    assert judged[1:].abs().sum() == 0
+    assert judge.keep(images, targets, valid).tolist() == [True, False, False]
 
 
 def test_pixels_without_a_loss_weight_are_not_judged():
@@ -77,20 +74,39 @@ def test_the_judge_is_a_frozen_copy_of_the_starting_segmenter():
     assert not judge.segmenter.scale.requires_grad and not judge.segmenter.training
 
 
-def test_a_strict_judge_keeps_generated_pairs_out_of_the_segmenters_loss():
+def _seeded() -> GanRandomSources:
+    return GanRandomSources(
+        np.random.default_rng(1), np.random.default_rng(1), torch.Generator().manual_seed(1)
+    )
+
+
+def test_only_the_pairs_the_judge_keeps_reach_the_segmenter(monkeypatch):
     plan = StepPlan(warmup=False, augment=True, sources=["real", "rearranged"])
-    random = GanRandomSources(
-        np.random.default_rng(1), np.random.default_rng(1), torch.Generator().manual_seed(1)
-    )
-    stage, batch = tiny_gan_stage(**{"gan.judge_min_dice": 1.0})  # an untrained S reads nothing
-    passed = stage.generator_losses(batch, plan, random)
-    assert passed.stats == {"generated_pairs": 2.0, "judge_rejected": 2}
-    assert passed.terms["rec_mask"].item() == pytest.approx(0.0, abs=1e-6)
-    lenient, _ = tiny_gan_stage(**{"gan.judge_min_dice": 1e-9})
-    random = GanRandomSources(
-        np.random.default_rng(1), np.random.default_rng(1), torch.Generator().manual_seed(1)
-    )
-    assert lenient.generator_losses(batch, plan, random).terms["rec_mask"].item() > 0
+    stage, batch = tiny_gan_stage(**{"gan.judge_min_dice": 0.5})
+    seen = []  # the batch sizes S is given
+    segmenter = stage.nets["segmenter"]
+    monkeypatch.setattr(segmenter, "forward", _recording(segmenter.forward, seen))
+    for verdict, rejected in (([True, True], 0.0), ([False, True], 1.0), ([False, False], 2.0)):
+        monkeypatch.setattr(stage.judge, "keep", lambda *args, v=verdict: torch.tensor(v))
+        seen.clear()
+        passed = stage.generator_losses(batch, plan, _seeded())
+        assert passed.stats == {"generated_pairs": 2.0, "judge_rejected": rejected}
+        kept = int(2 - rejected)
+        assert ("rec_mask" in passed.terms) == (kept > 0)
+        assert seen == [2, kept] if kept else seen == [2]  # the real batch, then the kept pairs
+
+
+def _recording(forward, seen):
+    def recorded(images, *args, **kwargs):
+        seen.append(len(images))
+        return forward(images, *args, **kwargs)
+
+    return recorded
+
+
+def test_the_judge_needs_a_trained_segmenter_to_copy():
+    with pytest.raises(ConfigError, match=r"gan\.judge_min_dice needs a trained segmenter"):
+        config_from_cli("tiny", None, {"gan.judge_min_dice": 0.5, "pretrain.epochs": 0})
 
 
 def test_the_judge_setting_is_checked():

@@ -139,9 +139,20 @@ def _check_stages(config: TrainConfig) -> None:
         raise ConfigError(f"pretrain.ema must be in [0, 1), got {config.pretrain.ema}")
     if not 0.0 <= config.gan.mix_max <= 1.0:
         raise ConfigError(f"gan.mix_max must be in [0, 1], got {config.gan.mix_max}")
-    if not 0.0 <= config.gan.judge_min_dice <= 1.0:
-        raise ConfigError(f"gan.judge_min_dice must be in [0, 1], got {config.gan.judge_min_dice}")
+    _check_judge(config)
     _check_realism(config)
+
+
+def _check_judge(config: TrainConfig) -> None:
+    """The judge of generated pairs needs a segmenter trained on real images to copy."""
+    judge = config.gan.judge_min_dice
+    if not 0.0 <= judge <= 1.0:
+        raise ConfigError(f"gan.judge_min_dice must be in [0, 1], got {judge}")
+    if judge > 0 and config.pretrain.epochs == 0 and config.model.init is None:
+        raise ConfigError(
+            "gan.judge_min_dice needs a trained segmenter to judge with: pretrain "
+            "(pretrain.epochs > 0) or start from one (model.init)"
+        )
 
 
 def _check_realism(config: TrainConfig) -> None:

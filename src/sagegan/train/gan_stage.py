@@ -90,7 +90,8 @@ def gan_settings(config: TrainConfig) -> StageSettings:
 @dataclass
 class GeneratorPass:
     """Generator-side loss terms, the tensors the discriminator step reuses, and counts to log
-    (``stats``: with the judge, the generated pairs and those it rejected)."""
+    (``stats``: with the judge, in an iteration with online augmentation, the generated pairs and
+    those it rejected; a logged epoch mean counts the other iterations as 0)."""
 
     terms: dict[str, Tensor]
     fakes: Tensor
@@ -138,7 +139,7 @@ class GanStage(StageBase):
         self.nets = {name: runtime.wrap(module) for name, module in built.items()}
         self.judge = None  # a frozen copy of the starting S (gan.judge_min_dice)
         if c.judge_min_dice > 0:
-            self.judge = PairJudge(unwrap(self.nets["segmenter"]), c.judge_min_dice)
+            self.judge = PairJudge(built["segmenter"], c.judge_min_dice).to(runtime.device)
         if c.generator_ema > 0:  # not wrapped: it has no gradient, every rank updates its own
             self.specs["generator_ema"] = dict(self.specs["generator"])
             self.nets["generator_ema"] = copy.deepcopy(built["generator"]).requires_grad_(False)
@@ -234,14 +235,9 @@ class GanStage(StageBase):
             aug_images, aug_targets, aug_valid, new_fakes = self._augmented_pairs(
                 fake, batch, plan.sources, random
             )
-            if self.judge is not None:
-                aug_valid, rejected = self.judge.judged_valid(aug_images, aug_targets, aug_valid)
-                stats = {"generated_pairs": float(len(aug_images)), "judge_rejected": rejected}
-            if not c.seg_feedback_to_generator:
-                aug_images = aug_images.detach()
-            with guarded_batchnorm(segmenter, c.bn_guard):
-                aug_logits = segmenter(aug_images).logits.float()
-            terms["rec_mask"] = self.seg_loss(aug_logits, aug_targets, aug_valid)
+            rec_mask, stats = self._generated_pairs_loss(aug_images, aug_targets, aug_valid)
+            if rec_mask is not None:
+                terms["rec_mask"] = rec_mask
             if new_fakes is not None:
                 fakes = torch.cat([fake, new_fakes])
         augmented = self._augment_d(fakes, random.tensors)
@@ -272,6 +268,25 @@ class GanStage(StageBase):
             targets.append(new_targets)
             valids.append(new_valid)
         return torch.cat(images), torch.cat(targets), torch.cat(valids), new_fakes
+
+    def _generated_pairs_loss(
+        self, images: Tensor, targets: Tensor, valid: Tensor
+    ) -> tuple[Tensor | None, dict[str, float]]:
+        """S's loss on generated pairs (``rec_mask``) over the pairs the judge keeps (all without
+        one; None when it keeps none: they do not reach S), and the judge's counts."""
+        stats: dict[str, float] = {}
+        if self.judge is not None:
+            kept = self.judge.keep(images, targets, valid)
+            stats = {"generated_pairs": float(len(kept)), "judge_rejected": float((~kept).sum())}
+            if not kept.any():
+                return None, stats
+            images, targets, valid = images[kept], targets[kept], valid[kept]
+        if not self.config.gan.seg_feedback_to_generator:
+            images = images.detach()
+        segmenter = self.nets["segmenter"]
+        with guarded_batchnorm(segmenter, self.config.gan.bn_guard):
+            logits = segmenter(images).logits.float()
+        return self.seg_loss(logits, targets, valid), stats
 
     def _new_targets(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(C x H x W target, 1 x H x W loss weights) of a new mask's label map, made as the

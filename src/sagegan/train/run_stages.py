@@ -49,9 +49,9 @@ def run_stages(
         # seeded construction (also when resuming: e.g. a random perceptual network is not
         # checkpointed); a resumed stage then restores the RNG states of its checkpoint
         seed_everything(derive_seed(config.seed, STAGE_KEYS["gan"], runtime.rank))
-        starts_here = resumed is None or config.gan.judge_min_dice > 0  # the judge's weights
+        needs_pretrained = resumed is None or config.gan.judge_min_dice > 0  # the judge's too
         segmenter_state = (
-            _pretrained_segmenter(ctx.run_dir, stage, init_state) if starts_here else None
+            _pretrained_segmenter(ctx.run_dir, stage, init_state) if needs_pretrained else None
         )
         gan = GanStage(config, runtime, sources, segmenter_state, ctx.val_samples)
         outcomes["gan"] = run_stage(gan, gan_settings(config), ctx, resumed)
