@@ -49,12 +49,15 @@ SCORES = ("dice", "precision", "recall")
 
 
 def tiles(height: int, width: int, patch: tuple[int, int]) -> list[tuple[slice, slice]]:
-    """Up to ``MAX_TILES_PER_IMAGE`` whole patch-sized windows on a grid from the top left (one
-    window at the origin when the image is smaller than a patch: it is padded)."""
+    """Up to ``MAX_TILES_PER_IMAGE`` whole patch-sized windows, evenly spaced in row-major order
+    over a grid from the top left (one window at the origin when the image is smaller than a
+    patch: it is padded)."""
     rows = range(0, max(height - patch[0], 0) + 1, patch[0])
     cols = range(0, max(width - patch[1], 0) + 1, patch[1])
     windows = [(slice(r, r + patch[0]), slice(c, c + patch[1])) for r in rows for c in cols]
-    return windows[:MAX_TILES_PER_IMAGE]
+    count = min(len(windows), MAX_TILES_PER_IMAGE)
+    chosen = np.linspace(0, len(windows) - 1, count).round().astype(int)
+    return [windows[index] for index in chosen]
 
 
 def padded(array: np.ndarray, patch: tuple[int, int], mode: str) -> np.ndarray:

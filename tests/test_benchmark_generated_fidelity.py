@@ -18,7 +18,10 @@ def test_tiles_are_whole_patches_on_a_grid_and_a_small_image_is_padded_to_one():
         (slice(0, 64), slice(0, 64)),
         (slice(0, 64), slice(64, 128)),
     ]
-    assert len(script.tiles(1000, 1000, (64, 64))) == script.MAX_TILES_PER_IMAGE
+    spread = script.tiles(1000, 1000, (64, 64))  # a 15 x 15 grid
+    assert len(spread) == script.MAX_TILES_PER_IMAGE
+    assert spread[0] == (slice(0, 64), slice(0, 64))
+    assert spread[-1] == (slice(896, 960), slice(896, 960))  # the last whole window
     assert script.tiles(40, 50, (64, 64)) == [(slice(0, 64), slice(0, 64))]
     small = np.ones((40, 50))
     grown = script.padded(small, (64, 64), "constant")
