@@ -92,8 +92,8 @@ def test_only_the_pairs_the_judge_keeps_reach_the_segmenter(monkeypatch):
         passed = stage.generator_losses(batch, plan, _seeded())
         assert passed.stats == {"generated_pairs": 2.0, "judge_rejected": rejected}
         kept = int(2 - rejected)
-        assert ("rec_mask" in passed.terms) == (kept > 0)
-        assert seen == [2, kept] if kept else seen == [2]  # the real batch, then the kept pairs
+        assert seen == [2, max(kept, 1)]  # the real batch, then the kept pairs (one, unweighted)
+        assert (passed.terms["rec_mask"].item() == 0.0) == (kept == 0)
 
 
 def _recording(forward, seen):

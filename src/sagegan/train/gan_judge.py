@@ -8,8 +8,8 @@ augmentation S read them at 0.92-0.93 while marking 11-17 % more foreground than
 the real validation images (docs/accuracy.md section 29). The judge is a frozen copy of the
 segmenter the GAN stage starts from (the pretrained or ``model.init`` weights); each generated pair
 whose mask it reads back from the drawing with a foreground Dice under ``min_dice`` is left out of
-the online-augmentation loss: S never sees it. A drawing of an empty mask is kept only when the
-judge sees nothing in it.
+the online-augmentation loss (`GanStage` drops it before S's forward pass). A drawing of an empty
+mask is kept only when the judge sees nothing in it.
 """
 
 from __future__ import annotations

@@ -235,9 +235,8 @@ class GanStage(StageBase):
             aug_images, aug_targets, aug_valid, new_fakes = self._augmented_pairs(
                 fake, batch, plan.sources, random
             )
-            rec_mask, stats = self._generated_pairs_loss(aug_images, aug_targets, aug_valid)
-            if rec_mask is not None:
-                terms["rec_mask"] = rec_mask
+            pairs = (aug_images, aug_targets, aug_valid)
+            terms["rec_mask"], stats = self._generated_pairs_loss(*pairs)
             if new_fakes is not None:
                 fakes = torch.cat([fake, new_fakes])
         augmented = self._augment_d(fakes, random.tensors)
@@ -271,22 +270,24 @@ class GanStage(StageBase):
 
     def _generated_pairs_loss(
         self, images: Tensor, targets: Tensor, valid: Tensor
-    ) -> tuple[Tensor | None, dict[str, float]]:
+    ) -> tuple[Tensor, dict[str, float]]:
         """S's loss on generated pairs (``rec_mask``) over the pairs the judge keeps (all without
-        one; None when it keeps none: they do not reach S), and the judge's counts."""
+        one), and the judge's counts. When it keeps none, S still sees one of them, at weight 0,
+        so that every rank runs the same forward passes (SyncBatchNorm)."""
         stats: dict[str, float] = {}
+        weight = 1.0
         if self.judge is not None:
             kept = self.judge.keep(images, targets, valid)
             stats = {"generated_pairs": float(len(kept)), "judge_rejected": float((~kept).sum())}
             if not kept.any():
-                return None, stats
+                kept[0], weight = True, 0.0
             images, targets, valid = images[kept], targets[kept], valid[kept]
         if not self.config.gan.seg_feedback_to_generator:
             images = images.detach()
         segmenter = self.nets["segmenter"]
         with guarded_batchnorm(segmenter, self.config.gan.bn_guard):
             logits = segmenter(images).logits.float()
-        return self.seg_loss(logits, targets, valid), stats
+        return weight * self.seg_loss(logits, targets, valid), stats
 
     def _new_targets(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(C x H x W target, 1 x H x W loss weights) of a new mask's label map, made as the
