@@ -161,6 +161,34 @@ def dies_after_save(monkeypatch: pytest.MonkeyPatch, saves: int) -> None:
     monkeypatch.setattr(checkpointing.Checkpointer, "save", save)
 
 
+def killed_then_resumed(
+    monkeypatch: pytest.MonkeyPatch, data: Path, run: Path, config: object, saves: int
+) -> None:
+    """Train ``config`` into ``run``, killed right after its ``saves``-th checkpoint, then resume
+    it to the end."""
+    from sagegan.train.api import train
+
+    with monkeypatch.context() as patch:
+        dies_after_save(patch, saves)
+        with pytest.raises(Killed):
+            train(data, run, config)
+    train(data, run, None, resume=True)
+
+
+def same_last_weights(first: Path, second: Path, nets: tuple[str, ...]) -> bool:
+    """Whether two runs' last checkpoints hold identical weights for every net of ``nets``."""
+    from sagegan.models.checkpoint import load_weights, resolve_checkpoint
+
+    for net in nets:
+        expected, actual = (
+            load_weights(resolve_checkpoint(run, "last") / f"{net}.safetensors")[0]
+            for run in (first, second)
+        )
+        if not all(torch.equal(expected[key], actual[key]) for key in expected):
+            return False
+    return True
+
+
 GAN_SIZE = 32
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import Killed, dies_after_save, tiny_gan_stage
+from conftest import killed_then_resumed, same_last_weights, tiny_gan_stage
 from sagegan.errors import ConfigError
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
@@ -134,11 +134,8 @@ def test_a_run_with_a_judge_logs_its_rejections_and_resumes_exactly(tmp_path, mo
     straight = tmp_path / "straight"
     train(data, straight, config_from_cli("tiny", None, overrides))
     resumed = tmp_path / "resumed"
-    with monkeypatch.context() as patch:
-        dies_after_save(patch, 3)  # after the first GAN epoch (the tiny preset pretrains 2)
-        with pytest.raises(Killed):
-            train(data, resumed, config_from_cli("tiny", None, overrides))
-    train(data, resumed, None, resume=True)
+    # killed after the first GAN epoch (the tiny preset pretrains 2)
+    killed_then_resumed(monkeypatch, data, resumed, config_from_cli("tiny", None, overrides), 3)
     # every judge, the resumed run's too, is the segmenter pretraining chose
     pretrained, _ = load_weights(resolve_checkpoint(resumed, "best-pretrain") / SEGMENTER_FILE)
     assert len(judged_by) == 3
@@ -148,9 +145,4 @@ def test_a_run_with_a_judge_logs_its_rejections_and_resumes_exactly(tmp_path, mo
     losses = [r["losses"] for r in records if r["stage"] == "gan" and r["epoch"] >= 0]
     assert all(0 <= loss["judge_rejected"] <= loss["generated_pairs"] for loss in losses)
     assert any(loss["generated_pairs"] > 0 for loss in losses)
-    for net in ("generator", "segmenter"):
-        expected, actual = (
-            load_weights(resolve_checkpoint(run, "last") / f"{net}.safetensors")[0]
-            for run in (straight, resumed)
-        )
-        assert all(torch.equal(expected[key], actual[key]) for key in expected)
+    assert same_last_weights(straight, resumed, ("generator", "segmenter"))

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import Killed, dies_after_save, tiny_gan_stage
+from conftest import killed_then_resumed, same_last_weights, tiny_gan_stage
 from sagegan.errors import ConfigError
 from sagegan.generate.pairs import load_generator
 from sagegan.metrics.kid import realism_scores
-from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
 from sagegan.train import gan_stage
 from sagegan.train.api import train
@@ -218,21 +217,13 @@ def test_a_run_with_realism_gate_and_average_resumes_exactly(data_dir, tmp_path,
     straight = tmp_path / "straight"
     train(data_dir, straight, config_from_cli("tiny", None, overrides))
     resumed = tmp_path / "resumed"
-    with monkeypatch.context() as patch:
-        dies_after_save(patch, 3)  # after the first GAN epoch (the tiny preset pretrains 2)
-        with pytest.raises(Killed):
-            train(data_dir, resumed, config_from_cli("tiny", None, overrides))
-    train(data_dir, resumed, None, resume=True)
+    # killed after the first GAN epoch (the tiny preset pretrains 2)
+    killed_then_resumed(monkeypatch, data_dir, resumed, config_from_cli("tiny", None, overrides), 3)
     logs = [_log_without_timings(run) for run in (straight, resumed)]
     assert logs[0] == logs[1]
     gan = [r for r in logs[0] if r["stage"] == "gan" and r["epoch"] >= 0]
     assert [r["online_augmentation"] for r in gan] == [False, True, True]
-    for net in ("generator", "generator_ema", "segmenter"):
-        expected, actual = (
-            load_weights(resolve_checkpoint(run, "last") / f"{net}.safetensors")[0]
-            for run in (straight, resumed)
-        )
-        assert all(torch.equal(expected[key], actual[key]) for key in expected)
+    assert same_last_weights(straight, resumed, ("generator", "generator_ema", "segmenter"))
 
 
 def _log_without_timings(run) -> list[dict]:

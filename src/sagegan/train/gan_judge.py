@@ -40,11 +40,6 @@ class PairJudge:
         total = predicted.flatten(1).sum(1) + truth.flatten(1).sum(1)
         return torch.where(total > 0, 2 * overlap / total.clamp_min(1.0), torch.ones_like(total))
 
-    def to(self, device: torch.device) -> PairJudge:
-        """The judge, its segmenter moved to ``device``."""
-        self.segmenter.to(device)
-        return self
-
     def keep(self, images: Tensor, targets: Tensor, valid: Tensor) -> Tensor:
         """Per pair, whether its Dice is at least ``min_dice`` (bool, B)."""
         return self.dice(images, targets, valid) >= self.min_dice

@@ -139,7 +139,7 @@ class GanStage(StageBase):
         self.nets = {name: runtime.wrap(module) for name, module in built.items()}
         self.judge = None  # a frozen copy of the starting S (gan.judge_min_dice)
         if c.judge_min_dice > 0:
-            self.judge = PairJudge(built["segmenter"], c.judge_min_dice).to(runtime.device)
+            self.judge = PairJudge(built["segmenter"], c.judge_min_dice)  # wrap moved it
         if c.generator_ema > 0:  # not wrapped: it has no gradient, every rank updates its own
             self.specs["generator_ema"] = dict(self.specs["generator"])
             self.nets["generator_ema"] = copy.deepcopy(built["generator"]).requires_grad_(False)
@@ -232,10 +232,7 @@ class GanStage(StageBase):
         terms["adv_mask"] = lsgan_g_loss(self.nets["d_mask"](predicted))
         fakes, stats = fake, {}
         if plan.augment:
-            aug_images, aug_targets, aug_valid, new_fakes = self._augmented_pairs(
-                fake, batch, plan.sources, random
-            )
-            pairs = (aug_images, aug_targets, aug_valid)
+            *pairs, new_fakes = self._augmented_pairs(fake, batch, plan.sources, random)
             terms["rec_mask"], stats = self._generated_pairs_loss(*pairs)
             if new_fakes is not None:
                 fakes = torch.cat([fake, new_fakes])
