@@ -175,17 +175,21 @@ def killed_then_resumed(
     train(data, run, None, resume=True)
 
 
-def same_last_weights(first: Path, second: Path, nets: tuple[str, ...]) -> bool:
-    """Whether two runs' last checkpoints hold identical weights for every net of ``nets``."""
+def same_weights(
+    first: Path, second: Path, nets: tuple[str, ...], checkpoints: tuple[str, ...] = ("last",)
+) -> bool:
+    """Whether two runs hold identical weights for every net of ``nets`` in each of their
+    ``checkpoints`` ("last", "best", ...)."""
     from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 
-    for net in nets:
-        expected, actual = (
-            load_weights(resolve_checkpoint(run, "last") / f"{net}.safetensors")[0]
-            for run in (first, second)
-        )
-        if not all(torch.equal(expected[key], actual[key]) for key in expected):
-            return False
+    for which in checkpoints:
+        for net in nets:
+            expected, actual = (
+                load_weights(resolve_checkpoint(run, which) / f"{net}.safetensors")[0]
+                for run in (first, second)
+            )
+            if not all(torch.equal(expected[key], actual[key]) for key in expected):
+                return False
     return True
 
 

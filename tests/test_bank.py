@@ -14,14 +14,14 @@ import torch
 
 import sagegan.data.dataset
 import sagegan.data.io
-from conftest import Killed, dies_after_save
+from conftest import killed_then_resumed, same_weights
 from sagegan.data.bank import open_bank
 from sagegan.data.dataset import SegmentationDataset, load_sample
 from sagegan.data.mixing import BankMixDataset
 from sagegan.data.pairing import find_pairs
 from sagegan.data.splits import make_split, save_split
 from sagegan.errors import ConfigError, DataError
-from sagegan.models.checkpoint import load_weights, resolve_checkpoint
+from sagegan.models.checkpoint import resolve_checkpoint
 from sagegan.synth import write_dataset
 from sagegan.train import engine
 from sagegan.train.api import train
@@ -245,15 +245,9 @@ def _assert_refused(data: Path, run: Path, bank_dir: Path, expected: str) -> Non
 def test_a_bank_run_resumes_exactly(bank, data_dir, tmp_path, monkeypatch):
     config = tiny(bank, **{"pretrain.epochs": 3})
     straight = train(data_dir, tmp_path / "straight", config).run_dir
-    with monkeypatch.context() as patch:
-        dies_after_save(patch, 2)
-        with pytest.raises(Killed):
-            train(data_dir, tmp_path / "run", config)
-    resumed = train(data_dir, tmp_path / "run", None, resume=True).run_dir
-    for which in ("last", "best"):
-        expected = load_weights(resolve_checkpoint(straight, which) / "segmenter.safetensors")[0]
-        actual = load_weights(resolve_checkpoint(resumed, which) / "segmenter.safetensors")[0]
-        assert all(torch.equal(actual[key], value) for key, value in expected.items())
+    resumed = tmp_path / "run"
+    killed_then_resumed(monkeypatch, data_dir, resumed, config, 2)
+    assert same_weights(straight, resumed, ("segmenter",), ("last", "best"))
     assert _log_without_timings(resumed) == _log_without_timings(straight)
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import Killed, dies_after_save
+from conftest import killed_then_resumed, same_weights
 from sagegan.errors import ConfigError
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
@@ -51,8 +51,8 @@ def data_dir(tmp_path_factory):
     return root
 
 
-def _segmenter(run, which: str = "last") -> dict[str, torch.Tensor]:
-    return load_weights(resolve_checkpoint(run, which) / "segmenter.safetensors")[0]
+def _segmenter(run) -> dict[str, torch.Tensor]:
+    return load_weights(resolve_checkpoint(run, "last") / "segmenter.safetensors")[0]
 
 
 def _trained(run) -> dict[str, torch.Tensor]:
@@ -73,14 +73,8 @@ def test_checkpoints_hold_the_average_and_a_resumed_run_ends_as_the_straight_one
     assert all(torch.equal(trained[k], v) for k, v in _segmenter(plain).items())
 
     resumed = tmp_path / "resumed"
-    with monkeypatch.context() as patch:
-        dies_after_save(patch, 2)
-        with pytest.raises(Killed):
-            train(data_dir, resumed, config_from_cli("tiny", None, OVERRIDES))
-    train(data_dir, resumed, None, resume=True)
-    for which in ("last", "best"):
-        expected, actual = _segmenter(straight, which), _segmenter(resumed, which)
-        assert all(torch.equal(actual[k], v) for k, v in expected.items()), which
+    killed_then_resumed(monkeypatch, data_dir, resumed, config_from_cli("tiny", None, OVERRIDES), 2)
+    assert same_weights(straight, resumed, ("segmenter",), ("last", "best"))
     assert all(torch.equal(_trained(resumed)[k], v) for k, v in trained.items())
     records = [json.loads(line) for line in (resumed / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records if r.get("stage") == "pretrain"] == [-1, 0, 1, 2]
