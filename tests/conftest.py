@@ -175,6 +175,12 @@ def killed_then_resumed(
     train(data, run, None, resume=True)
 
 
+def log_without_timings(run: Path) -> list[dict]:
+    """A run's ``log.jsonl`` records without their wall times (``seconds``), for comparing runs."""
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [{key: value for key, value in r.items() if key != "seconds"} for r in records]
+
+
 def same_weights(
     first: Path, second: Path, nets: tuple[str, ...], checkpoints: tuple[str, ...] = ("last",)
 ) -> bool:

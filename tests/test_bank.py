@@ -14,7 +14,7 @@ import torch
 
 import sagegan.data.dataset
 import sagegan.data.io
-from conftest import killed_then_resumed, same_weights
+from conftest import killed_then_resumed, log_without_timings, same_weights
 from sagegan.data.bank import open_bank
 from sagegan.data.dataset import SegmentationDataset, load_sample
 from sagegan.data.mixing import BankMixDataset
@@ -248,9 +248,4 @@ def test_a_bank_run_resumes_exactly(bank, data_dir, tmp_path, monkeypatch):
     resumed = tmp_path / "run"
     killed_then_resumed(monkeypatch, data_dir, resumed, config, 2)
     assert same_weights(straight, resumed, ("segmenter",), ("last", "best"))
-    assert _log_without_timings(resumed) == _log_without_timings(straight)
-
-
-def _log_without_timings(run: Path) -> list[dict]:
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    return [{key: value for key, value in r.items() if key != "seconds"} for r in records]
+    assert log_without_timings(resumed) == log_without_timings(straight)

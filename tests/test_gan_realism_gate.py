@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import killed_then_resumed, same_weights, tiny_gan_stage
+from conftest import killed_then_resumed, log_without_timings, same_weights, tiny_gan_stage
 from sagegan.errors import ConfigError
 from sagegan.generate.pairs import load_generator
 from sagegan.metrics.kid import realism_scores
@@ -219,13 +219,8 @@ def test_a_run_with_realism_gate_and_average_resumes_exactly(data_dir, tmp_path,
     resumed = tmp_path / "resumed"
     # killed after the first GAN epoch (the tiny preset pretrains 2)
     killed_then_resumed(monkeypatch, data_dir, resumed, config_from_cli("tiny", None, overrides), 3)
-    logs = [_log_without_timings(run) for run in (straight, resumed)]
+    logs = [log_without_timings(run) for run in (straight, resumed)]
     assert logs[0] == logs[1]
     gan = [r for r in logs[0] if r["stage"] == "gan" and r["epoch"] >= 0]
     assert [r["online_augmentation"] for r in gan] == [False, True, True]
     assert same_weights(straight, resumed, ("generator", "generator_ema", "segmenter"))
-
-
-def _log_without_timings(run) -> list[dict]:
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in record.items() if k != "seconds"} for record in records]

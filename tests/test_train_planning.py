@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import Killed, dies_after_save
+from conftest import Killed, dies_after_save, log_without_timings
 from sagegan.data.dataset import load_sample
 from sagegan.data.pairing import find_pairs
 from sagegan.data.separation import boundary_target
@@ -324,16 +324,12 @@ def test_a_replanned_run_resumes_with_its_new_total(
         patch.setattr(replanning, "loop_step_seconds", lambda seconds, iterations: LOOP_SECONDS)
         patch.setattr(replanning, "_note", None)  # it would fail here
         train(data_dir, run, None, resume=True)
-    assert _records_without_timings(run) == _records_without_timings(straight)
+    assert log_without_timings(run) == log_without_timings(straight)
     expected, actual = (_last_segmenter(r) for r in (straight, run))
     assert expected.keys() == actual.keys()
     assert all(torch.equal(actual[key], value) for key, value in expected.items())
     plans = [json.loads((r / PLAN_FILE).read_text()) for r in (straight, run)]
     assert plans[0] == plans[1]
-
-
-def _records_without_timings(run):
-    return [{k: v for k, v in record.items() if k != "seconds"} for record in _records(run)]
 
 
 def _last_segmenter(run):

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import sagegan
-from conftest import Killed
+from conftest import Killed, log_without_timings
 from sagegan.models import run_folder
 from sagegan.models.checkpoint import load_weights, resolve_checkpoint
 from sagegan.synth import write_dataset
@@ -56,13 +56,6 @@ def _final_weights(run: Path) -> dict[str, dict[str, torch.Tensor]]:
     return {net: load_weights(folder / f"{net}.safetensors")[0] for net in NETS}
 
 
-def _log_without_timings(run: Path) -> list[dict]:
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    for record in records:
-        record.pop("seconds", None)
-    return records
-
-
 def _assert_same_run(resumed: Path, straight: Path) -> None:
     expected, actual = _final_weights(straight), _final_weights(resumed)
     for net in NETS:
@@ -74,7 +67,7 @@ def _assert_same_run(resumed: Path, straight: Path) -> None:
         actual_pointer = json.loads((resumed / f"{which}.json").read_text())
         for key in ("checkpoint", "epoch", "metrics"):
             assert actual_pointer[key] == expected_pointer[key], (which, key)
-    assert _log_without_timings(resumed) == _log_without_timings(straight)
+    assert log_without_timings(resumed) == log_without_timings(straight)
     folders = sorted(p.name for p in (resumed / "checkpoints").iterdir())
     assert folders == sorted(p.name for p in (straight / "checkpoints").iterdir())
 
